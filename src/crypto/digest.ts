@@ -1,0 +1,66 @@
+/**
+ * Digests. MD5 and SHA-1 only exist for the legacy dialects (WebCrypto has no MD5) and
+ * always come from @noble/hashes; SHA-256 and HMAC use WebCrypto where it exists.
+ */
+import { md5 as nobleMd5, sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
+import { toHex } from '../codec/hex.js';
+import { utf8Encode } from '../codec/utf8.js';
+import { buf, subtle } from './provider.js';
+
+export type Digest = 'md5' | 'sha1' | 'sha256' | 'hmac-sha256';
+
+export function md5(data: Uint8Array): Uint8Array {
+  return nobleMd5(data);
+}
+
+export function sha1(data: Uint8Array): Uint8Array {
+  return nobleSha1(data);
+}
+
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  const s = subtle();
+  if (s) return new Uint8Array(await s.digest('SHA-256', buf(data)));
+  return nobleSha256(data);
+}
+
+/** HMAC keys are imported once per key and reused (keyed by the key's bytes). */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const HMAC_CACHE_MAX = 64;
+
+function hmacKey(s: SubtleCrypto, key: Uint8Array): Promise<CryptoKey> {
+  const id = toHex(key);
+  let k = hmacKeys.get(id);
+  if (!k) {
+    if (hmacKeys.size >= HMAC_CACHE_MAX) hmacKeys.delete(hmacKeys.keys().next().value as string);
+    k = s.importKey('raw', buf(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    hmacKeys.set(id, k);
+  }
+  return k;
+}
+
+export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  const s = subtle();
+  if (s) return new Uint8Array(await s.sign('HMAC', await hmacKey(s, key), buf(data)));
+  return nobleHmac(nobleSha256, key, data);
+}
+
+/**
+ * The legacy dialects' signature: lower-case hex of `digest(message)`, or for
+ * `hmac-sha256` the HMAC keyed with the UTF-8 bytes of `secret`.
+ */
+export async function digestHex(kind: Digest, message: string, secret?: string): Promise<string> {
+  const m = utf8Encode(message);
+  switch (kind) {
+    case 'md5':
+      return toHex(md5(m));
+    case 'sha1':
+      return toHex(sha1(m));
+    case 'sha256':
+      return toHex(await sha256(m));
+    case 'hmac-sha256':
+      if (secret === undefined) throw new TypeError('hmac-sha256 needs a secret');
+      return toHex(await hmacSha256(utf8Encode(secret), m));
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * P-256 for `modern`: ephemeral ECDH at issuance and ECDSA (IEEE P1363 r||s) for the
+ * gateway's signature. WebCrypto where it exists; @noble/curves where `subtle` is missing.
+ * Public keys travel as the 65-byte uncompressed point.
+ */
+import { p256 } from '@noble/curves/nist.js';
+import { fromBase64, fromBase64Url } from '../codec/base64.js';
+import { concatBytes } from '../codec/bytes.js';
+import { buf, randomBytes, subtle } from './provider.js';
+
+const ECDH = { name: 'ECDH', namedCurve: 'P-256' } as const;
+const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/** An ECDH key pair whose private half never leaves this object. */
+export interface EcdhPair {
+  publicRaw: Uint8Array;
+  /** @internal */ priv: CryptoKey | Uint8Array;
+}
+
+export async function generateEcdh(): Promise<EcdhPair> {
+  const s = subtle();
+  if (s) {
+    const kp = (await s.generateKey(ECDH, false, ['deriveBits'])) as CryptoKeyPair;
+    return { publicRaw: new Uint8Array(await s.exportKey('raw', kp.publicKey)), priv: kp.privateKey };
+  }
+  const priv = p256.utils.randomSecretKey();
+  return { publicRaw: p256.getPublicKey(priv, false), priv };
+}
+
+/** @internal For test vectors: an ECDH pair from a fixed private scalar. */
+export async function ecdhFromScalar(scalar: Uint8Array): Promise<EcdhPair> {
+  const publicRaw = p256.getPublicKey(scalar, false);
+  const s = subtle();
+  if (!s) return { publicRaw, priv: scalar.slice() };
+  const jwk = rawToJwk(publicRaw);
+  const priv = await s.importKey('jwk', { ...jwk, d: b64u(scalar) }, ECDH, false, ['deriveBits']);
+  return { publicRaw, priv };
+}
+
+/** Shared secret Z (32-byte x-coordinate). Throws TypeError if the peer point is not on the curve. */
+export async function ecdhDerive(pair: EcdhPair, peerRaw: Uint8Array): Promise<Uint8Array> {
+  checkPoint(peerRaw);
+  const s = subtle();
+  if (s && !(pair.priv instanceof Uint8Array)) {
+    let peer: CryptoKey;
+    try {
+      peer = await s.importKey('raw', buf(peerRaw), ECDH, false, []);
+    } catch {
+      throw new TypeError('peer key is not a valid P-256 point');
+    }
+    return new Uint8Array(await s.deriveBits({ name: 'ECDH', public: peer }, pair.priv, 256));
+  }
+  const priv = pair.priv instanceof Uint8Array ? pair.priv : undefined;
+  if (!priv) throw new TypeError('a CryptoKey needs crypto.subtle');
+  try {
+    return p256.getSharedSecret(priv, peerRaw, true).slice(1);
+  } catch {
+    throw new TypeError('peer key is not a valid P-256 point');
+  }
+}
+
+/** Uncompressed point, on the curve (noble validates; the check is the same on both engines). */
+export function checkPoint(raw: Uint8Array): void {
+  if (raw.length !== 65 || raw[0] !== 4) throw new TypeError('peer key must be a 65-byte uncompressed P-256 point');
+  try {
+    p256.Point.fromBytes(raw).assertValidity();
+  } catch {
+    throw new TypeError('peer key is not a valid P-256 point');
+  }
+}
+
+/** A P-256 ECDSA public key in whatever form it was given, ready to verify. */
+export type EcPublicKeyInput = JsonWebKey | string;
+
+export interface EcVerifyKey {
+  raw: Uint8Array;
+  /** @internal */ key?: Promise<CryptoKey>;
+}
+
+function b64u(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function rawToJwk(raw: Uint8Array): JsonWebKey {
+  return { kty: 'EC', crv: 'P-256', x: b64u(raw.subarray(1, 33)), y: b64u(raw.subarray(33, 65)), ext: true };
+}
+
+const SPKI_P256_PREFIX = new Uint8Array([
+  0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+  0x07, 0x03, 0x42, 0x00,
+]);
+
+/** JWK, SPKI base64 or PEM -> the uncompressed point. Throws TypeError naming the problem. */
+export function ecPublicKeyRaw(input: EcPublicKeyInput): Uint8Array {
+  let raw: Uint8Array;
+  if (typeof input === 'object' && input !== null) {
+    if (input.kty !== 'EC' || input.crv !== 'P-256' || !input.x || !input.y) throw new TypeError('JWK must be an EC P-256 public key');
+    raw = concatBytes(new Uint8Array([4]), fromBase64Url(input.x), fromBase64Url(input.y));
+  } else if (typeof input === 'string') {
+    const b64 = input.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '').replace(/\s+/g, '');
+    const der = fromBase64(b64);
+    if (der.length !== 91 || !SPKI_P256_PREFIX.every((v, i) => der[i] === v)) throw new TypeError('SPKI must be a P-256 public key');
+    raw = der.slice(26);
+  } else {
+    throw new TypeError('key must be a JWK, SPKI base64 or PEM');
+  }
+  checkPoint(raw);
+  return raw;
+}
+
+export function ecVerifyKey(input: EcPublicKeyInput): EcVerifyKey {
+  return { raw: ecPublicKeyRaw(input) };
+}
+
+/** Verify an IEEE P1363 (r||s, 64 bytes) ECDSA P-256 / SHA-256 signature. Never throws on bad input. */
+export async function ecdsaVerify(key: EcVerifyKey, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
+  if (sig.length !== 64) return false;
+  const s = subtle();
+  try {
+    if (s) {
+      key.key ??= s.importKey('jwk', rawToJwk(key.raw), ECDSA, false, ['verify']);
+      return await s.verify(ECDSA_SHA256, await key.key, buf(sig), buf(message));
+    }
+    // WebCrypto accepts high-S signatures; so does this path, so both engines agree.
+    return p256.verify(sig, message, key.raw, { lowS: false, prehash: true, format: 'compact' });
+  } catch {
+    return false;
+  }
+}
+
+/** An ECDSA P-256 signing key (the gateway's long-term key). */
+export interface EcSignKey {
+  publicRaw: Uint8Array;
+  /** @internal */ priv: CryptoKey | Uint8Array;
+}
+
+/** From a PKCS#8 PEM (or a raw 32-byte scalar). */
+export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> {
+  let scalar: Uint8Array;
+  if (typeof input === 'string') {
+    const der = fromBase64(input.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, ''));
+    scalar = pkcs8EcScalar(der);
+  } else {
+    scalar = input;
+  }
+  if (scalar.length !== 32) throw new TypeError('P-256 private key must be 32 bytes');
+  const publicRaw = p256.getPublicKey(scalar, false);
+  const s = subtle();
+  if (!s) return { publicRaw, priv: scalar.slice() };
+  const priv = await s.importKey('jwk', { ...rawToJwk(publicRaw), d: b64u(scalar) }, ECDSA, false, ['sign']);
+  return { publicRaw, priv };
+}
+
+/** The 32-byte private scalar inside a P-256 PKCS#8 (RFC 5915 ECPrivateKey: 04 20 <d>). */
+function pkcs8EcScalar(der: Uint8Array): Uint8Array {
+  for (let i = 0; i + 34 <= der.length; i++) {
+    if (der[i] === 0x02 && der[i + 1] === 0x01 && der[i + 2] === 0x01 && der[i + 3] === 0x04 && der[i + 4] === 0x20) return der.slice(i + 5, i + 37);
+  }
+  throw new TypeError('not a P-256 PKCS#8 private key');
+}
+
+export async function ecdsaSign(key: EcSignKey, message: Uint8Array): Promise<Uint8Array> {
+  const s = subtle();
+  if (s && !(key.priv instanceof Uint8Array)) return new Uint8Array(await s.sign(ECDSA_SHA256, key.priv, buf(message)));
+  if (!(key.priv instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  return p256.sign(message, key.priv, { prehash: true, format: 'compact', extraEntropy: randomBytes(32) });
+}

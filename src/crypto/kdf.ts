@@ -1,0 +1,57 @@
+/**
+ * How a secret string becomes AES key bytes (PROTOCOLS.md "Common options"), and HKDF.
+ */
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { fromBase64 } from '../codec/base64.js';
+import { fromHex } from '../codec/hex.js';
+import { utf8Encode } from '../codec/utf8.js';
+import { md5, sha1, sha256 } from './digest.js';
+import { buf, subtle } from './provider.js';
+
+export type KeyFrom = 'utf8' | 'hex' | 'base64' | 'md5' | 'sha256' | 'java-sha1prng';
+
+export const KEY_FROM: readonly KeyFrom[] = ['utf8', 'hex', 'base64', 'md5', 'sha256', 'java-sha1prng'];
+
+/**
+ * Secret string -> AES key bytes. Throws TypeError naming the problem (never the secret)
+ * when the result is not 16, 24 or 32 bytes.
+ */
+export async function deriveAesKey(secret: string, keyFrom: KeyFrom): Promise<Uint8Array> {
+  let k: Uint8Array;
+  switch (keyFrom) {
+    case 'utf8':
+      k = utf8Encode(secret);
+      break;
+    case 'hex':
+      k = fromHex(secret);
+      break;
+    case 'base64':
+      k = fromBase64(secret);
+      break;
+    case 'md5':
+      return md5(utf8Encode(secret));
+    case 'sha256':
+      return sha256(utf8Encode(secret));
+    case 'java-sha1prng':
+      // KeyGenerator("AES", 128) + SecureRandom("SHA1PRNG").setSeed(secret): the first
+      // output block of SHA1PRNG seeded once is SHA1(SHA1(seed)); the key is its first 16 bytes.
+      return sha1(sha1(utf8Encode(secret))).slice(0, 16);
+    default:
+      throw new TypeError(`unknown keyFrom "${String(keyFrom)}"`);
+  }
+  if (k.length !== 16 && k.length !== 24 && k.length !== 32) {
+    throw new TypeError(`keyFrom "${keyFrom}" gives a ${k.length}-byte key; AES needs 16, 24 or 32`);
+  }
+  return k;
+}
+
+/** HKDF-SHA256 (RFC 5869). */
+export async function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  const s = subtle();
+  if (s) {
+    const key = await s.importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
+    return new Uint8Array(await s.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, key, length * 8));
+  }
+  return nobleHkdf(nobleSha256, ikm, salt, info, length);
+}
