@@ -11,7 +11,8 @@ export function formEncode(entries: Iterable<[string, string]>): string {
 
 /** Servlet-style decoding: `+` is a space, percent escapes are UTF-8. */
 export function formDecode(body: string): [string, string][] {
-  return [...new URLSearchParams(body)];
+  // URLSearchParams drops one leading '?' (query-string habit); a form body keeps it.
+  return [...new URLSearchParams(body.startsWith('?') ? '?' + body : body)];
 }
 
 export function sortedKeys(keys: Iterable<string>): string[] {

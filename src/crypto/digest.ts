@@ -40,9 +40,10 @@ function hmacKey(s: SubtleCrypto, key: Uint8Array): Promise<CryptoKey> {
   return k;
 }
 
+/** HMAC-SHA256. WebCrypto refuses a zero-length key; RFC 2104 allows it, so that one goes to noble. */
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   const s = subtle();
-  if (s) return new Uint8Array(await s.sign('HMAC', await hmacKey(s, key), buf(data)));
+  if (s && key.length > 0) return new Uint8Array(await s.sign('HMAC', await hmacKey(s, key), buf(data)));
   return nobleHmac(nobleSha256, key, data);
 }
 

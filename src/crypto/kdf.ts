@@ -46,10 +46,40 @@ export async function deriveAesKey(secret: string, keyFrom: KeyFrom): Promise<Ui
   return k;
 }
 
-/** HKDF-SHA256 (RFC 5869). */
+/**
+ * OpenSSL's EVP_BytesToKey with MD5 and one iteration, as CryptoJS uses for a passphrase
+ * (`'Salted__' || salt8 || AES-256-CBC`): D_i = MD5(D_{i-1} || passphrase || salt), the
+ * concatenation split into key then IV.
+ */
+export function evpBytesToKey(passphrase: Uint8Array, salt: Uint8Array, keyLen = 32, ivLen = 16): { key: Uint8Array; iv: Uint8Array } {
+  const out = new Uint8Array(keyLen + ivLen);
+  let prev: Uint8Array = new Uint8Array(0);
+  for (let o = 0; o < out.length; o += prev.length) {
+    const block = new Uint8Array(prev.length + passphrase.length + salt.length);
+    block.set(prev, 0);
+    block.set(passphrase, prev.length);
+    block.set(salt, prev.length + passphrase.length);
+    prev = md5(block);
+    out.set(prev.subarray(0, Math.min(prev.length, out.length - o)), o);
+  }
+  return { key: out.slice(0, keyLen), iv: out.slice(keyLen) };
+}
+
+/** Largest HKDF-SHA256 output (RFC 5869: 255 * HashLen). */
+const HKDF_SHA256_MAX = 255 * 32;
+
+/**
+ * HKDF-SHA256 (RFC 5869). Both engines give the same answer for every valid request:
+ * lengths outside 0..8160 throw RangeError up front, and the edge cases some WebCrypto
+ * implementations refuse (empty IKM, zero-length output) take the pure-JS path.
+ */
 export async function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_SHA256_MAX) {
+    throw new RangeError(`HKDF-SHA256 output length must be an integer in 0..${HKDF_SHA256_MAX}`);
+  }
+  if (length === 0) return new Uint8Array(0);
   const s = subtle();
-  if (s) {
+  if (s && ikm.length > 0) {
     const key = await s.importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
     return new Uint8Array(await s.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, key, length * 8));
   }

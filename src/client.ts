@@ -1,0 +1,223 @@
+/**
+ * createClient: the pipeline of one call and its retry policy. The only module that knows
+ * the whole path: credentials -> profile.seal -> transport.send -> profile.open -> policy.
+ */
+import { RpcError, badConfig, isRpcError } from './errors.js';
+import { ClientEvents } from './events.js';
+import { CredentialManager } from './credentials/manager.js';
+import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
+import { randomBytes } from './crypto/provider.js';
+import type { CallInfo, CallOptions, Clock, CredentialStore, Params, Profile, ProfileContext, RandomBytes, StoredCredential, Transport, WireRequest } from './types.js';
+
+export interface ClientOptions {
+  /** The wire dialect, e.g. `modern({ serverKeys })`. */
+  profile: Profile<any, any>;
+  /** How requests travel, e.g. `fetchTransport({ baseUrl })`. */
+  transport: Transport;
+  /** Where issued credentials live (default `indexedDbStore()`, falling back to memory). */
+  store?: CredentialStore;
+  /** Local wall clock (default Date.now). */
+  clock?: Clock;
+  /** Random bytes (default crypto.getRandomValues); injectable for reproducible tests. */
+  random?: RandomBytes;
+  /** Called once with the final error of every failed call (toasts, dialogs). */
+  onError?: (err: RpcError) => void;
+  /** JSON parser for responses (e.g. a lossless one); default JSON.parse. */
+  parseJson?: (text: string) => unknown;
+  /** Default per-call timeout in ms (default 30000). */
+  timeoutMs?: number;
+  /** Largest clock correction accepted from the server, in ms (default: the profile's, else 24 h). */
+  maxClockCorrectionMs?: number;
+  /** Override the credential store key (default: profile key + transport id). */
+  storeKey?: string;
+}
+
+export interface Client {
+  call<Res = unknown>(operationType: string, params?: Params, options?: CallOptions): Promise<Res>;
+  readonly events: ClientEvents;
+  /** Current correction added to the local clock, in ms. */
+  readonly clockOffset: number;
+  /** The credential manager for issued dialects (undefined for static ones). */
+  readonly credentials: CredentialManager | undefined;
+  readonly profile: Profile;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_CLOCK_CORRECTION_MS = 86_400_000;
+
+function validate(o: ClientOptions): void {
+  if (!o || typeof o !== 'object') throw badConfig('options', 'createClient needs an options object');
+  const p = o.profile as Partial<Profile> | undefined;
+  if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
+  if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
+  if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
+  if (o.store !== undefined && (typeof o.store.get !== 'function' || typeof o.store.set !== 'function' || typeof o.store.delete !== 'function'))
+    throw badConfig('store', 'must have get, set and delete (use indexedDbStore() or memoryStore())');
+  if (o.clock !== undefined && typeof o.clock?.now !== 'function') throw badConfig('clock', 'must have now() returning epoch ms');
+  if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
+  if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');
+  if (o.parseJson !== undefined && typeof o.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
+  for (const k of ['timeoutMs', 'maxClockCorrectionMs'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw badConfig(k, 'must be a positive number of milliseconds');
+  }
+}
+
+/** Wait for `p`, but give up with the signal's reason when it aborts. */
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export function createClient(options: ClientOptions): Client {
+  validate(options);
+  const profile = options.profile as Profile<unknown, unknown>;
+  const transport = options.transport;
+  const events = new ClientEvents();
+  const clock = options.clock ?? { now: () => Date.now() };
+  const random = options.random ?? randomBytes;
+  const parseJson = options.parseJson ?? JSON.parse;
+  const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxCorrection = options.maxClockCorrectionMs ?? profile.maxClockCorrectionMs ?? DEFAULT_MAX_CLOCK_CORRECTION_MS;
+  let offset = 0;
+  let callSeq = 0;
+
+  const now = () => clock.now() + offset;
+
+  /** Adopt an authenticated server time as the clock source; refuses corrections beyond the bound. */
+  function correctClock(serverTime: number, receivedAt: number, source: string, err?: RpcError): void {
+    const next = serverTime - receivedAt;
+    if (!Number.isFinite(next) || Math.abs(next) > maxCorrection) {
+      throw new RpcError('CLOCK_SKEW', `the server's time is ${Math.round(next / 1000)} s away from this device's, beyond maxClockCorrectionMs`, {
+        hint: "This device's clock is far off; ask the user to set the date and time automatically, then retry.",
+        gatewayCode: err?.gatewayCode,
+      });
+    }
+    const previous = offset;
+    offset = next;
+    events.emit('clock-corrected', { offsetMs: next, previousOffsetMs: previous, source });
+  }
+
+  const storeKey = options.storeKey ?? `${profile.storeKey}@${(transport as { id?: string }).id ?? ''}`;
+  const store = withMemoryFallback(options.store ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: options.store?.kind ?? 'indexeddb' }));
+
+  function context(signal?: AbortSignal): ProfileContext {
+    return {
+      now,
+      random,
+      parseJson,
+      send: (req: WireRequest) => transport.send(req, { signal, timeoutMs: defaultTimeout }),
+    };
+  }
+
+  const credentials =
+    profile.credentials === 'issued'
+      ? new CredentialManager<unknown>({
+          store,
+          key: storeKey,
+          now,
+          issue: async () => {
+            // Issuance is shared by every waiting call, so it gets its own timeout, not one caller's signal.
+            const signal = AbortSignal.timeout(defaultTimeout);
+            const ctx = context(signal);
+            const result = await profile.issue!(ctx);
+            if (result.serverTime !== undefined) correctClock(result.serverTime, clock.now(), 'issuance');
+            return result;
+          },
+          onIssued: (record, _result, renewal) => {
+            const info = { version: record.version, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}), ...profile.describe?.(record.value) };
+            events.emit(renewal ? 'renewed' : 'issued', info);
+          },
+        })
+      : undefined;
+
+  async function attempt(info: CallInfo, signal: AbortSignal, callId: number): Promise<unknown> {
+    let renewed = false;
+    let corrected = false;
+    const ctx = context(signal);
+    for (;;) {
+      let cred: StoredCredential | undefined;
+      if (credentials) cred = await raceSignal(credentials.current(), signal);
+      let sealed;
+      try {
+        sealed = await profile.seal(info, cred?.value, ctx);
+      } catch (e) {
+        throw isRpcError(e) ? e : new RpcError('BAD_REQUEST', 'the request could not be sealed', { cause: e });
+      }
+      events.emit('stage', { callId, stage: 'sealed', at: clock.now(), operationType: info.operationType, data: sealed.wire });
+      const res = await transport.send(sealed.wire, { signal, timeoutMs: info.options.timeoutMs ?? defaultTimeout });
+      const receivedAt = clock.now();
+      events.emit('stage', { callId, stage: 'response', at: receivedAt, operationType: info.operationType, data: res });
+      try {
+        const data = await profile.open(res, sealed, cred?.value, ctx);
+        events.emit('stage', { callId, stage: 'opened', at: clock.now(), operationType: info.operationType, data });
+        return data;
+      } catch (e) {
+        const err = isRpcError(e) ? e : new RpcError('RESPONSE_UNREADABLE', 'the response could not be read', { cause: e });
+        if (err.code === 'CREDENTIAL_EXPIRED' && credentials && !renewed) {
+          renewed = true;
+          events.emit('retry', { cause: 'CREDENTIAL_EXPIRED', operationType: info.operationType });
+          await raceSignal(credentials.renew(cred), signal);
+          continue;
+        }
+        if (err.code === 'CLOCK_SKEW' && err.serverTime !== undefined && !corrected) {
+          corrected = true;
+          correctClock(err.serverTime, receivedAt, profile.name, err);
+          events.emit('retry', { cause: 'CLOCK_SKEW', operationType: info.operationType });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async function call<Res>(operationType: string, params: Params = {}, callOptions: CallOptions = {}): Promise<Res> {
+    const callId = ++callSeq;
+    const controller = new AbortController();
+    const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+    const timer = setTimeout(() => controller.abort(new RpcError('TIMEOUT', `the call took longer than ${timeoutMs} ms`)), timeoutMs);
+    const outer = callOptions.signal;
+    const onOuterAbort = () => controller.abort(new RpcError('ABORTED', 'the call was aborted by its signal', { cause: outer?.reason }));
+    if (outer?.aborted) onOuterAbort();
+    else outer?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      if (typeof operationType !== 'string' || operationType === '') throw new RpcError('BAD_REQUEST', 'operationType must be a non-empty string');
+      if (params === null || typeof params !== 'object') throw new RpcError('BAD_REQUEST', 'params must be an object');
+      events.emit('stage', { callId, stage: 'params', at: clock.now(), operationType, data: params });
+      const info: CallInfo = { operationType, params, options: callOptions, memo: {} };
+      return (await raceSignal(attempt(info, controller.signal, callId), controller.signal)) as Res;
+    } catch (e) {
+      const err = isRpcError(e) ? e : new RpcError('NETWORK', 'the call failed', { cause: e });
+      events.emit('stage', { callId, stage: 'error', at: clock.now(), operationType, data: { code: err.code } });
+      try {
+        options.onError?.(err);
+      } catch {
+        // A failing error handler must not hide the error from the caller.
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  const client: Client = {
+    call,
+    events,
+    get clockOffset() {
+      return offset;
+    },
+    credentials,
+    profile,
+  };
+
+  // Some legacy back ends want a fresh credential per page load.
+  if (credentials && (profile as { renewOnStart?: string }).renewOnStart === 'load') {
+    credentials.renew(undefined, true).catch(() => {});
+  }
+  return client;
+}

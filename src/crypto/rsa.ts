@@ -1,0 +1,239 @@
+/**
+ * RSA PKCS#1 v1.5 signatures (PROTOCOLS.md §5 offline packages, §6 push service).
+ * WebCrypto only: there is no pure-JS RSA path, so where `crypto.subtle` is missing
+ * every operation fails with the typed CRYPTO_UNAVAILABLE error from requireSubtle.
+ *
+ * Keys are PEM: SPKI `PUBLIC KEY` and PKCS#8 `PRIVATE KEY` import directly; PKCS#1
+ * `RSA PUBLIC KEY` / `RSA PRIVATE KEY` (what `openssl rsa -traditional` and many Java
+ * consoles hand out) are wrapped into SPKI / PKCS#8 here, because WebCrypto only
+ * imports the wrapped forms.
+ */
+import { RpcError } from '../errors.js';
+import { fromBase64, toBase64 } from '../codec/base64.js';
+import { concatBytes } from '../codec/bytes.js';
+import { utf8Encode } from '../codec/utf8.js';
+import { buf, requireSubtle } from './provider.js';
+
+export type RsaHash = 'SHA-1' | 'SHA-256';
+
+const ALG = 'RSASSA-PKCS1-v1_5';
+
+// ---- minimal DER writing: just what the two wrappers need ----
+
+function derLength(n: number): Uint8Array {
+  if (n < 0x80) return Uint8Array.of(n);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return Uint8Array.of(0x80 | bytes.length, ...bytes);
+}
+
+function der(tag: number, content: Uint8Array): Uint8Array {
+  return concatBytes(Uint8Array.of(tag), derLength(content.length), content);
+}
+
+/** AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }. */
+const RSA_ALG_ID = Uint8Array.of(
+  0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+);
+
+/** SubjectPublicKeyInfo { algId, BIT STRING (0 unused bits) { RSAPublicKey } }. */
+export function pkcs1PublicToSpki(rsaPublicKey: Uint8Array): Uint8Array {
+  const bitString = der(0x03, concatBytes(Uint8Array.of(0), rsaPublicKey));
+  return der(0x30, concatBytes(RSA_ALG_ID, bitString));
+}
+
+/** PrivateKeyInfo { version 0, algId, OCTET STRING { RSAPrivateKey } }. */
+export function pkcs1PrivateToPkcs8(rsaPrivateKey: Uint8Array): Uint8Array {
+  const version = Uint8Array.of(0x02, 0x01, 0x00);
+  return der(0x30, concatBytes(version, RSA_ALG_ID, der(0x04, rsaPrivateKey)));
+}
+
+// ---- PEM ----
+
+type KeyKind = 'public' | 'private';
+
+function badKey(option: string, problem: string): RpcError {
+  return new RpcError('BAD_CONFIG', `${option}: ${problem}`, { details: { option } });
+}
+
+/** Skip one DER header and return the offset of its content (or -1). */
+function derContentStart(b: Uint8Array, at: number): number {
+  if (at + 2 > b.length) return -1;
+  const l = b[at + 1];
+  if (l < 0x80) return at + 2;
+  const n = l & 0x7f;
+  return n >= 1 && n <= 4 && at + 2 + n <= b.length ? at + 2 + n : -1;
+}
+
+/**
+ * For bare base64 keys (what Java consoles print: PEM without the armour), tell the
+ * wrapped form from PKCS#1 by the first element inside the outer SEQUENCE:
+ * SPKI starts with a SEQUENCE (the algId), RSAPublicKey with INTEGER n;
+ * PKCS#8 has INTEGER 0 then a SEQUENCE, RSAPrivateKey has INTEGER 0 then INTEGER n.
+ */
+function isPkcs1(derBytes: Uint8Array, kind: KeyKind): boolean {
+  if (derBytes[0] !== 0x30) return false;
+  const first = derContentStart(derBytes, 0);
+  if (first < 0) return false;
+  if (kind === 'public') return derBytes[first] === 0x02;
+  const second = derContentStart(derBytes, first);
+  if (second < 0 || derBytes[first] !== 0x02) return false;
+  const afterVersion = second + derBytes[first + 1];
+  return derBytes[afterVersion] === 0x02;
+}
+
+/** PEM (or bare base64 DER) -> the DER WebCrypto imports: SPKI or PKCS#8. */
+export function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
+  if (typeof pem !== 'string' || pem.trim() === '') throw badKey(option, `expected a PEM ${kind} key`);
+  const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
+  const label = m ? m[1] : null;
+  const body = (m ? m[2] : pem).replace(/\s+/g, '');
+  const wanted = kind === 'public' ? ['PUBLIC KEY', 'RSA PUBLIC KEY'] : ['PRIVATE KEY', 'RSA PRIVATE KEY'];
+  if (label !== null && !wanted.includes(label)) {
+    // Name what was found (a label is not secret) so the user sees e.g. a swapped key.
+    throw badKey(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"`);
+  }
+  if (label === null && /-----/.test(pem)) throw badKey(option, 'malformed PEM armour');
+  if (/ENCRYPTED/.test(pem)) throw badKey(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(body);
+  } catch {
+    throw badKey(option, 'the PEM body is not valid base64');
+  }
+  if (bytes.length < 16 || bytes[0] !== 0x30) throw badKey(option, 'the PEM body is not a DER key');
+  const pkcs1 = label === null ? isPkcs1(bytes, kind) : label.startsWith('RSA ');
+  if (!pkcs1) return bytes;
+  return kind === 'public' ? pkcs1PublicToSpki(bytes) : pkcs1PrivateToPkcs8(bytes);
+}
+
+function derToPem(derBytes: Uint8Array, label: string): string {
+  const b64 = toBase64(derBytes);
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+// ---- key cache ----
+
+/** Imported keys, by kind + hash + PEM text; a bounded FIFO so per-call keys cannot grow it forever. */
+const keys = new Map<string, Promise<CryptoKey>>();
+const KEY_CACHE_MAX = 32;
+
+function checkHash(hash: unknown): RsaHash {
+  if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badKey('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
+  return hash;
+}
+
+/** @internal Import (once) a PEM key for RSASSA-PKCS1-v1_5 with `hash`. */
+export function importRsaKey(pem: string, kind: KeyKind, hash: RsaHash, option: string): Promise<CryptoKey> {
+  const s = requireSubtle(`RSA ${kind === 'public' ? 'verification' : 'signing'}`);
+  checkHash(hash);
+  const id = `${kind}|${hash}|${pem}`;
+  let k = keys.get(id);
+  if (!k) {
+    const derBytes = pemToDer(pem, kind, option); // throws BAD_CONFIG synchronously, nothing cached
+    if (keys.size >= KEY_CACHE_MAX) keys.delete(keys.keys().next().value as string);
+    const alg = { name: ALG, hash };
+    k = (
+      kind === 'public'
+        ? s.importKey('spki', buf(derBytes), alg, false, ['verify'])
+        : s.importKey('pkcs8', buf(derBytes), alg, false, ['sign'])
+    ).catch((e: unknown) => {
+      keys.delete(id); // a bad key must not stay cached as a rejection
+      throw new RpcError('BAD_CONFIG', `${option}: not an importable RSA ${kind} key`, { details: { option }, cause: e });
+    });
+    keys.set(id, k);
+  }
+  return k;
+}
+
+function bytesOf(data: string | Uint8Array): Uint8Array {
+  return typeof data === 'string' ? utf8Encode(data) : data;
+}
+
+// ---- signatures ----
+
+/** PKCS#1 v1.5 signature over `data` (strings are signed as UTF-8). */
+export async function signRsa(
+  data: string | Uint8Array,
+  privateKeyPem: string,
+  hash: RsaHash = 'SHA-256',
+  option = 'privateKeyPem',
+): Promise<Uint8Array> {
+  const key = await importRsaKey(privateKeyPem, 'private', hash, option);
+  const s = requireSubtle('RSA signing');
+  return new Uint8Array(await s.sign(ALG, key, buf(bytesOf(data))));
+}
+
+/**
+ * Verify a PKCS#1 v1.5 signature. Never throws for a bad or malformed signature
+ * (that is `false`); throws only for a bad key (BAD_CONFIG) or missing WebCrypto
+ * (CRYPTO_UNAVAILABLE), which are configuration problems, not forgeries.
+ */
+export async function verifyRsa(
+  data: string | Uint8Array,
+  signature: Uint8Array,
+  publicKeyPem: string,
+  hash: RsaHash = 'SHA-256',
+  option = 'publicKeyPem',
+): Promise<boolean> {
+  const key = await importRsaKey(publicKeyPem, 'public', hash, option);
+  const s = requireSubtle('RSA verification');
+  if (!(signature instanceof Uint8Array) || signature.length === 0) return false;
+  try {
+    return await s.verify(ALG, key, buf(signature), buf(bytesOf(data)));
+  } catch {
+    return false; // e.g. a signature of the wrong length on some engines
+  }
+}
+
+/** The push service's form: standard base64, then `+` -> `-`, `/` -> `_`, `=` kept. */
+export function toMpsBase64(sig: Uint8Array): string {
+  return toBase64(sig).replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/**
+ * Read a signature written as standard base64, the push service's URL-safe form with
+ * padding, or unpadded base64url; `null` when it is none of them. One alphabet per
+ * text: a mix of `+`/`-` or `/`/`_` is not a form anyone writes.
+ */
+export function decodeSignatureText(text: string): Uint8Array | null {
+  if (typeof text !== 'string') return null;
+  const t = text.trim();
+  if (t === '' || (/[+/]/.test(t) && /[-_]/.test(t))) return null;
+  try {
+    return fromBase64(t.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return null;
+  }
+}
+
+/** SHA256withRSA over the UTF-8 body, in the push service's URL-safe base64 (PROTOCOLS.md §6). */
+export async function signRsaSha256(data: string | Uint8Array, privateKeyPem: string): Promise<string> {
+  return toMpsBase64(await signRsa(data, privateKeyPem, 'SHA-256', 'privateKeyPem'));
+}
+
+/** Verify SHA256withRSA; the signature may be standard base64, URL-safe with padding or unpadded base64url. */
+export async function verifyRsaSha256(data: string | Uint8Array, signature: string, publicKeyPem: string): Promise<boolean> {
+  // Import first so a bad key is reported even when the signature is also bad.
+  await importRsaKey(publicKeyPem, 'public', 'SHA-256', 'publicKeyPem');
+  const sig = decodeSignatureText(signature);
+  if (!sig) return false;
+  return verifyRsa(data, sig, publicKeyPem, 'SHA-256', 'publicKeyPem');
+}
+
+/** A fresh RSA key pair as PEM (PKCS#8 private, SPKI public), e.g. for `sealed-rpc keygen-rsa`. */
+export async function generateRsaKeyPair(bits = 2048): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
+  if (!Number.isInteger(bits) || bits < 2048 || bits > 8192 || bits % 8 !== 0) {
+    throw badKey('bits', 'expected a multiple of 8 from 2048 to 8192');
+  }
+  const s = requireSubtle('RSA key generation');
+  const pair = (await s.generateKey(
+    { name: ALG, modulusLength: bits, publicExponent: Uint8Array.of(1, 0, 1), hash: 'SHA-256' },
+    true,
+    ['sign', 'verify'],
+  )) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await s.exportKey('pkcs8', pair.privateKey));
+  const spki = new Uint8Array(await s.exportKey('spki', pair.publicKey));
+  return { privateKeyPem: derToPem(pkcs8, 'PRIVATE KEY'), publicKeyPem: derToPem(spki, 'PUBLIC KEY') };
+}

@@ -1,0 +1,8 @@
+// Public exports of the client entry (`sealed-rpc`), nothing else.
+export { createClient, type Client, type ClientOptions } from './client.js';
+export { RpcError, isRpcError, HINTS, type RpcErrorCode, type RpcErrorOptions } from './errors.js';
+export { ClientEvents, type ClientEventMap, type ClientEventType } from './events.js';
+export { modern, type ModernOptions, type ModernCredential } from './profiles/modern.js';
+export { fetchTransport, type FetchTransportOptions } from './transport/fetch.js';
+export { indexedDbStore, memoryStore, type IndexedDbStoreOptions } from './credentials/store.js';
+export type { CallOptions, Clock, CredentialStore, Params, Profile, ProfileContext, RandomBytes, Sealed, SendOptions, StoredCredential, Transport, WireRequest, WireResponse } from './types.js';

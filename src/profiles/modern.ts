@@ -1,0 +1,214 @@
+/**
+ * `modern` (PROTOCOLS.md §4): ECDH P-256 issuance signed by a pinned gateway key,
+ * AES-256-GCM both ways, the request's nonce as the response's AAD, request ids that make
+ * resends run an operation at most once. The exact wire format is in docs/modern-protocol.md.
+ */
+import { fromBase64UrlStrict, toBase64Url } from '../codec/base64.js';
+import { utf8Decode, utf8Encode } from '../codec/utf8.js';
+import { gcmOpen, gcmSeal, importGcmKey, type GcmKey } from '../crypto/aes.js';
+import { ecdhDerive, ecdsaVerify, ecVerifyKey, generateEcdh, type EcdhPair, type EcPublicKeyInput, type EcVerifyKey } from '../crypto/ec.js';
+import { hkdfSha256 } from '../crypto/kdf.js';
+import { RpcError, badConfig } from '../errors.js';
+import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
+
+export interface ModernOptions {
+  /** The gateway's long-term ECDSA P-256 public keys by key id (JWK, SPKI base64 or PEM). */
+  serverKeys: Record<string, EcPublicKeyInput>;
+  /** Issuance path (default `/issue`). */
+  issuePath?: string;
+  /** Largest clock correction accepted, in ms (default 24 h). */
+  maxClockCorrectionMs?: number;
+  /** @internal Tests: a fixed ephemeral key pair, to reproduce the vectors. */
+  ephemeral?: () => Promise<EcdhPair>;
+}
+
+/** What the store keeps: keys are non-extractable CryptoKeys (raw bytes only on the no-subtle path). */
+export interface ModernCredential {
+  appId: string;
+  expiresAt: number;
+  reqKey: GcmKey;
+  resKey: GcmKey;
+}
+
+interface ModernState {
+  appId: string;
+  nonce: string;
+}
+
+export const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+const DIGITS = /^[0-9]{1,16}$/;
+const te = (s: string) => utf8Encode(s);
+
+/** The exact text the gateway signs at issuance. */
+export function issuanceMessage(f: { kid: string; appId: string; expiresAt: string; serverTime: string; clientKey: string; serverKey: string; salt: string }): string {
+  return ['sealed-rpc/v1 issue', f.kid, f.appId, f.expiresAt, f.serverTime, f.clientKey, f.serverKey, f.salt].join('\n');
+}
+
+/** The request AAD: `appId \n op \n ts \n nonce`, each as its wire text. */
+export function requestAad(appId: string, op: string, ts: string, nonce: string): Uint8Array {
+  return te(`${appId}\n${op}\n${ts}\n${nonce}`);
+}
+
+/** reqKey and resKey from the ECDH secret (HKDF-SHA256, salt = the 32 salt bytes). */
+export async function deriveSessionKeys(z: Uint8Array, salt: Uint8Array, appId: string): Promise<{ reqKey: Uint8Array; resKey: Uint8Array }> {
+  const [reqKey, resKey] = await Promise.all([hkdfSha256(z, salt, te('sealed-rpc/v1 req ' + appId), 32), hkdfSha256(z, salt, te('sealed-rpc/v1 res ' + appId), 32)]);
+  return { reqKey, resKey };
+}
+
+function tampered(what: string): RpcError {
+  return new RpcError('RESPONSE_TAMPERED', `the response ${what}; it was discarded`);
+}
+
+/** The plain (unauthenticated) error answers of steps 1–3, 429 and 503; never a clock source. */
+const PLAIN_ERRORS: Record<number, { error: string; code: RpcError['code'] }> = {
+  400: { error: 'BAD_REQUEST', code: 'BAD_REQUEST' },
+  401: { error: 'CREDENTIAL_EXPIRED', code: 'CREDENTIAL_EXPIRED' },
+  403: { error: 'SIGNATURE_INVALID', code: 'SIGNATURE_INVALID' },
+  429: { error: 'RATE_LIMITED', code: 'RATE_LIMITED' },
+  503: { error: 'GATEWAY_BUSY', code: 'GATEWAY_BUSY' },
+};
+
+function plainError(res: WireResponse): RpcError {
+  let error: unknown;
+  try {
+    error = (JSON.parse(res.body) as { error?: unknown })?.error;
+  } catch {
+    // not JSON: HTTP_STATUS below
+  }
+  const known = PLAIN_ERRORS[res.status];
+  if (known && error === known.error) return new RpcError(known.code, `the gateway answered ${res.status} ${known.error}`, { status: res.status, gatewayCode: known.error });
+  return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status, ...(typeof error === 'string' ? { gatewayCode: error } : {}) });
+}
+
+export function modern(options: ModernOptions): Profile<ModernCredential, ModernState> {
+  if (!options || typeof options !== 'object') throw badConfig('modern', 'needs options { serverKeys }');
+  const keys = new Map<string, EcVerifyKey>();
+  if (!options.serverKeys || typeof options.serverKeys !== 'object' || Object.keys(options.serverKeys).length === 0) throw badConfig('serverKeys', 'give at least one gateway public key by kid');
+  for (const [kid, k] of Object.entries(options.serverKeys)) {
+    if (!KID_PATTERN.test(kid)) throw badConfig(`serverKeys.${kid}`, 'a kid is 1–64 characters of A-Z a-z 0-9 . _ -');
+    try {
+      keys.set(kid, ecVerifyKey(k));
+    } catch (e) {
+      throw badConfig(`serverKeys.${kid}`, `not a P-256 public key (${(e as Error).message})`);
+    }
+  }
+  const issuePath = options.issuePath ?? '/issue';
+  if (typeof issuePath !== 'string' || !issuePath.startsWith('/')) throw badConfig('issuePath', 'must be a path starting with /');
+  const maxClockCorrectionMs = options.maxClockCorrectionMs ?? 86_400_000;
+  if (!(maxClockCorrectionMs > 0)) throw badConfig('maxClockCorrectionMs', 'must be a positive number of milliseconds');
+  const ephemeral = options.ephemeral ?? generateEcdh;
+
+  async function issue(ctx: ProfileContext) {
+    const pair = await ephemeral();
+    const clientKey = toBase64Url(pair.publicRaw);
+    const res = await ctx.send({ path: issuePath, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientKey }), operationType: issuePath });
+    if (res.status !== 200) throw plainError(res);
+    let f: Record<string, unknown>;
+    try {
+      f = JSON.parse(res.body) as Record<string, unknown>;
+    } catch {
+      throw new RpcError('RESPONSE_UNREADABLE', 'the issuance answer is not JSON');
+    }
+    const str = (k: string) => (typeof f?.[k] === 'string' ? (f[k] as string) : '');
+    const kid = str('kid');
+    const appId = str('appId');
+    const expiresAt = str('expiresAt');
+    const serverTime = str('serverTime');
+    const serverKey = str('serverKey');
+    const salt = str('salt');
+    const sig = str('sig');
+    const key = keys.get(kid);
+    if (!key) throw new RpcError('SIGNATURE_INVALID', 'the issuance is signed with an unknown key id', { hint: 'Add the gateway key id to serverKeys (key rotation), or check the gateway.' });
+    let serverKeyRaw: Uint8Array, saltRaw: Uint8Array, sigRaw: Uint8Array, appIdRaw: Uint8Array;
+    try {
+      serverKeyRaw = fromBase64UrlStrict(serverKey);
+      saltRaw = fromBase64UrlStrict(salt);
+      sigRaw = fromBase64UrlStrict(sig);
+      appIdRaw = fromBase64UrlStrict(appId);
+    } catch {
+      throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed');
+    }
+    if (serverKeyRaw.length !== 65 || saltRaw.length !== 32 || sigRaw.length !== 64 || appIdRaw.length !== 16 || !DIGITS.test(expiresAt) || !DIGITS.test(serverTime))
+      throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed');
+    const message = issuanceMessage({ kid, appId, expiresAt, serverTime, clientKey, serverKey, salt });
+    if (!(await ecdsaVerify(key, te(message), sigRaw))) throw new RpcError('SIGNATURE_INVALID', 'the issuance signature does not verify; nothing was stored');
+    let z: Uint8Array;
+    try {
+      z = await ecdhDerive(pair, serverKeyRaw);
+    } catch {
+      throw new RpcError('SIGNATURE_INVALID', "the gateway's ephemeral key is not a valid P-256 point");
+    }
+    const raw = await deriveSessionKeys(z, saltRaw, appId);
+    const [reqKey, resKey] = await Promise.all([importGcmKey(raw.reqKey), importGcmKey(raw.resKey)]);
+    raw.reqKey.fill(0);
+    raw.resKey.fill(0);
+    z.fill(0);
+    return { value: { appId, expiresAt: Number(expiresAt), reqKey, resKey }, expiresAt: Number(expiresAt), serverTime: Number(serverTime) };
+  }
+
+  async function seal(call: CallInfo, cred: ModernCredential | undefined, ctx: ProfileContext): Promise<Sealed<ModernState>> {
+    if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential');
+    const op = call.operationType;
+    // One request id per call(), kept across its resends: the gateway runs it at most once.
+    const id = (call.memo.id as string | undefined) ?? call.options.idempotencyKey ?? toBase64Url(ctx.random(16));
+    call.memo.id = id;
+    const ts = String(Math.round(ctx.now()));
+    const nonce = toBase64Url(ctx.random(16));
+    const iv = ctx.random(12);
+    const plaintext = te(JSON.stringify({ id, params: call.params }));
+    const body = toBase64Url(await gcmSeal(cred.reqKey, plaintext, requestAad(cred.appId, op, ts, nonce), iv));
+    return {
+      wire: {
+        path: op.startsWith('/') ? op : '/' + op,
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', 'x-app-id': cred.appId, 'x-op': op, 'x-ts': ts, 'x-nonce': nonce },
+        body,
+        operationType: op,
+      },
+      state: { appId: cred.appId, nonce },
+    };
+  }
+
+  async function open(res: WireResponse, sealed: Sealed<ModernState>, cred: ModernCredential | undefined, ctx: ProfileContext): Promise<unknown> {
+    if (res.status !== 200) throw plainError(res);
+    if (!cred) throw tampered('arrived without a credential');
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64UrlStrict(res.body.trim());
+    } catch {
+      throw tampered('is not base64url');
+    }
+    let text: string;
+    try {
+      text = utf8Decode(await gcmOpen(cred.resKey, bytes, te(sealed.state.nonce)));
+    } catch {
+      throw tampered('does not authenticate under this request');
+    }
+    let env: { ok?: unknown; data?: unknown; error?: { code?: unknown; message?: unknown; serverTime?: unknown } };
+    try {
+      env = ctx.parseJson(text) as typeof env;
+    } catch {
+      throw new RpcError('RESPONSE_UNREADABLE', 'the authenticated envelope is not JSON');
+    }
+    if (env?.ok === true) return env.data;
+    if (env?.ok !== false || typeof env.error?.code !== 'string') throw new RpcError('RESPONSE_UNREADABLE', 'the authenticated envelope has no ok/error');
+    const code = env.error.code;
+    const message = typeof env.error.message === 'string' ? env.error.message : code;
+    const st = typeof env.error.serverTime === 'string' && DIGITS.test(env.error.serverTime) ? Number(env.error.serverTime) : undefined;
+    if (code === 'CLOCK_SKEW') throw new RpcError('CLOCK_SKEW', 'the gateway says this device clock is off', { gatewayCode: code, ...(st !== undefined ? { serverTime: st } : {}) });
+    if (code === 'REPLAYED_REQUEST') throw new RpcError('REPLAYED_REQUEST', 'the gateway saw this request before', { gatewayCode: code });
+    if (code === 'REQUEST_ID_REUSED') throw new RpcError('BAD_REQUEST', 'this request id was used with other parameters', { gatewayCode: code, hint: 'Use a new idempotencyKey for a different request.' });
+    throw new RpcError('GATEWAY', message, { gatewayCode: code });
+  }
+
+  return {
+    name: 'modern',
+    credentials: 'issued',
+    storeKey: `modern:${[...keys.keys()].sort().join(',')}:${issuePath}`,
+    maxClockCorrectionMs,
+    issue,
+    seal,
+    open,
+    describe: (c) => ({ appId: c.appId }),
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * The gateway half of `modern` (PROTOCOLS.md §4). Checks run in the order the spec gives;
+ * every cache (credentials, nonces, request ids) is bounded and fails closed when full.
+ */
+import { fromBase64UrlStrict, toBase64Url } from '../codec/base64.js';
+import { toHex } from '../codec/hex.js';
+import { utf8Decode, utf8Encode } from '../codec/utf8.js';
+import { gcmOpen, gcmSeal, importGcmKey, type GcmKey } from '../crypto/aes.js';
+import { sha256 } from '../crypto/digest.js';
+import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
+import { deriveSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
+import { PEER_HEADER } from './node.js';
+import { GatewayReject, jsonResponse, textResponse, type GatewayCore, type GatewayProfile } from './gateway.js';
+
+export interface ModernGatewayOptions {
+  /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
+  signingKeys: Record<string, string | Uint8Array>;
+  /** The kid that signs new issuances (default: the first). Keep the old kid in clients' serverKeys while rotating. */
+  activeKid?: string;
+  issuePath?: string;
+  /** Credential lifetime (default 1 h). */
+  credentialTtlMs?: number;
+  /** Accepted |serverTime − x-ts| (default 300000). */
+  windowMs?: number;
+  /** Bound of the nonce cache (default 100000); full -> 503 GATEWAY_BUSY, never evicting a live nonce. */
+  maxNonces?: number;
+  /** Bound of the credential table (default 10000); full -> 429 RATE_LIMITED. */
+  maxCredentials?: number;
+  /** Issuances per client address per minute (default 120). */
+  issuesPerMinute?: number;
+  /** Calls per credential per minute (default 30000). */
+  callsPerMinute?: number;
+  /** Bound of stored request results: count (default 100000) and bytes (default 32 MiB). */
+  maxRequestIds?: number;
+  maxStoredBytes?: number;
+  /** How to tell clients apart for the issuance rate (default: the Node adapter's peer address, else x-forwarded-for). */
+  clientAddress?: (request: Request) => string;
+  /** @internal Tests: a fixed ephemeral key pair, to reproduce the vectors. */
+  ephemeral?: () => Promise<EcdhPair>;
+}
+
+interface Credential {
+  appId: string;
+  expiresAt: number;
+  reqKey: GcmKey;
+  resKey: GcmKey;
+  rate: { windowStart: number; count: number };
+}
+
+interface RequestRecord {
+  binding: string;
+  expiresAt: number;
+  envelope?: string;
+  done?: Promise<void>;
+}
+
+/** Codes only the protocol may send; an operation that uses one is answered as INTERNAL. */
+const RESERVED = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
+const DIGITS = /^[0-9]{1,16}$/;
+
+
+export function modern(options: ModernGatewayOptions): GatewayProfile {
+  const kids = Object.keys(options?.signingKeys ?? {});
+  if (kids.length === 0) throw new TypeError('modern gateway: signingKeys needs at least one key');
+  for (const kid of kids) if (!KID_PATTERN.test(kid)) throw new TypeError(`modern gateway: signingKeys.${kid} is not a valid kid`);
+  const activeKid = options.activeKid ?? kids[0];
+  if (!kids.includes(activeKid)) throw new TypeError('modern gateway: activeKid must be one of signingKeys');
+  const issuePath = options.issuePath ?? '/issue';
+  const ttl = options.credentialTtlMs ?? 3_600_000;
+  const windowMs = options.windowMs ?? 300_000;
+  const maxNonces = options.maxNonces ?? 100_000;
+  const maxCredentials = options.maxCredentials ?? 10_000;
+  const issuesPerMinute = options.issuesPerMinute ?? 120;
+  const callsPerMinute = options.callsPerMinute ?? 30_000;
+  const maxRequestIds = options.maxRequestIds ?? 100_000;
+  const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
+  const ephemeral = options.ephemeral ?? generateEcdh;
+  const clientAddress = options.clientAddress ?? ((r: Request) => r.headers.get(PEER_HEADER) ?? r.headers.get('x-forwarded-for')?.split(',')[0].trim() ?? 'unknown');
+
+  const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
+  signer.catch(() => {}); // surfaced on first issuance
+  const credentials = new Map<string, Credential>();
+  // Insertion order is time order, so expired entries are always at the front.
+  const nonces = new Map<string, number>();
+  const requests = new Map<string, RequestRecord>();
+  let storedBytes = 0;
+  const issueRate = new Map<string, { windowStart: number; count: number }>();
+
+  function overRate(r: { windowStart: number; count: number }, now: number, limit: number): boolean {
+    if (now - r.windowStart >= 60_000) {
+      r.windowStart = now;
+      r.count = 0;
+    }
+    return ++r.count > limit;
+  }
+
+  function purge(now: number): void {
+    for (const [k, exp] of nonces) {
+      if (exp > now) break;
+      nonces.delete(k);
+    }
+    for (const [k, r] of requests) {
+      if (r.expiresAt > now) break;
+      if (!r.envelope) continue; // still running
+      requests.delete(k);
+      storedBytes -= r.envelope.length;
+    }
+    if (credentials.size >= maxCredentials) for (const [k, c] of credentials) if (c.expiresAt <= now) credentials.delete(k);
+    if (issueRate.size > 10_000) for (const [k, r] of issueRate) if (now - r.windowStart >= 60_000) issueRate.delete(k);
+  }
+
+  async function issue(request: Request, core: GatewayCore): Promise<Response> {
+    const now = core.now();
+    purge(now);
+    const addr = clientAddress(request);
+    const rate = issueRate.get(addr) ?? { windowStart: now, count: 0 };
+    issueRate.set(addr, rate);
+    if (overRate(rate, now, issuesPerMinute) || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
+    let clientKey: string;
+    let clientRaw: Uint8Array;
+    try {
+      const body = JSON.parse(await core.readText(request)) as { clientKey?: unknown };
+      if (typeof body?.clientKey !== 'string') throw new Error('clientKey');
+      clientKey = body.clientKey;
+      clientRaw = fromBase64UrlStrict(clientKey);
+      checkPoint(clientRaw);
+    } catch (e) {
+      if (e instanceof GatewayReject) throw e;
+      throw new GatewayReject(400, 'BAD_REQUEST');
+    }
+    const pair = await ephemeral();
+    const saltRaw = core.random(32);
+    const appId = toBase64Url(core.random(16));
+    const z = await ecdhDerive(pair, clientRaw);
+    const keys = await deriveSessionKeys(z, saltRaw, appId);
+    const expiresAt = String(now + ttl);
+    const fields = { kid: activeKid, appId, expiresAt, serverTime: String(now), clientKey, serverKey: toBase64Url(pair.publicRaw), salt: toBase64Url(saltRaw) };
+    const sig = toBase64Url(await ecdsaSign(await signer, utf8Encode(issuanceMessage(fields))));
+    const [reqKey, resKey] = await Promise.all([importGcmKey(keys.reqKey), importGcmKey(keys.resKey)]);
+    credentials.set(appId, { appId, expiresAt: now + ttl, reqKey, resKey, rate: { windowStart: now, count: 0 } });
+    core.count('issuance');
+    // Field order as in the spec's example (any order is valid JSON; this one diffs cleanly against the vectors).
+    return jsonResponse(200, { kid: fields.kid, appId, expiresAt, serverTime: fields.serverTime, serverKey: fields.serverKey, salt: fields.salt, sig });
+  }
+
+  async function sealEnvelope(cred: Credential, nonce: string, envelope: string, core: GatewayCore): Promise<Response> {
+    const body = toBase64Url(await gcmSeal(cred.resKey, utf8Encode(envelope), utf8Encode(nonce), core.random(12)));
+    return textResponse(200, body, { 'content-type': 'text/plain' });
+  }
+
+  function errorEnvelope(code: string, message: string, now: number): string {
+    return JSON.stringify({ ok: false, error: { code, message, serverTime: String(now) } });
+  }
+
+  async function call(request: Request, op: string, core: GatewayCore): Promise<Response> {
+    core.count('call');
+    if (!core.hasOperation(op)) throw new GatewayReject(404, 'NOT_FOUND');
+    const text = await core.readText(request);
+    const appId = request.headers.get('x-app-id');
+    const ts = request.headers.get('x-ts');
+    const nonce = request.headers.get('x-nonce');
+    if (!appId || !ts || !nonce || !DIGITS.test(ts)) throw new GatewayReject(400, 'BAD_REQUEST');
+    let sealed: Uint8Array;
+    try {
+      if (fromBase64UrlStrict(nonce).length !== 16) throw new Error('nonce');
+      sealed = fromBase64UrlStrict(text);
+    } catch {
+      throw new GatewayReject(400, 'BAD_REQUEST');
+    }
+    let now = core.now();
+    const cred = credentials.get(appId);
+    if (!cred || cred.expiresAt <= now) throw new GatewayReject(401, 'CREDENTIAL_EXPIRED');
+    let plaintext: string;
+    try {
+      plaintext = utf8Decode(await gcmOpen(cred.reqKey, sealed, requestAad(appId, op, ts, nonce)));
+    } catch {
+      throw new GatewayReject(403, 'SIGNATURE_INVALID');
+    }
+    let parsed: { id?: unknown; params?: unknown };
+    try {
+      parsed = JSON.parse(plaintext) as typeof parsed;
+    } catch {
+      throw new GatewayReject(400, 'BAD_REQUEST');
+    }
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed.id !== 'string' || parsed.id.length === 0 || parsed.id.length > 128 || !('params' in parsed))
+      throw new GatewayReject(400, 'BAD_REQUEST');
+    if (overRate(cred.rate, now, callsPerMinute)) throw new GatewayReject(429, 'RATE_LIMITED');
+
+    if (Math.abs(now - Number(ts)) > windowMs) {
+      core.reject('CLOCK_SKEW');
+      return sealEnvelope(cred, nonce, errorEnvelope('CLOCK_SKEW', 'x-ts is outside the window', now), core);
+    }
+    const nonceKey = appId + ':' + nonce;
+    if (nonces.has(nonceKey)) {
+      core.reject('REPLAYED_REQUEST');
+      return sealEnvelope(cred, nonce, errorEnvelope('REPLAYED_REQUEST', 'nonce already used', now), core);
+    }
+    purge(now);
+    if (nonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    nonces.set(nonceKey, now + 2 * windowMs);
+
+    const id = parsed.id;
+    const binding = toHex(await sha256(utf8Encode(op + '\n' + JSON.stringify(parsed.params))));
+    let record = requests.get(id);
+    if (record && record.binding !== binding) {
+      core.reject('REQUEST_ID_REUSED');
+      return sealEnvelope(cred, nonce, errorEnvelope('REQUEST_ID_REUSED', 'request id used with other parameters', now), core);
+    }
+    if (record && !record.envelope) {
+      // The first send is still running: wait for it rather than run it twice.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([record.done!.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), core.operationTimeoutMs)))]);
+      clearTimeout(timer);
+      if (timedOut || !record.envelope) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    }
+    if (record?.envelope) return sealEnvelope(cred, nonce, record.envelope, core);
+
+    if (requests.size >= maxRequestIds || storedBytes >= maxStoredBytes) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    let finish!: () => void;
+    record = { binding, expiresAt: now + 2 * windowMs, done: new Promise<void>((r) => (finish = r)) };
+    requests.set(id, record);
+    try {
+      const result = await core.run(op, parsed.params, { operationType: op, dialect: 'modern', appId, headers: request.headers });
+      now = core.now();
+      let envelope: string;
+      if (result.ok) envelope = JSON.stringify({ ok: true, data: result.data });
+      else envelope = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, now);
+      record.envelope = envelope;
+      storedBytes += envelope.length;
+      return sealEnvelope(cred, nonce, envelope, core);
+    } finally {
+      if (!record.envelope) requests.delete(id);
+      finish();
+    }
+  }
+
+  return {
+    name: 'modern',
+    async handle(request, core) {
+      const url = new URL(request.url);
+      const op = request.headers.get('x-op');
+      if (op === null) {
+        if (request.method === 'POST' && url.pathname === issuePath) return issue(request, core);
+        throw new GatewayReject(url.pathname === issuePath ? 405 : 400, 'BAD_REQUEST');
+      }
+      if (request.method !== 'POST') throw new GatewayReject(400, 'BAD_REQUEST');
+      return call(request, op, core);
+    },
+    expireCredentials() {
+      credentials.clear();
+    },
+    cacheSizes() {
+      return { credentials: credentials.size, nonces: nonces.size, requestIds: requests.size, storedBytes };
+    },
+  };
+}
