@@ -6,3 +6,5 @@ export { modern, type ModernOptions, type ModernCredential } from './profiles/mo
 export { fetchTransport, type FetchTransportOptions } from './transport/fetch.js';
 export { indexedDbStore, memoryStore, type IndexedDbStoreOptions } from './credentials/store.js';
 export type { CallOptions, Clock, CredentialStore, Params, Profile, ProfileContext, RandomBytes, Sealed, SendOptions, StoredCredential, Transport, WireRequest, WireResponse } from './types.js';
+export { verifyPackage, loadPackage, type VerifyPackageOptions, type VerifiedPackage, type LoadPackageOptions, type LoadPackageResult } from './package/index.js';
+export { verifyRsaSha256, verifyRsa, type RsaHash } from './crypto/rsa.js';

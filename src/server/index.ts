@@ -3,3 +3,7 @@ export { createGateway, OperationError, type Gateway, type GatewayCore, type Gat
 export { toNodeHandler, type NodeHandler, type NodeHandlerOptions } from './node.js';
 export { modern, type ModernGatewayOptions } from './modern.js';
 export { RpcError } from '../errors.js';
+export { signRsaSha256, verifyPushCallback } from './push.js';
+export { signPackage, signPackageDetached, type SignPackageOptions } from './package-sign.js';
+export { generateRsaKeyPair, signRsa } from '../crypto/rsa.js';
+export { runCli, type CliIo } from './cli.js';

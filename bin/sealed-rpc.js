@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Thin launcher: the commands live in src/server/cli.ts (tested without a build) and
+// ship in the server bundle, so this file only forwards argv and the exit code.
+import('../dist/server.js')
+  .then((m) => m.runCli(process.argv.slice(2)))
+  .then((code) => {
+    process.exitCode = code;
+  })
+  .catch((e) => {
+    const missing = e && e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('dist/server.js');
+    process.stderr.write(`sealed-rpc: ${missing ? 'dist/server.js not found; run `npm run build` first' : e && e.message}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,130 @@
+/**
+ * Download an offline package with progress, verify it, and hand back either its files
+ * or the online fallback URL (PROTOCOLS.md §5). Never throws and never returns bytes
+ * that did not verify: a page that gets `ok: false` loads from `fallbackUrl` instead.
+ */
+import { RpcError } from '../errors.js';
+import { concatBytes } from '../codec/bytes.js';
+import { verifyPackage } from './verify.js';
+import type { RsaHash } from '../crypto/rsa.js';
+
+export interface LoadPackageOptions {
+  /** PEM public key the package must verify with. */
+  publicKey: string;
+  /** Default 'SHA-256'; 'SHA-1' for the container's legacy packages. */
+  hash?: RsaHash;
+  /** URL of a detached signature over the whole file (raw bytes or base64 text). */
+  signatureUrl?: string;
+  /** A detached signature given directly (raw bytes or base64 / base64url text). */
+  signature?: string | Uint8Array;
+  /** The online page to load when the package cannot be used; echoed back on failure. */
+  fallbackUrl: string;
+  /** Download progress in bytes; `total` is 0 while unknown. The last call has loaded === total. */
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+  /** Defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+}
+
+export type LoadPackageResult =
+  | { ok: true; files: Record<string, Uint8Array> }
+  | { ok: false; fallbackUrl: string; error: RpcError };
+
+function aborted(signal: AbortSignal | undefined): RpcError {
+  return new RpcError('ABORTED', 'offline package download aborted', signal?.reason === undefined ? {} : { cause: signal.reason });
+}
+
+function toRpcError(e: unknown, signal: AbortSignal | undefined): RpcError {
+  if (signal?.aborted) return aborted(signal);
+  if (e instanceof RpcError) return e;
+  if (e instanceof Error && e.name === 'AbortError') return aborted(signal);
+  return new RpcError('NETWORK', 'offline package download failed', { cause: e });
+}
+
+/** A progress UI bug must not cost the package, so its exceptions are dropped. */
+function report(cb: LoadPackageOptions['onProgress'], loaded: number, total: number): void {
+  if (!cb) return;
+  try {
+    cb(loaded, total);
+  } catch {
+    /* ignored on purpose */
+  }
+}
+
+async function download(
+  f: typeof fetch,
+  url: string,
+  signal: AbortSignal | undefined,
+  onProgress?: LoadPackageOptions['onProgress'],
+): Promise<Uint8Array> {
+  const res = await f(url, signal ? { signal } : {});
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    // No URL in the error: package URLs often carry signed CDN tokens.
+    throw new RpcError('HTTP_STATUS', `offline package download: HTTP ${res.status}`, { status: res.status });
+  }
+  const declared = Number(res.headers.get('content-length'));
+  let total = Number.isFinite(declared) && declared > 0 ? declared : 0;
+  if (!res.body) {
+    const all = new Uint8Array(await res.arrayBuffer());
+    report(onProgress, all.length, all.length);
+    return all;
+  }
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  report(onProgress, 0, total);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      // A compressed transfer can deliver more than Content-Length declared.
+      if (loaded > total && total !== 0) total = loaded;
+      report(onProgress, loaded, total);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (signal?.aborted) throw aborted(signal);
+  if (total !== loaded) report(onProgress, loaded, loaded); // unknown length: now known, 100 %
+  return concatBytes(...chunks);
+}
+
+/**
+ * A detached signature file may be raw bytes (`openssl dgst -sign`) or base64 text:
+ * text that is entirely base64 characters is passed on as text, anything else as bytes.
+ */
+function signatureFrom(bytes: Uint8Array): string | Uint8Array {
+  for (const b of bytes) {
+    const ok =
+      (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
+      b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f || b === 0x3d || b === 0x0a || b === 0x0d || b === 0x20;
+    if (!ok) return bytes;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+export async function loadPackage(url: string, opts: LoadPackageOptions): Promise<LoadPackageResult> {
+  const fallbackUrl = opts?.fallbackUrl;
+  const signal = opts?.signal;
+  try {
+    if (signal?.aborted) throw aborted(signal);
+    const f = opts.fetch ?? globalThis.fetch;
+    if (typeof f !== 'function') throw new RpcError('BAD_CONFIG', 'fetch: no fetch implementation available', { details: { option: 'fetch' } });
+    // The small signature first: when it is missing, the big download is not wasted.
+    const signature =
+      opts.signatureUrl !== undefined ? signatureFrom(await download(f, opts.signatureUrl, signal)) : opts.signature;
+    const bytes = await download(f, url, signal, opts.onProgress);
+    if (signal?.aborted) throw aborted(signal);
+    const { files } = await verifyPackage(bytes, {
+      publicKey: opts.publicKey,
+      ...(opts.hash !== undefined ? { hash: opts.hash } : {}),
+      ...(signature !== undefined ? { signature } : {}),
+    });
+    return { ok: true, files };
+  } catch (e) {
+    return { ok: false, fallbackUrl, error: toRpcError(e, signal) };
+  }
+}

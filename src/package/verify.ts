@@ -1,0 +1,144 @@
+/**
+ * Offline packages (PROTOCOLS.md §5): verified before anything inside is used.
+ *
+ * Two layouts:
+ * - CERT.json: the zip holds the files and `CERT.json`, a JSON object mapping each file
+ *   name to a base64 RSA PKCS#1 v1.5 signature over that file's bytes (SHA-1 in the
+ *   container's legacy format, SHA-256 for packages we sign). Every file must be
+ *   listed and verify; nothing listed may be missing.
+ * - detached: one signature over the whole package file, given by the caller.
+ *
+ * Any failure is `RpcError('PACKAGE_SIGNATURE_INVALID')` with `details.file` naming the
+ * culprit (`(zip)` for an unreadable archive, `(package)` for a detached signature).
+ * Files are returned only once everything verified.
+ */
+import { unzipSync, type Unzipped } from 'fflate';
+import { RpcError, badConfig } from '../errors.js';
+import { utf8Decode } from '../codec/utf8.js';
+import { decodeSignatureText, importRsaKey, verifyRsa, type RsaHash } from '../crypto/rsa.js';
+
+export const CERT_FILE = 'CERT.json';
+
+export interface VerifyPackageOptions {
+  /** PEM public key (SPKI or PKCS#1) matching the private key that signed the package. */
+  publicKey: string;
+  /** Digest of the signatures; default 'SHA-256' ('SHA-1' for the container's legacy packages). */
+  hash?: RsaHash;
+  /**
+   * Detached signature over the whole package file (the other layout): raw bytes, or
+   * text in standard base64 / base64url. When given, CERT.json is not required.
+   */
+  signature?: string | Uint8Array;
+}
+
+export interface VerifiedPackage {
+  /** Every file of the package except CERT.json, by its path in the zip. */
+  files: Record<string, Uint8Array>;
+}
+
+function invalid(file: string, problem: string, cause?: unknown): RpcError {
+  return new RpcError('PACKAGE_SIGNATURE_INVALID', `offline package: ${file}: ${problem}`, {
+    details: { file },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** Names a consumer could not write safely under its package folder (zip-slip). */
+function unsafePath(name: string): boolean {
+  return name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
+}
+
+function unzip(bytes: Uint8Array): Unzipped {
+  const seen = new Set<string>();
+  let duplicate: string | undefined;
+  let entries: Unzipped;
+  try {
+    entries = unzipSync(bytes, {
+      // Two entries with one name: other unzip tools may pick the other one, so refuse.
+      filter(info) {
+        if (seen.has(info.name)) duplicate ??= info.name;
+        seen.add(info.name);
+        return true;
+      },
+    });
+  } catch (e) {
+    throw invalid('(zip)', 'not a readable zip (truncated or corrupt)', e);
+  }
+  if (duplicate !== undefined) throw invalid(duplicate, 'appears twice in the zip');
+  return entries;
+}
+
+/** The entries that are files (directory entries carry no bytes and are not signed). */
+function fileEntries(entries: Unzipped): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  for (const [name, data] of Object.entries(entries)) {
+    if (name.endsWith('/') && data.length === 0) continue;
+    if (unsafePath(name)) throw invalid(name, 'unsafe path in the zip');
+    files[name] = data;
+  }
+  return files;
+}
+
+function readCert(data: Uint8Array | undefined): Record<string, string> {
+  if (data === undefined) throw invalid(CERT_FILE, 'missing: the package is not signed');
+  let cert: unknown;
+  try {
+    cert = JSON.parse(utf8Decode(data));
+  } catch (e) {
+    throw invalid(CERT_FILE, 'not valid UTF-8 JSON', e);
+  }
+  if (cert === null || typeof cert !== 'object' || Array.isArray(cert)) throw invalid(CERT_FILE, 'not a JSON object');
+  for (const [name, sig] of Object.entries(cert)) {
+    if (typeof sig !== 'string') throw invalid(name, `${CERT_FILE} entry is not a string`);
+  }
+  return cert as Record<string, string>;
+}
+
+function options(opts: VerifyPackageOptions): RsaHash {
+  if (!opts || typeof opts.publicKey !== 'string') throw badConfig('publicKey', 'expected a PEM public key');
+  const hash = opts.hash ?? 'SHA-256';
+  if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
+  return hash;
+}
+
+/**
+ * Verify an offline package and return its files. Throws PACKAGE_SIGNATURE_INVALID
+ * naming the file for any missing, bad, extra or unreadable part; BAD_CONFIG for a bad
+ * key or option; CRYPTO_UNAVAILABLE where WebCrypto is missing (no pure-JS RSA).
+ */
+export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOptions): Promise<VerifiedPackage> {
+  const hash = options(opts);
+  // Import before looking at the package: a key mistake is a config error, not a bad package.
+  await importRsaKey(opts.publicKey, 'public', hash, 'publicKey');
+  if (!(bytes instanceof Uint8Array)) throw invalid('(package)', 'expected the package bytes as a Uint8Array');
+
+  if (opts.signature !== undefined) {
+    const sig = typeof opts.signature === 'string' ? decodeSignatureText(opts.signature) : opts.signature;
+    if (!sig || !(await verifyRsa(bytes, sig, opts.publicKey, hash, 'publicKey'))) {
+      throw invalid('(package)', 'the detached signature does not verify');
+    }
+    // The whole file is authentic; a CERT.json inside, if any, is just another file.
+    return { files: fileEntries(unzip(bytes)) };
+  }
+
+  const files = fileEntries(unzip(bytes));
+  const cert = readCert(files[CERT_FILE]);
+  delete files[CERT_FILE];
+
+  const names = Object.keys(files);
+  for (const name of names) {
+    if (!Object.hasOwn(cert, name)) throw invalid(name, `not listed in ${CERT_FILE} (unsigned file)`);
+  }
+  for (const name of Object.keys(cert)) {
+    if (!Object.hasOwn(files, name)) throw invalid(name, `listed in ${CERT_FILE} but missing from the zip`);
+  }
+  const results = await Promise.all(
+    names.map(async (name) => {
+      const sig = decodeSignatureText(cert[name]);
+      return sig !== null && (await verifyRsa(files[name], sig, opts.publicKey, hash, 'publicKey'));
+    }),
+  );
+  const bad = names.find((_, i) => !results[i]);
+  if (bad !== undefined) throw invalid(bad, 'signature does not verify (tampered, or signed with another key or hash)');
+  return { files };
+}

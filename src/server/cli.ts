@@ -1,0 +1,161 @@
+/**
+ * `sealed-rpc` command line (bin/sealed-rpc.js calls runCli from the built server
+ * bundle). Kept here, not in bin/, so tests run it without a build. File access goes
+ * through `io` (node:fs by default, loaded lazily so the server bundle still loads in
+ * runtimes without node:fs until the CLI is actually used).
+ */
+import { RpcError } from '../errors.js';
+import { generateRsaKeyPair, type RsaHash } from '../crypto/rsa.js';
+import { verifyPackage } from '../package/verify.js';
+import { signPackage, signPackageDetached } from './package-sign.js';
+
+export interface CliIo {
+  readFile(path: string): Promise<Uint8Array>;
+  /** `exclusive`: fail if the file exists (keys are never overwritten); `mode` e.g. 0o600. */
+  writeFile(path: string, data: Uint8Array | string, opts?: { mode?: number; exclusive?: boolean }): Promise<void>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const USAGE = `usage:
+  sealed-rpc sign-package <in.zip> --key <private.pem> -o <out.amr> [--hash SHA-1|SHA-256]
+      write CERT.json (a signature per file) into the package
+  sealed-rpc sign-package <in.zip> --key <private.pem> -o <out.sig> --detached [--hash …]
+      write a detached signature (raw bytes) over the whole file instead
+  sealed-rpc verify-package <in.amr> --pub <public.pem> [--hash …] [--signature <file.sig>]
+  sealed-rpc keygen-rsa -o <private.pem> --pub <public.pem> [--bits 2048]
+      new RSA key pair: PKCS#8 private (mode 600), SPKI public; never overwrites
+`;
+
+async function nodeIo(): Promise<CliIo> {
+  const fs = await import('node:fs/promises');
+  return {
+    readFile: async (p) => new Uint8Array(await fs.readFile(p)),
+    writeFile: (p, data, o = {}) =>
+      fs.writeFile(p, data, { ...(o.mode !== undefined ? { mode: o.mode } : {}), flag: o.exclusive ? 'wx' : 'w' }),
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+  };
+}
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Map<string, string | true>;
+}
+
+const VALUE_FLAGS = new Set(['--key', '-o', '--out', '--hash', '--pub', '--signature', '--bits']);
+const BOOL_FLAGS = new Set(['--detached', '-h', '--help']);
+
+function parse(args: string[]): Parsed {
+  const positional: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (VALUE_FLAGS.has(name)) {
+      const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+      if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
+      flags.set(name === '--out' ? '-o' : name, v);
+    } else if (BOOL_FLAGS.has(name)) {
+      flags.set(name, true);
+    } else if (a.startsWith('-') && a !== '-') {
+      throw new UsageError(`unknown option ${a}`);
+    } else {
+      positional.push(a);
+    }
+  }
+  return { positional, flags };
+}
+
+function str(p: Parsed, flag: string, required: true): string;
+function str(p: Parsed, flag: string, required: false): string | undefined;
+function str(p: Parsed, flag: string, required: boolean): string | undefined {
+  const v = p.flags.get(flag);
+  if (v === undefined && required) throw new UsageError(`${flag} is required`);
+  return v === true ? undefined : v;
+}
+
+function hashOf(p: Parsed): RsaHash {
+  const h = str(p, '--hash', false) ?? 'SHA-256';
+  const norm = h.toUpperCase().replace(/^SHA(?=\d)/, 'SHA-');
+  if (norm !== 'SHA-1' && norm !== 'SHA-256') throw new UsageError(`--hash must be SHA-1 or SHA-256, got ${h}`);
+  return norm;
+}
+
+function onePositional(p: Parsed, what: string): string {
+  if (p.positional.length !== 1) throw new UsageError(`expected exactly one ${what}`);
+  return p.positional[0];
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). Never rejects. */
+export async function runCli(argv: string[], io?: CliIo): Promise<number> {
+  const out = io ?? (await nodeIo());
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      out.stdout(USAGE);
+      return cmd === undefined ? 2 : 0;
+    }
+    const p = parse(rest);
+    if (p.flags.has('--help') || p.flags.has('-h')) {
+      out.stdout(USAGE);
+      return 0;
+    }
+    switch (cmd) {
+      case 'sign-package': {
+        const input = onePositional(p, 'input package');
+        const keyPath = str(p, '--key', true);
+        const output = str(p, '-o', true);
+        const hash = hashOf(p);
+        const [zip, key] = await Promise.all([out.readFile(input), out.readFile(keyPath)]);
+        if (p.flags.has('--detached')) {
+          await out.writeFile(output, await signPackageDetached(zip, text(key), hash));
+          out.stdout(`signed ${input} (detached, ${hash}) -> ${output}\n`);
+        } else {
+          await out.writeFile(output, await signPackage(zip, text(key), { hash }));
+          out.stdout(`signed ${input} (CERT.json, ${hash}) -> ${output}\n`);
+        }
+        return 0;
+      }
+      case 'verify-package': {
+        const input = onePositional(p, 'package');
+        const pub = text(await out.readFile(str(p, '--pub', true)));
+        const sigPath = str(p, '--signature', false);
+        const signature = sigPath === undefined ? undefined : await out.readFile(sigPath);
+        const { files } = await verifyPackage(await out.readFile(input), {
+          publicKey: pub,
+          hash: hashOf(p),
+          ...(signature ? { signature } : {}),
+        });
+        out.stdout(`verified ${input}: ${Object.keys(files).length} file(s)\n`);
+        return 0;
+      }
+      case 'keygen-rsa': {
+        const privPath = str(p, '-o', true);
+        const pubPath = str(p, '--pub', true);
+        const bits = Number(str(p, '--bits', false) ?? 2048);
+        const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(bits);
+        await out.writeFile(privPath, privateKeyPem, { mode: 0o600, exclusive: true });
+        await out.writeFile(pubPath, publicKeyPem, { exclusive: true });
+        out.stdout(`wrote ${privPath} (private, keep it secret) and ${pubPath} (public)\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command ${cmd}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      out.stderr(`sealed-rpc: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    // RpcError messages name options and files, never key material.
+    const msg = e instanceof RpcError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    out.stderr(`sealed-rpc: ${msg}\n`);
+    return 1;
+  }
+}

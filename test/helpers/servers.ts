@@ -1,0 +1,62 @@
+/** Real servers on 127.0.0.1 for tests: every test that starts one closes it. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGateway, modern, OperationError, toNodeHandler, type Gateway } from '../../src/server/index.js';
+import type { ModernGatewayOptions } from '../../src/server/modern.js';
+
+export interface Running {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function listen(handler: Parameters<typeof createServer>[1]): Promise<Running> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export async function serveGateway(gateway: Gateway): Promise<Running> {
+  return listen(toNodeHandler(gateway));
+}
+
+/** A fresh P-256 signing key: the PKCS#8 PEM for the gateway and the JWK for the client. */
+export async function signingKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
+  const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+  const pem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64')}\n-----END PRIVATE KEY-----\n`;
+  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  return { pem, jwk: { kty, crv, x, y } };
+}
+
+/** A modern gateway with the demo operations, and the serverKeys a client pins. */
+export async function modernGateway(options: Partial<ModernGatewayOptions> & { now?: () => number } = {}) {
+  const key = await signingKey();
+  const { now, ...profileOptions } = options;
+  const gateway = createGateway({ profile: modern({ signingKeys: { k1: key.pem }, ...profileOptions }), ...(now ? { now } : {}) })
+    .operation('/echo', (params) => params)
+    .operation('/sum', (p: { a: string; b: string }) => ({ sum: String(Number(p.a) + Number(p.b)) }))
+    .operation('/fail', () => {
+      throw new OperationError('E_DEMO', 'demo failure');
+    });
+  return { gateway, serverKeys: { k1: key.jwk }, pem: key.pem };
+}
+
+/** The RpcError a promise rejects with (fails the test if it resolves). */
+export async function failure(p: Promise<unknown>): Promise<import('../../src/errors.js').RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as import('../../src/errors.js').RpcError;
+  }
+  throw new Error('expected the call to fail, it succeeded');
+}

@@ -1,0 +1,97 @@
+/** createClient: config errors name the option; abort, timeout and onError behave. */
+import { describe, expect, it, vi } from 'vitest';
+import { createClient, fetchTransport, memoryStore, modern, RpcError, type Profile, type Transport } from '../../src/index.js';
+import { failure } from '../helpers/servers.js';
+
+const staticProfile: Profile = {
+  name: 'test',
+  credentials: 'static',
+  storeKey: 'test',
+  async seal(call) {
+    return { wire: { path: '/x', method: 'POST', headers: {}, body: JSON.stringify(call.params), operationType: call.operationType }, state: undefined };
+  },
+  async open(res) {
+    return JSON.parse(res.body);
+  },
+};
+const echo: Transport = { async send(req) { return { status: 200, headers: {}, body: req.body ?? '{}' }; } };
+
+describe('createClient config errors name the option', () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['profile missing', { transport: echo }, 'profile'],
+    ['transport missing', { profile: staticProfile }, 'transport'],
+    ['store without get/set', { profile: staticProfile, transport: echo, store: {} }, 'store'],
+    ['clock without now', { profile: staticProfile, transport: echo, clock: {} }, 'clock'],
+    ['negative timeoutMs', { profile: staticProfile, transport: echo, timeoutMs: -1 }, 'timeoutMs'],
+    ['onError not a function', { profile: staticProfile, transport: echo, onError: 'toast' }, 'onError'],
+  ];
+  for (const [label, opts, option] of cases) {
+    it(`${label} -> BAD_CONFIG naming ${option}`, () => {
+      let err: unknown;
+      try {
+        createClient(opts as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RpcError);
+      expect((err as RpcError).code).toBe('BAD_CONFIG');
+      expect((err as RpcError).message).toContain(option);
+      expect((err as RpcError).details?.option).toBe(option);
+    });
+  }
+  it('modern without serverKeys, or with a bad key, fails at construction naming serverKeys', () => {
+    expect(() => modern({} as never)).toThrow(/serverKeys/);
+    expect(() => modern({ serverKeys: { k1: { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' } } })).toThrow(/serverKeys\.k1/);
+    expect(() => modern({ serverKeys: { 'bad kid!': 'x' } })).toThrow(/serverKeys/);
+  });
+  it('fetchTransport without baseUrl -> BAD_CONFIG naming baseUrl', () => {
+    expect(() => fetchTransport({} as never)).toThrow(/baseUrl/);
+  });
+});
+
+describe('call policy', () => {
+  it('an AbortSignal aborts the call with ABORTED, and onError sees the same error once', async () => {
+    const onError = vi.fn();
+    const slow: Transport = {
+      send: (_r, { signal }) =>
+        new Promise((_res, rej) => signal?.addEventListener('abort', () => rej(signal.reason))),
+    };
+    const client = createClient({ profile: staticProfile, transport: slow, store: memoryStore(), onError });
+    const ac = new AbortController();
+    const p = client.call('/x', {}, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    const err = await failure(p);
+    expect(err.code).toBe('ABORTED');
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(onError).toHaveBeenCalledWith(err);
+  });
+
+  it('timeoutMs ends a call that hangs with TIMEOUT (retryable)', async () => {
+    const hang: Transport = { send: (_r, { signal }) => new Promise((_res, rej) => signal?.addEventListener('abort', () => rej(signal.reason))) };
+    const client = createClient({ profile: staticProfile, transport: hang, store: memoryStore() });
+    const err = await failure(client.call('/x', {}, { timeoutMs: 50 }));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.retryable).toBe(true);
+  });
+
+  it('a network failure is NETWORK with a hint, over real fetch to a closed port on 127.0.0.1', async () => {
+    const client = createClient({ profile: staticProfile, transport: fetchTransport({ baseUrl: 'http://127.0.0.1:9' }), store: memoryStore() });
+    const err = await failure(client.call('/x', {}));
+    expect(err.code).toBe('NETWORK');
+    expect(err.hint).toMatch(/network|connectivity/i);
+  });
+
+  it('a profile that throws a non-RpcError while opening is surfaced as RESPONSE_UNREADABLE, not a raw exception', async () => {
+    const broken: Profile = { ...staticProfile, open: async () => JSON.parse('{not json') };
+    const client = createClient({ profile: broken, transport: echo, store: memoryStore() });
+    const err = await failure(client.call('/x', {}));
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe('RESPONSE_UNREADABLE');
+  });
+
+  it('RpcError serializes only its public fields (no cause) and prints its code', () => {
+    const e = new RpcError('GATEWAY', 'boom', { gatewayCode: 'E1', cause: new Error('internal detail') });
+    expect(String(e)).toBe('RpcError [GATEWAY]: boom');
+    expect(JSON.parse(JSON.stringify(e))).toEqual({ name: 'RpcError', code: 'GATEWAY', message: 'boom', hint: e.hint, gatewayCode: 'E1', retryable: false });
+  });
+});

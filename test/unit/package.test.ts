@@ -1,0 +1,439 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
+import { verifyPackage } from '../../src/package/verify.js';
+import { loadPackage } from '../../src/package/load.js';
+import { signPackage, signPackageDetached } from '../../src/server/package-sign.js';
+import { runCli, type CliIo } from '../../src/server/cli.js';
+import { RpcError } from '../../src/errors.js';
+import { toBase64 } from '../../src/codec/base64.js';
+
+const primitives = JSON.parse(
+  readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8'),
+) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] };
+const vector = primitives.vectors.find((v) => v.name === 'rsa-2048-pkcs1v15-sha256-1')!;
+const PUBLIC = vector.key;
+const PRIVATE = vector.privateKeyPemTestOnly;
+const OTHER = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+
+const FILES: Record<string, Uint8Array> = {
+  '12345678.tar': new Uint8Array(randomBytes(4096)),
+  'index.html': strToU8('<!doctype html><title>offline</title>'),
+  'js/app.js': strToU8('console.log("offline package")'),
+};
+
+let dir = '';
+const tmp = (name: string) => join(dir, name);
+
+/** node:fs io that keeps the CLI's output for assertions instead of printing it. */
+function captureIo(): CliIo & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    readFile: async (p) => new Uint8Array(await fsp.readFile(p)),
+    writeFile: (p, d, o = {}) => fsp.writeFile(p, d, { mode: o.mode ?? 0o644, flag: o.exclusive ? 'wx' : 'w' }),
+    stdout: (t) => void out.push(t),
+    stderr: (t) => void err.push(t),
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<RpcError> {
+  const e = await p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(RpcError);
+  return e as RpcError;
+}
+
+async function expectInvalid(p: Promise<unknown>, file: string): Promise<void> {
+  const e = await rejection(p);
+  expect(e.code).toBe('PACKAGE_SIGNATURE_INVALID');
+  expect(e.details?.file).toBe(file);
+  expect(e.message).toContain(file);
+}
+
+/** Re-zip a signed package after `edit` changed its entries (CERT.json kept as is unless edited). */
+function rezip(signed: Uint8Array, edit: (entries: Record<string, Uint8Array>) => void): Uint8Array {
+  const entries = unzipSync(signed);
+  edit(entries);
+  return zipSync(entries);
+}
+
+function editCert(entries: Record<string, Uint8Array>, edit: (cert: Record<string, string>) => void): void {
+  const cert = JSON.parse(new TextDecoder().decode(entries['CERT.json'])) as Record<string, string>;
+  edit(cert);
+  entries['CERT.json'] = strToU8(JSON.stringify(cert));
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sealed-rpc-package-'));
+  writeFileSync(tmp('in.zip'), zipSync(FILES));
+  writeFileSync(tmp('private.pem'), PRIVATE);
+  writeFileSync(tmp('public.pem'), PUBLIC);
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sealed-rpc CLI (runCli)', () => {
+  it('sign-package writes a CERT.json package that verifyPackage accepts, returning every file but CERT.json', async () => {
+    // Default io: the same node:fs path bin/sealed-rpc.js uses.
+    const code = await runCli(['sign-package', tmp('in.zip'), '--key', tmp('private.pem'), '-o', tmp('out.amr')]);
+    expect(code).toBe(0);
+    const amr = new Uint8Array(readFileSync(tmp('out.amr')));
+    expect(Object.keys(unzipSync(amr)).sort()).toEqual([...Object.keys(FILES), 'CERT.json'].sort());
+    const { files } = await verifyPackage(amr, { publicKey: PUBLIC });
+    expect(files).toEqual(FILES);
+  });
+
+  it('sign-package --hash SHA-1 makes the legacy layout: verifies as SHA-1, not as SHA-256', async () => {
+    const io = captureIo();
+    expect(await runCli(['sign-package', tmp('in.zip'), '--key', tmp('private.pem'), '-o', tmp('sha1.amr'), '--hash', 'SHA-1'], io)).toBe(0);
+    expect(io.out.join('')).toContain('SHA-1');
+    const amr = new Uint8Array(readFileSync(tmp('sha1.amr')));
+    expect((await verifyPackage(amr, { publicKey: PUBLIC, hash: 'SHA-1' })).files).toEqual(FILES);
+    await expectInvalid(verifyPackage(amr, { publicKey: PUBLIC }), Object.keys(FILES)[0]);
+  });
+
+  it('sign-package --detached writes a raw signature over the whole file that verifies as the detached layout', async () => {
+    const io = captureIo();
+    expect(await runCli(['sign-package', tmp('in.zip'), '--key', tmp('private.pem'), '-o', tmp('in.sig'), '--detached'], io)).toBe(0);
+    const signature = new Uint8Array(readFileSync(tmp('in.sig')));
+    expect(signature).toHaveLength(256);
+    const zip = new Uint8Array(readFileSync(tmp('in.zip')));
+    expect((await verifyPackage(zip, { publicKey: PUBLIC, signature })).files).toEqual(FILES);
+  });
+
+  it('verify-package exits 0 for a good package and 1 naming the file for a tampered one', async () => {
+    const io = captureIo();
+    expect(await runCli(['verify-package', tmp('out.amr'), '--pub', tmp('public.pem')], io)).toBe(0);
+    const tampered = rezip(new Uint8Array(readFileSync(tmp('out.amr'))), (e) => void (e['index.html'][0] ^= 1));
+    writeFileSync(tmp('tampered.amr'), tampered);
+    expect(await runCli(['verify-package', tmp('tampered.amr'), '--pub', tmp('public.pem')], io)).toBe(1);
+    expect(io.err.join('')).toMatch(/PACKAGE_SIGNATURE_INVALID.*index\.html/);
+  });
+
+  it('keygen-rsa writes a PKCS#8/SPKI pair that signs and verifies, and never overwrites an existing key', async () => {
+    const io = captureIo();
+    const args = ['keygen-rsa', '-o', tmp('gen.pem'), '--pub', tmp('gen.pub.pem')];
+    expect(await runCli(args, io)).toBe(0);
+    const priv = readFileSync(tmp('gen.pem'), 'utf8');
+    expect(priv).toContain('-----BEGIN PRIVATE KEY-----');
+    const amr = await signPackage(FILES, priv);
+    expect((await verifyPackage(amr, { publicKey: readFileSync(tmp('gen.pub.pem'), 'utf8') })).files).toEqual(FILES);
+    expect(await runCli(args, io)).toBe(1);
+    expect(readFileSync(tmp('gen.pem'), 'utf8')).toBe(priv);
+  });
+
+  it('usage mistakes exit 2 with the usage text; a bad key file exits 1 with BAD_CONFIG and no key bytes', async () => {
+    const io = captureIo();
+    expect(await runCli(['sign-package', tmp('in.zip'), '-o', tmp('x.amr')], io)).toBe(2);
+    expect(io.err.join('')).toContain('--key is required');
+    expect(await runCli(['sign-package', tmp('in.zip'), '--key', tmp('private.pem'), '-o', tmp('x.amr'), '--hash', 'MD5'], io)).toBe(2);
+    expect(await runCli(['frobnicate'], io)).toBe(2);
+    io.err.length = 0;
+    expect(await runCli(['sign-package', tmp('in.zip'), '--key', tmp('public.pem'), '-o', tmp('x.amr')], io)).toBe(1);
+    expect(io.err.join('')).toContain('BAD_CONFIG: privateKeyPem');
+    expect(io.err.join('')).not.toContain('MIIB');
+  });
+});
+
+describe.each(['SHA-1', 'SHA-256'] as const)('verifyPackage, CERT.json layout signed with %s', (hash) => {
+  let signed: Uint8Array;
+  beforeAll(async () => {
+    signed = await signPackage(zipSync(FILES), PRIVATE, { hash });
+  });
+  const verify = (bytes: Uint8Array, publicKey = PUBLIC) => verifyPackage(bytes, { publicKey, hash });
+
+  it('the intact package verifies and returns exactly the signed files', async () => {
+    expect((await verify(signed)).files).toEqual(FILES);
+  });
+
+  it('a tampered file is refused, naming it', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => void (e['js/app.js'][3] ^= 0x20))), 'js/app.js');
+  });
+
+  it('a file missing from CERT.json (unsigned) is refused, naming it', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => editCert(e, (c) => delete c['index.html']))), 'index.html');
+  });
+
+  it('an extra unsigned file added to the zip is refused, naming it', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => void (e['evil.js'] = strToU8('steal()')))), 'evil.js');
+  });
+
+  it('a file listed in CERT.json but missing from the zip is refused, naming it', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => delete e['12345678.tar'])), '12345678.tar');
+  });
+
+  it('a signature moved to another file is refused, naming the file', async () => {
+    const moved = rezip(signed, (e) => editCert(e, (c) => void (c['index.html'] = c['js/app.js'])));
+    await expectInvalid(verify(moved), 'index.html');
+  });
+
+  it('a CERT.json entry that is not base64 is refused, naming the file', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => editCert(e, (c) => void (c['index.html'] = '%%%')))), 'index.html');
+  });
+
+  it('a package without CERT.json, or with CERT.json that is not a JSON object, is refused naming CERT.json', async () => {
+    await expectInvalid(verify(rezip(signed, (e) => delete e['CERT.json'])), 'CERT.json');
+    await expectInvalid(verify(rezip(signed, (e) => void (e['CERT.json'] = strToU8('["x"]')))), 'CERT.json');
+    await expectInvalid(verify(rezip(signed, (e) => void (e['CERT.json'] = Uint8Array.of(0xff, 0xfe)))), 'CERT.json');
+  });
+
+  it('a truncated zip is refused as (zip)', async () => {
+    await expectInvalid(verify(signed.slice(0, signed.length - 30)), '(zip)');
+    await expectInvalid(verify(signed.slice(0, signed.length >> 1)), '(zip)');
+    await expectInvalid(verify(new Uint8Array(0)), '(zip)');
+  });
+
+  it('a package checked with the wrong public key is refused, naming a signed file', async () => {
+    const e = await rejection(verify(signed, OTHER.publicKey));
+    expect(e.code).toBe('PACKAGE_SIGNATURE_INVALID');
+    expect(Object.keys(FILES)).toContain(e.details?.file);
+  });
+});
+
+describe('verifyPackage, hostile zips and options', () => {
+  it('a zip with two entries of one name is refused, naming it (other unzippers may pick the other copy)', async () => {
+    // Stored (level 0) so the names can be patched in place: "b.js" becomes a second "a.js".
+    const a = strToU8('good()');
+    const cert = { 'a.js': toBase64(new Uint8Array(0)) }; // signatures do not matter: refused before
+    const zip: Zippable = { 'a.js': [a, { level: 0 }], 'b.js': [strToU8('evil()'), { level: 0 }], 'CERT.json': [strToU8(JSON.stringify(cert)), { level: 0 }] };
+    const bytes = zipSync(zip);
+    const text = Buffer.from(bytes).toString('latin1').replaceAll('b.js', 'a.js');
+    await expectInvalid(verifyPackage(new Uint8Array(Buffer.from(text, 'latin1')), { publicKey: PUBLIC }), 'a.js');
+  });
+
+  it('a signed entry whose path escapes the package folder (zip-slip) is refused, naming it', async () => {
+    const signed = await signPackage({ '../../evil.sh': strToU8('rm -rf ~') }, PRIVATE);
+    await expectInvalid(verifyPackage(signed, { publicKey: PUBLIC }), '../../evil.sh');
+  });
+
+  it('a bad public key or hash option is BAD_CONFIG naming the option, not a package failure', async () => {
+    const signed = await signPackage(FILES, PRIVATE);
+    const e1 = await rejection(verifyPackage(signed, { publicKey: 'not a key' }));
+    expect([e1.code, e1.details?.option]).toEqual(['BAD_CONFIG', 'publicKey']);
+    const e2 = await rejection(verifyPackage(signed, { publicKey: PUBLIC, hash: 'MD5' as 'SHA-1' }));
+    expect([e2.code, e2.details?.option]).toEqual(['BAD_CONFIG', 'hash']);
+  });
+
+  it('re-signing a signed package replaces CERT.json (only real files get entries)', async () => {
+    const once = await signPackage(FILES, PRIVATE);
+    const twice = await signPackage(once, OTHER.privateKey);
+    const cert = JSON.parse(new TextDecoder().decode(unzipSync(twice)['CERT.json'])) as Record<string, string>;
+    expect(Object.keys(cert).sort()).toEqual(Object.keys(FILES).sort());
+    expect((await verifyPackage(twice, { publicKey: OTHER.publicKey })).files).toEqual(FILES);
+  });
+});
+
+describe('verifyPackage, detached layout', () => {
+  let zip: Uint8Array;
+  let sig: Uint8Array;
+  beforeAll(async () => {
+    zip = zipSync(FILES);
+    sig = await signPackageDetached(zip, PRIVATE, 'SHA-256');
+  });
+
+  it('raw bytes, standard base64 and base64url signatures all verify and return the files', async () => {
+    for (const signature of [sig, toBase64(sig), toBase64(sig).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')]) {
+      expect((await verifyPackage(zip, { publicKey: PUBLIC, signature })).files).toEqual(FILES);
+    }
+  });
+
+  it('a SHA-1 detached signature verifies with hash SHA-1 only', async () => {
+    const sig1 = await signPackageDetached(zip, PRIVATE, 'SHA-1');
+    expect((await verifyPackage(zip, { publicKey: PUBLIC, signature: sig1, hash: 'SHA-1' })).files).toEqual(FILES);
+    await expectInvalid(verifyPackage(zip, { publicKey: PUBLIC, signature: sig1 }), '(package)');
+  });
+
+  it('one changed byte of the file, a wrong key, or a garbage signature is refused as (package)', async () => {
+    const changed = zip.slice();
+    changed[changed.length - 5] ^= 1;
+    await expectInvalid(verifyPackage(changed, { publicKey: PUBLIC, signature: sig }), '(package)');
+    await expectInvalid(verifyPackage(zip, { publicKey: OTHER.publicKey, signature: sig }), '(package)');
+    await expectInvalid(verifyPackage(zip, { publicKey: PUBLIC, signature: 'not base64!' }), '(package)');
+  });
+
+  it('an authentic but unreadable file is refused as (zip)', async () => {
+    const junk = new Uint8Array(randomBytes(1000));
+    const junkSig = await signPackageDetached(junk, PRIVATE);
+    await expectInvalid(verifyPackage(junk, { publicKey: PUBLIC, signature: junkSig }), '(zip)');
+  });
+});
+
+describe('loadPackage over real HTTP (node:http on 127.0.0.1)', () => {
+  const BIG = { 'big.tar': new Uint8Array(randomBytes(5 * 1024 * 1024)), 'index.html': FILES['index.html'] };
+  let server: Server;
+  let base = '';
+  let big: Uint8Array;
+  let bad: Uint8Array;
+  let small: Uint8Array;
+  let smallSig: Uint8Array;
+  const sockets = new Set<Socket>();
+  const FALLBACK = 'https://m.example.com/app/index.html';
+
+  beforeAll(async () => {
+    big = await signPackage(BIG, PRIVATE);
+    expect(big.length).toBeGreaterThan(5 * 1024 * 1024); // random bytes do not compress
+    bad = rezip(await signPackage(FILES, PRIVATE), (e) => void (e['index.html'][0] ^= 1));
+    small = zipSync(FILES);
+    smallSig = await signPackageDetached(small, PRIVATE);
+    server = createServer((req, res) => {
+      const send = (body: Uint8Array) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+        res.end(body);
+      };
+      switch (req.url) {
+        case '/big.amr':
+          return send(big);
+        case '/bad.amr':
+          return send(bad);
+        case '/small.zip':
+          return send(small);
+        case '/small.sig':
+          return send(smallSig);
+        case '/small.sig.txt':
+          return send(strToU8(toBase64(smallSig) + '\n'));
+        case '/slow.amr': {
+          // 64 KiB every 20 ms: ~1.7 s for the whole file, so an abort lands mid-way.
+          res.writeHead(200, { 'content-length': big.length });
+          let at = 0;
+          const tick = () => {
+            if (res.destroyed || at >= big.length) return void res.end();
+            res.write(big.subarray(at, (at += 65536)));
+            setTimeout(tick, 20);
+          };
+          return tick();
+        }
+        default:
+          res.writeHead(404).end('not found');
+      }
+    });
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  });
+
+  it('a 5 MB package downloads with progress reaching loaded === total (100 %) and verifies', async () => {
+    const progress: [number, number][] = [];
+    const r = await loadPackage(`${base}/big.amr`, {
+      publicKey: PUBLIC,
+      fallbackUrl: FALLBACK,
+      onProgress: (loaded, total) => progress.push([loaded, total]),
+    });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    // Buffer.equals: vitest's deep equality walks 5 M elements one by one.
+    expect(Buffer.from(r.files['big.tar']).equals(BIG['big.tar'])).toBe(true);
+    expect(progress.length).toBeGreaterThan(2);
+    expect(progress.at(-1)).toEqual([big.length, big.length]);
+    for (let i = 1; i < progress.length; i++) expect(progress[i][0]).toBeGreaterThanOrEqual(progress[i - 1][0]);
+    expect(progress.every(([, total]) => total === big.length)).toBe(true);
+  });
+
+  it('a tampered package resolves ok:false with the fallback URL and PACKAGE_SIGNATURE_INVALID naming the file', async () => {
+    const r = await loadPackage(`${base}/bad.amr`, { publicKey: PUBLIC, fallbackUrl: FALLBACK });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.fallbackUrl).toBe(FALLBACK);
+    expect(r.error.code, String(r.error.cause)).toBe('PACKAGE_SIGNATURE_INVALID');
+    expect(r.error.details?.file).toBe('index.html');
+    expect('files' in r).toBe(false);
+  });
+
+  it('an HTTP 404 resolves ok:false with HTTP_STATUS 404 and the fallback URL', async () => {
+    const r = await loadPackage(`${base}/nope.amr`, { publicKey: PUBLIC, fallbackUrl: FALLBACK });
+    expect(r).toMatchObject({ ok: false, fallbackUrl: FALLBACK, error: { code: 'HTTP_STATUS', status: 404 } });
+  });
+
+  it('a refused connection resolves ok:false with NETWORK', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const r = await loadPackage(`http://127.0.0.1:${port}/x.amr`, { publicKey: PUBLIC, fallbackUrl: FALLBACK });
+    expect(r).toMatchObject({ ok: false, fallbackUrl: FALLBACK, error: { code: 'NETWORK' } });
+  });
+
+  it('aborting mid-download resolves ok:false with ABORTED, long before the slow download would end', async () => {
+    const ac = new AbortController();
+    let lastLoaded = 0;
+    const started = Date.now();
+    const r = await loadPackage(`${base}/slow.amr`, {
+      publicKey: PUBLIC,
+      fallbackUrl: FALLBACK,
+      signal: ac.signal,
+      onProgress: (loaded) => {
+        lastLoaded = loaded;
+        if (loaded >= 256 * 1024) ac.abort();
+      },
+    });
+    expect(r).toMatchObject({ ok: false, fallbackUrl: FALLBACK, error: { code: 'ABORTED' } });
+    expect(lastLoaded).toBeGreaterThanOrEqual(256 * 1024);
+    expect(lastLoaded).toBeLessThan(big.length);
+    expect(Date.now() - started).toBeLessThan(1500);
+  }, 10_000);
+
+  it('an already-aborted signal resolves ABORTED without downloading', async () => {
+    let called = false;
+    const r = await loadPackage(`${base}/big.amr`, {
+      publicKey: PUBLIC,
+      fallbackUrl: FALLBACK,
+      signal: AbortSignal.abort(),
+      fetch: (async () => {
+        called = true;
+        throw new Error('unreachable');
+      }) as typeof fetch,
+    });
+    expect(r).toMatchObject({ ok: false, error: { code: 'ABORTED' } });
+    expect(called).toBe(false);
+  });
+
+  it('the detached layout loads with signatureUrl serving raw bytes or base64 text', async () => {
+    for (const sigPath of ['/small.sig', '/small.sig.txt']) {
+      const r = await loadPackage(`${base}/small.zip`, { publicKey: PUBLIC, fallbackUrl: FALLBACK, signatureUrl: base + sigPath });
+      expect(r.ok).toBe(true);
+      if (r.ok) expect(r.files).toEqual(FILES);
+    }
+    const wrong = await loadPackage(`${base}/small.zip`, { publicKey: PUBLIC, fallbackUrl: FALLBACK, signatureUrl: `${base}/big.amr` });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'PACKAGE_SIGNATURE_INVALID', details: { file: '(package)' } } });
+    const missing = await loadPackage(`${base}/small.zip`, { publicKey: PUBLIC, fallbackUrl: FALLBACK, signatureUrl: `${base}/none.sig` });
+    expect(missing).toMatchObject({ ok: false, error: { code: 'HTTP_STATUS' } });
+  });
+
+  it('a throwing onProgress callback does not break the load', async () => {
+    const r = await loadPackage(`${base}/small.zip`, {
+      publicKey: PUBLIC,
+      fallbackUrl: FALLBACK,
+      signature: smallSig,
+      onProgress: () => {
+        throw new Error('UI bug');
+      },
+    });
+    expect(r.ok).toBe(true);
+  });
+});
