@@ -4,6 +4,9 @@ export { RpcError, isRpcError, HINTS, type RpcErrorCode, type RpcErrorOptions } 
 export { ClientEvents, type ClientEventMap, type ClientEventType } from './events.js';
 export { modern, type ModernOptions, type ModernCredential } from './profiles/modern.js';
 export { fetchTransport, type FetchTransportOptions } from './transport/fetch.js';
+export { mgs, encodeTs, decodeTs, MGS_RESULT_CODES, type MgsOptions } from './profiles/mgs.js';
+export { jsBridgeTransport, type JsBridgeTransportOptions } from './transport/jsbridge.js';
+export { installRpcShim, type RpcShim, type RpcShimOptions } from './transport/shim.js';
 export { indexedDbStore, memoryStore, type IndexedDbStoreOptions } from './credentials/store.js';
 export type { CallOptions, Clock, CredentialStore, Params, Profile, ProfileContext, RandomBytes, Sealed, SendOptions, StoredCredential, Transport, WireRequest, WireResponse } from './types.js';
 export { verifyPackage, loadPackage, type VerifyPackageOptions, type VerifiedPackage, type LoadPackageOptions, type LoadPackageResult } from './package/index.js';

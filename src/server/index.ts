@@ -2,6 +2,7 @@
 export { createGateway, OperationError, type Gateway, type GatewayCore, type GatewayOptions, type GatewayProfile, type GatewayStats, type OperationContext, type OperationHandler } from './gateway.js';
 export { toNodeHandler, type NodeHandler, type NodeHandlerOptions } from './node.js';
 export { modern, type ModernGatewayOptions } from './modern.js';
+export { mgs, type MgsGatewayOptions } from './mgs.js';
 export { RpcError } from '../errors.js';
 export { signRsaSha256, verifyPushCallback } from './push.js';
 export { signPackage, signPackageDetached, type SignPackageOptions } from './package-sign.js';

@@ -1,0 +1,299 @@
+/**
+ * `mgs` (PROTOCOLS.md §3): the mobile gateway dialect. The request body is signed, not
+ * encrypted; answers carry their result code in the `Result-Status` header. Credentials
+ * are static (`appId`, `workspaceId`, and a secret or a pluggable signer).
+ */
+import { toBase64 } from '../codec/base64.js';
+import { toHex } from '../codec/hex.js';
+import { utf8Encode } from '../codec/utf8.js';
+import { digestHex } from '../crypto/digest.js';
+import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
+import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
+
+// ---------------------------------------------------------------------------------------
+// Ts: epoch ms in base 64, digits 0-9A-Za-z+/, most significant first, no padding.
+
+const TS_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/';
+const TS_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) TS_VALUE[TS_ALPHABET.charCodeAt(i)] = i;
+/** 64^9 > 2^53: nine digits hold every safe integer. */
+const TS_MAX_DIGITS = 9;
+
+/** `encodeTs(1700000000000) === 'OlFvMW0'`. */
+export function encodeTs(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new TypeError('encodeTs: ms must be a non-negative safe integer');
+  if (ms === 0) return '0';
+  let s = '';
+  // Division, not bit shifts: epoch ms exceed 32 bits.
+  for (let n = ms; n > 0; n = Math.floor(n / 64)) s = TS_ALPHABET[n % 64] + s;
+  return s;
+}
+
+/** The inverse of `encodeTs`; throws TypeError on anything that is not such a number. */
+export function decodeTs(s: string): number {
+  if (typeof s !== 'string' || s.length === 0 || s.length > TS_MAX_DIGITS) throw new TypeError('decodeTs: not a base-64 time');
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const v = c < 128 ? TS_VALUE[c] : -1;
+    if (v < 0) throw new TypeError('decodeTs: not a base-64 time');
+    n = n * 64 + v;
+  }
+  if (!Number.isSafeInteger(n)) throw new TypeError('decodeTs: out of range');
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Result codes: one row per code, so each is testable on its own.
+
+export interface MgsResultCode {
+  /** What the gateway means by it. */
+  meaning: string;
+  /** The RpcError code it maps to; null for the two codes that are not errors (1000, 8001). */
+  error: RpcErrorCode | null;
+  retryable: boolean;
+  /** What a person should do about it. */
+  hint: string;
+}
+
+const BACKEND_HINT = 'The back-end service behind the gateway failed; see the message, and check the service and its gateway API configuration.';
+const FIELD_HINT = 'A field the gateway needs is missing or invalid; check appId, workspaceId, did and the headers the profile sends.';
+
+function row(meaning: string, error: RpcErrorCode | null, hint: string, retryable = false): MgsResultCode {
+  return { meaning, error, retryable, hint };
+}
+
+function rows(from: number, to: number, meaning: (code: number) => string, error: RpcErrorCode, hint: string): Record<number, MgsResultCode> {
+  const out: Record<number, MgsResultCode> = {};
+  for (let c = from; c <= to; c++) out[c] = row(meaning(c), error, hint);
+  return out;
+}
+
+const BACKEND_6000: Record<number, string> = {
+  6000: 'back-end service not found',
+  6001: 'back-end method not found',
+  6002: 'back-end method arguments invalid',
+  6003: 'back-end could not read the request JSON',
+  6004: 'back-end answer is not valid JSON',
+  6005: 'back-end service error',
+};
+
+/** Every result code of PROTOCOLS.md §3 (ranges expanded), keyed by the numeric code. */
+export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = Object.freeze({
+  1000: row('success', null, ''),
+  1001: row('access denied', 'GATEWAY', 'The gateway denied access to this operation; check the API group permissions on the gateway console.'),
+  1002: row('rate limited', 'GATEWAY', 'The gateway is limiting requests; try again later.', true),
+  2000: row('login expired', 'GATEWAY', 'The session expired; sign in again.'),
+  3000: row('operation unknown or closed', 'GATEWAY', 'The gateway does not know this operationType or it is closed; check its name and that the API is published.'),
+  3001: row('empty request', 'GATEWAY', 'The request body was empty; pass the parameters.'),
+  3002: row('bad request format', 'GATEWAY', 'The request body is not in the format the gateway expects ([{"_requestBody": "<JSON>"}]).'),
+  3003: row('gateway could not decrypt', 'GATEWAY', 'The gateway could not decrypt the request; check the encryption keys on both sides.'),
+  4001: row('back end timeout', 'GATEWAY', 'The back end did not answer in time; try again later.', true),
+  4002: row('back end error', 'GATEWAY', BACKEND_HINT),
+  4003: row('back end unreachable', 'GATEWAY', 'The gateway cannot reach the back end; check the service address configured on the gateway.'),
+  5000: row('unknown gateway error', 'GATEWAY', 'The gateway failed for an unknown reason; see Mgw-TraceId in the details and ask its operator.'),
+  ...Object.fromEntries(Object.entries(BACKEND_6000).map(([c, m]) => [c, row(m, 'GATEWAY', BACKEND_HINT)])),
+  6666: row('business error', 'GATEWAY', 'The operation refused the request; see the message.'),
+  7000: row('no key for this appId', 'KEY_NOT_SET', 'The gateway has no signing key for this appId/workspaceId; register the app on the gateway console.'),
+  7001: row('insufficient parameters for verification', 'SIGN_PARAMS_INSUFFICIENT', 'The gateway lacks AppId, Operation-Type or another field it needs to verify the signature.'),
+  7002: row('signature verification failed', 'SIGNATURE_INVALID', 'The signature did not verify; check that the page and the gateway use the same secret and digest.'),
+  7003: row('timestamp outside the window', 'CLOCK_SKEW', "The device clock is too far from the gateway's; ask the user to set the date and time automatically."),
+  ...rows(7004, 7013, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
+  7007: row('Ts missing', 'TIMESTAMP_MISSING', 'The request carried no Ts header; check the profile and any proxy that strips headers.'),
+  7014: row('Sign missing', 'SIGNATURE_MISSING', 'The request carried no Sign header: the signer produced nothing (inside a container, check its security image).'),
+  7015: row('signature invalid', 'SIGNATURE_INVALID', 'The signature is malformed; check the signer and signType.'),
+  ...rows(7016, 7019, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
+  8001: row('not modified', null, ''),
+});
+
+export const MGS_SUCCESS = 1000;
+export const MGS_NOT_MODIFIED = 8001;
+
+export interface MgsErrorInfo {
+  /** The gateway's message (`Memo` header, or the container's errorMessage). */
+  memo?: string;
+  /** User-facing text (`Tips`, already URL-decoded). */
+  tips?: string;
+  traceId?: string;
+  /** Server time (epoch ms), for 7003. */
+  serverTime?: number;
+}
+
+/** The RpcError for a gateway result code (a code outside the table is GATEWAY, code kept). */
+export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): RpcError {
+  const known = MGS_RESULT_CODES[resultCode];
+  const code: RpcErrorCode = known?.error ?? 'GATEWAY';
+  const meaning = known?.meaning ?? 'gateway error';
+  const details: Record<string, string> = {};
+  if (info.memo) details.memo = info.memo;
+  if (info.tips) details.tips = info.tips;
+  if (info.traceId) details.traceId = info.traceId;
+  return new RpcError(code, `mgs ${resultCode} ${meaning}${info.memo ? `: ${info.memo}` : ''}`, {
+    gatewayCode: resultCode,
+    retryable: known?.retryable ?? false,
+    // Tips is the gateway's own user-facing text: the best thing to show a person.
+    hint: info.tips || known?.hint || MGS_RESULT_CODES[5000].hint,
+    ...(Object.keys(details).length ? { details } : {}),
+    ...(code === 'CLOCK_SKEW' && info.serverTime !== undefined ? { serverTime: info.serverTime } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The profile.
+
+export type MgsDigest = 'md5' | 'hmac-sha256';
+
+export interface MgsOptions {
+  appId: string;
+  workspaceId: string;
+  /** Signing secret for the built-in signer; not needed with `signer`. */
+  secret?: string;
+  /** Device id (`Did`); default: a random id made once per profile. */
+  did?: string;
+  /** Gateway path appended to the transport's base URL (default `/mgw.htm`). */
+  gatewayPath?: string;
+  /** Signs the sign input; the default is `digest(input + secret)` (hex). Inside a container the native side signs. */
+  signer?: (input: string) => Promise<string>;
+  /** The built-in signer's digest (default `md5`; `hmac-sha256` is keyed with the secret). */
+  digest?: MgsDigest;
+  /** Extra headers on every request; they cannot replace the protocol's own headers. */
+  headers?: Record<string, string>;
+  /** Parses the answer body (default: the client's parseJson, i.e. JSON.parse). */
+  parseJson?: (text: string) => unknown;
+  /** The `signType` header (default: the digest name, or `custom` with a signer). */
+  signType?: string;
+}
+
+export interface MgsState {
+  operationType: string;
+  ts: string;
+}
+
+/** Header names the protocol sets itself (lower case); a caller's header cannot replace them. */
+export const MGS_PROTOCOL_HEADERS: ReadonlySet<string> = new Set(['version', 'operation-type', 'appid', 'workspaceid', 'did', 'ts', 'sign', 'signtype', 'content-type']);
+
+/** `Operation-Type=<op>&Request-Data=<base64(body bytes)>&Ts=<Ts>`, over exactly the bytes sent. */
+export function mgsSignInput(operationType: string, bodyBytes: Uint8Array, ts: string): string {
+  return `Operation-Type=${operationType}&Request-Data=${toBase64(bodyBytes)}&Ts=${ts}`;
+}
+
+/** The built-in signature: `digest(input + secret)`, lower-case hex (HMAC keyed with the secret). */
+export function mgsBuiltInSign(digest: MgsDigest, input: string, secret: string): Promise<string> {
+  return digestHex(digest, input + secret, secret);
+}
+
+/** The body the gateway expects: `[{"_requestBody":"<JSON string of params>"}]`. */
+export function mgsBody(params: unknown): string {
+  const requestBody = typeof params === 'string' ? params : JSON.stringify(params ?? {});
+  return JSON.stringify([{ _requestBody: requestBody }]);
+}
+
+/** `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
+export function decodeTips(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+function nonEmptyString(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
+  if (!options || typeof options !== 'object') throw badConfig('mgs', 'needs options { appId, workspaceId, secret }');
+  const { appId, workspaceId, secret, signer } = options;
+  if (!nonEmptyString(appId)) throw badConfig('appId', 'must be a non-empty string');
+  if (!nonEmptyString(workspaceId)) throw badConfig('workspaceId', 'must be a non-empty string');
+  if (signer !== undefined && typeof signer !== 'function') throw badConfig('signer', 'must be a function (input) => Promise<string>');
+  if (signer === undefined && !nonEmptyString(secret)) throw badConfig('secret', 'give the signing secret, or a signer');
+  const digest = options.digest ?? 'md5';
+  if (digest !== 'md5' && digest !== 'hmac-sha256') throw badConfig('digest', "must be 'md5' or 'hmac-sha256'");
+  const gatewayPath = options.gatewayPath ?? '/mgw.htm';
+  if (typeof gatewayPath !== 'string' || !gatewayPath.startsWith('/')) throw badConfig('gatewayPath', 'must be a path starting with /');
+  if (options.did !== undefined && !nonEmptyString(options.did)) throw badConfig('did', 'must be a non-empty string');
+  if (options.parseJson !== undefined && typeof options.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
+  const signType = options.signType ?? (signer ? 'custom' : digest);
+  const extraHeaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.headers ?? {})) {
+    if (typeof v !== 'string') throw badConfig(`headers.${k}`, 'must be a string');
+    if (!MGS_PROTOCOL_HEADERS.has(k.toLowerCase())) extraHeaders[k] = v;
+  }
+  const sign = signer ?? ((input: string) => mgsBuiltInSign(digest, input, secret as string));
+  let did = options.did;
+
+  async function seal(call: CallInfo, _cred: undefined, ctx: ProfileContext): Promise<Sealed<MgsState>> {
+    const op = call.operationType;
+    if (!nonEmptyString(op)) throw new RpcError('BAD_REQUEST', 'operationType must be a non-empty string');
+    // Made lazily so the client's (injectable) randomness is used.
+    did ??= toHex(ctx.random(16));
+    // A fresh Ts on every seal: a resend after 7003 uses the corrected clock.
+    const ts = encodeTs(Math.max(0, Math.round(ctx.now())));
+    const body = mgsBody(call.params as unknown);
+    const signature = await sign(mgsSignInput(op, utf8Encode(body), ts));
+    if (typeof signature !== 'string') throw new RpcError('BAD_CONFIG', 'signer: must resolve to a string', { details: { option: 'signer' } });
+    return {
+      wire: {
+        path: gatewayPath,
+        method: 'POST',
+        headers: {
+          ...extraHeaders,
+          Version: '2',
+          'Operation-Type': op,
+          AppId: appId,
+          WorkspaceId: workspaceId,
+          Did: did,
+          Ts: ts,
+          Sign: signature,
+          signType,
+          'Content-Type': 'application/json',
+        },
+        body,
+        operationType: op,
+      },
+      state: { operationType: op, ts },
+    };
+  }
+
+  async function open(res: WireResponse, _sealed: Sealed<MgsState>, _cred: undefined, ctx: ProfileContext): Promise<unknown> {
+    const h = res.headers;
+    const rawStatus = h['result-status'];
+    if (rawStatus === undefined) {
+      // No result code: either not the gateway (a proxy's error page) or a container
+      // answer that only carries the parsed body (which it gives on success only).
+      if (res.status !== 200) throw new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status });
+    } else {
+      const resultCode = /^\s*\d+\s*$/.test(rawStatus) ? Number(rawStatus) : NaN;
+      if (!Number.isSafeInteger(resultCode)) throw new RpcError('RESPONSE_UNREADABLE', 'the Result-Status header is not a number');
+      if (resultCode !== MGS_SUCCESS && resultCode !== MGS_NOT_MODIFIED) {
+        const date = h['date'] ? Date.parse(h['date']) : NaN;
+        throw mgsResultError(resultCode, {
+          ...(h['memo'] ? { memo: h['memo'] } : {}),
+          ...(h['tips'] ? { tips: decodeTips(h['tips']) } : {}),
+          ...(h['mgw-traceid'] ? { traceId: h['mgw-traceid'] } : {}),
+          ...(Number.isFinite(date) ? { serverTime: date } : {}),
+        });
+      }
+    }
+    // 8001 (not modified) is not an error: the body, if any, is the data; else undefined.
+    if (res.body.trim() === '') return undefined;
+    const parse = options.parseJson ?? ctx.parseJson;
+    try {
+      return parse(res.body);
+    } catch {
+      // A container hands a non-JSON body over as text; a JSON-labelled body must parse.
+      if (/json/i.test(h['content-type'] ?? 'application/json')) throw new RpcError('RESPONSE_UNREADABLE', 'the gateway answer is not JSON');
+      return res.body;
+    }
+  }
+
+  return {
+    name: 'mgs',
+    credentials: 'static',
+    storeKey: `mgs:${workspaceId}:${appId}`,
+    seal,
+    open,
+    describe: () => ({ dialect: 'mgs', appId, workspaceId, signType }),
+  };
+}

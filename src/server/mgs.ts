@@ -1,0 +1,159 @@
+/**
+ * The gateway half of `mgs` (PROTOCOLS.md §3): verifies the signed body, runs the
+ * operation, and answers HTTP 200 with the result code in `Result-Status`.
+ */
+import { constantTimeEqualString } from '../codec/bytes.js';
+import { toHex } from '../codec/hex.js';
+import { utf8Encode } from '../codec/utf8.js';
+import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
+import type { GatewayCore, GatewayProfile, OperationResult } from './gateway.js';
+
+export interface MgsGatewayApp {
+  secret: string;
+  /** When set, requests must carry this WorkspaceId. */
+  workspaceId?: string;
+}
+
+export interface MgsGatewayOptions {
+  /** Signing secrets by appId (a string is the secret; an object may pin the workspace). */
+  apps?: Record<string, string | MgsGatewayApp>;
+  /** One app, as an alternative to `apps`. */
+  appId?: string;
+  workspaceId?: string;
+  secret?: string;
+  /** Largest |server time − Ts| accepted, in ms (default 300000). */
+  windowMs?: number;
+  /** Digest of the built-in signature (default `md5`). */
+  digest?: MgsDigest;
+  /** Computes the expected signature instead of the built-in digest (mirrors the client's signer). */
+  signer?: (input: string, appId: string) => Promise<string>;
+}
+
+const DEFAULT_WINDOW_MS = 300_000;
+const NUMERIC = /^[0-9]{1,9}$/;
+
+/** Header values must be Latin-1; Memo is a short technical text, so keep it printable ASCII. */
+function asciiMemo(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+
+export function mgs(options: MgsGatewayOptions): GatewayProfile {
+  if (!options || typeof options !== 'object') throw new TypeError('mgs gateway: needs options { apps } or { appId, secret }');
+  const apps = new Map<string, MgsGatewayApp>();
+  for (const [id, v] of Object.entries(options.apps ?? {})) {
+    const app = typeof v === 'string' ? { secret: v } : v;
+    if (!app || typeof app.secret !== 'string' || !app.secret) throw new TypeError(`mgs gateway: apps.${id} needs a secret`);
+    apps.set(id, app);
+  }
+  if (options.appId !== undefined) {
+    if (typeof options.secret !== 'string' || !options.secret) throw new TypeError('mgs gateway: secret is required with appId');
+    apps.set(options.appId, { secret: options.secret, ...(options.workspaceId ? { workspaceId: options.workspaceId } : {}) });
+  }
+  if (apps.size === 0) throw new TypeError('mgs gateway: give apps { [appId]: secret } or { appId, secret }');
+  const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
+  if (!(windowMs > 0)) throw new TypeError('mgs gateway: windowMs must be a positive number');
+  const digest = options.digest ?? 'md5';
+  if (digest !== 'md5' && digest !== 'hmac-sha256') throw new TypeError("mgs gateway: digest must be 'md5' or 'hmac-sha256'");
+
+  function answer(core: GatewayCore, resultCode: number, body: unknown, memo: string, tips?: string): Response {
+    if (resultCode !== 1000) core.reject(String(resultCode));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'result-status': String(resultCode),
+      memo: asciiMemo(memo),
+      'mgw-traceid': toHex(core.random(16)),
+      // The client's clock correction after 7003 reads this.
+      date: new Date(core.now()).toUTCString(),
+    };
+    if (tips) headers.tips = encodeURIComponent(tips);
+    return new Response(JSON.stringify(body ?? null), { status: 200, headers });
+  }
+
+  function fail(core: GatewayCore, resultCode: number, memo?: string, tips?: string): Response {
+    const meaning = MGS_RESULT_CODES[resultCode]?.meaning ?? 'gateway error';
+    return answer(core, resultCode, { resultStatus: resultCode, memo: memo ?? meaning }, memo ?? meaning, tips);
+  }
+
+  /** Operation errors: a numeric code is a result code (e.g. 6666); anything else is the back end's failure. */
+  function operationFailure(core: GatewayCore, r: Extract<OperationResult, { ok: false }>): Response {
+    if (NUMERIC.test(r.code) && Number(r.code) !== 1000 && Number(r.code) !== 8001) return fail(core, Number(r.code), r.message, r.message);
+    if (r.code === 'NOT_FOUND') return fail(core, 3000);
+    if (r.code === 'INTERNAL') return fail(core, 4002);
+    if (r.code === 'TIMEOUT') return fail(core, 4001);
+    return fail(core, 6666, `${r.code}: ${r.message}`, r.message);
+  }
+
+  async function runBounded(core: GatewayCore, op: string, params: unknown, request: Request, appId: string): Promise<OperationResult> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<OperationResult>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, code: 'TIMEOUT', message: 'the operation took too long' }), core.operationTimeoutMs);
+    });
+    try {
+      return await Promise.race([core.run(op, params, { operationType: op, dialect: 'mgs', appId, headers: request.headers }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    name: 'mgs',
+    async handle(request, core) {
+      core.count('call');
+      if (request.method !== 'POST') return fail(core, 3002, 'POST only');
+      const h = request.headers;
+      const sign = h.get('sign');
+      const ts = h.get('ts');
+      const appId = h.get('appid');
+      const op = h.get('operation-type');
+      if (!sign) return fail(core, 7014);
+      if (!ts) return fail(core, 7007);
+      if (!appId || !op) return fail(core, 7001);
+      const app = apps.get(appId);
+      if (!app || (app.workspaceId !== undefined && h.get('workspaceid') !== app.workspaceId)) return fail(core, 7000);
+      let sentAt: number;
+      try {
+        sentAt = decodeTs(ts);
+      } catch {
+        return fail(core, 7001, 'Ts is not a base-64 time');
+      }
+      if (Math.abs(core.now() - sentAt) > windowMs) return fail(core, 7003);
+
+      // readText refuses invalid UTF-8 (and strips a BOM, which then fails the sign: JSON has none).
+      const text = await core.readText(request);
+      const input = mgsSignInput(op, utf8Encode(text), ts);
+      const expected = options.signer ? await options.signer(input, appId) : await mgsBuiltInSign(digest, input, app.secret);
+      if (!constantTimeEqualString(sign.toLowerCase(), expected.toLowerCase())) return fail(core, 7002);
+
+      if (!core.hasOperation(op)) return fail(core, 3000);
+      if (text.trim() === '') return fail(core, 3001);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(core, 3002);
+      }
+      if (!Array.isArray(body) || body.length === 0) return fail(core, body === null || (Array.isArray(body) && body.length === 0) ? 3001 : 3002);
+      const first: unknown = body[0];
+      if (first === null || typeof first !== 'object' || Array.isArray(first)) return fail(core, 3002);
+      let params: unknown;
+      const requestBody = (first as { _requestBody?: unknown })._requestBody;
+      if (typeof requestBody === 'string') {
+        if (requestBody.trim() === '') return fail(core, 3001);
+        try {
+          params = JSON.parse(requestBody);
+        } catch {
+          return fail(core, 3002, '_requestBody is not JSON');
+        }
+      } else if (requestBody === undefined) {
+        // An RPC-backed operation: the first element is the parameter object itself.
+        params = first;
+      } else {
+        return fail(core, 3002, '_requestBody must be a string');
+      }
+
+      const result = await runBounded(core, op, params, request, appId);
+      if (!result.ok) return operationFailure(core, result);
+      return answer(core, 1000, result.data, 'ok');
+    },
+  };
+}

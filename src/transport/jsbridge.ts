@@ -1,0 +1,238 @@
+/**
+ * The native transport: inside an mPaaS/Alipay-style container, requests go out through
+ * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
+ * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
+ */
+import { RpcError } from '../errors.js';
+import { MGS_PROTOCOL_HEADERS, mgsResultError } from '../profiles/mgs.js';
+import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
+
+/** The part of the container's bridge this SDK uses. */
+export interface AlipayJSBridgeLike {
+  call(api: string, options: Record<string, unknown>, callback: (data: unknown) => void): void;
+}
+
+/** The options of the `rpc` JSAPI as sent. */
+export interface RpcJsapiOptions {
+  operationType: string;
+  requestData: unknown[];
+  headers: Record<string, string>;
+  getResponse: true;
+  timeout?: number;
+  gateway?: string;
+}
+
+export interface JsBridgeTransportOptions {
+  /** How long to wait for `AlipayJSBridgeReady` when the bridge is not there yet (default 5000 ms). */
+  readyTimeoutMs?: number;
+  /** The `gateway` option of the rpc JSAPI: a gateway URL other than the container's own. */
+  gateway?: string;
+}
+
+/** Marks the SDK's own emulated bridge (see shim.ts), so a transport never calls back into it. */
+export const SHIM_MARK = '__sealedRpcShim';
+
+const READY_EVENT = 'AlipayJSBridgeReady';
+const DEFAULT_READY_TIMEOUT_MS = 5000;
+/** Container failure codes that are not gateway result codes. */
+const BRIDGE_NETWORK = 10;
+const BRIDGE_TIMEOUT = 11;
+const BRIDGE_BAD_PARAMS = 2;
+const BRIDGE_NO_SUCH_API = 1;
+/** Keys a container failure object may carry; a body with other keys is data, even if it has an `error` field. */
+const FAILURE_KEYS = new Set(['error', 'errorMessage', 'errorCode', 'resultStatus', 'memo', 'tips']);
+
+function currentBridge(): AlipayJSBridgeLike | undefined {
+  const b = (globalThis as { AlipayJSBridge?: AlipayJSBridgeLike }).AlipayJSBridge;
+  return b && typeof b.call === 'function' ? b : undefined;
+}
+
+function notInContainer(readyTimeoutMs: number, hasDocument = true): RpcError {
+  const message = hasDocument ? `AlipayJSBridge did not appear within ${readyTimeoutMs} ms` : 'no AlipayJSBridge and no document: this is not a web view';
+  return new RpcError('NETWORK', message, {
+    // Waiting again will not help: the page runs outside the container.
+    retryable: false,
+    hint: 'This page is not running inside the app container (no AlipayJSBridge). In a plain browser use fetchTransport, or add the shim: SealedRpc.installRpcShim(client).',
+    details: { readyTimeoutMs },
+  });
+}
+
+function aborted(signal: AbortSignal): RpcError {
+  return signal.reason instanceof RpcError ? signal.reason : new RpcError('ABORTED', 'the call was aborted');
+}
+
+/** The bridge now, or once `AlipayJSBridgeReady` fires; bounded by `readyTimeoutMs`. */
+export function waitForBridge(readyTimeoutMs: number, signal?: AbortSignal): Promise<AlipayJSBridgeLike> {
+  const now = currentBridge();
+  if (now) return Promise.resolve(now);
+  const doc = (globalThis as { document?: Document }).document;
+  if (!doc) return Promise.reject(notInContainer(0, false));
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      doc.removeEventListener(READY_EVENT, onReady);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onReady = () => {
+      const b = currentBridge();
+      // An event without a bridge is noise; keep waiting until the deadline.
+      if (!b) return;
+      done();
+      resolve(b);
+    };
+    const onAbort = () => {
+      done();
+      reject(aborted(signal as AbortSignal));
+    };
+    const timer = setTimeout(() => {
+      done();
+      // The event may have been missed while the global did appear.
+      const b = currentBridge();
+      if (b) resolve(b);
+      else reject(notInContainer(readyTimeoutMs));
+    }, readyTimeoutMs);
+    doc.addEventListener(READY_EVENT, onReady);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The mgs body is already the JSON array the JSAPI wants; any other body rides in `_requestBody`. */
+export function toRequestData(body: string | undefined): unknown[] {
+  const text = body ?? '';
+  if (text.trimStart().startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed)) return parsed;
+    } catch {
+      // not JSON after all: carried as a string below
+    }
+  }
+  return [{ _requestBody: text }];
+}
+
+/** The caller's headers; the container sets the protocol's own (Ts, Sign, AppId, …) itself. */
+function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (!MGS_PROTOCOL_HEADERS.has(k.toLowerCase())) out[k] = v;
+  return out;
+}
+
+function numericCode(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A container failure `{error, errorMessage}` as a typed error. */
+export function bridgeError(code: number, errorMessage: unknown): RpcError {
+  const message = typeof errorMessage === 'string' && errorMessage ? errorMessage : undefined;
+  switch (code) {
+    case BRIDGE_NETWORK:
+      return new RpcError('NETWORK', `the container could not reach the gateway${message ? `: ${message}` : ''}`, { gatewayCode: code });
+    case BRIDGE_TIMEOUT:
+      return new RpcError('TIMEOUT', `the container's rpc call timed out${message ? `: ${message}` : ''}`, { gatewayCode: code });
+    case BRIDGE_BAD_PARAMS:
+      return new RpcError('BAD_REQUEST', `the container refused the rpc parameters${message ? `: ${message}` : ''}`, { gatewayCode: code });
+    case BRIDGE_NO_SUCH_API:
+      return new RpcError('BAD_CONFIG', 'the container has no rpc JSAPI', { gatewayCode: code, hint: 'This container does not offer the rpc JSAPI; use fetchTransport, or enable the RPC component in the app.' });
+    default:
+      return mgsResultError(code, message ? { memo: message } : {});
+  }
+}
+
+function lowerCaseHeaders(header: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isPlainObject(header)) return out;
+  for (const [k, v] of Object.entries(header)) {
+    if (v === undefined || v === null) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.map(String).join(', ') : String(v);
+  }
+  return out;
+}
+
+/**
+ * A callback's data as a WireResponse the profile can `open`, or a typed error. Shapes:
+ * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
+ * non-JSON body), a string, or a plain object (the parsed body).
+ */
+export function bridgeResponse(data: unknown): WireResponse {
+  if (typeof data === 'string') return { status: 200, headers: { 'content-type': 'text/plain' }, body: data };
+  if (!isPlainObject(data)) {
+    if (Array.isArray(data)) return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) };
+    throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with no data');
+  }
+  const failure = numericCode(data.error);
+  if (failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k))) throw bridgeError(failure, data.errorMessage);
+  if ('resData' in data && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
+    const headers = lowerCaseHeaders(data.header);
+    const resData = data.resData;
+    if (typeof resData === 'string') {
+      headers['content-type'] ??= 'text/plain';
+      return { status: 200, headers, body: resData };
+    }
+    // The container already parsed it; it goes back to text for the profile to parse.
+    headers['content-type'] = 'application/json';
+    return { status: 200, headers, body: resData === undefined ? '' : JSON.stringify(resData) };
+  }
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) };
+}
+
+export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Transport {
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  if (!(readyTimeoutMs >= 0) || !Number.isFinite(readyTimeoutMs))
+    throw new RpcError('BAD_CONFIG', 'readyTimeoutMs: must be a non-negative number of milliseconds', { details: { option: 'readyTimeoutMs' } });
+  if (options.gateway !== undefined && typeof options.gateway !== 'string') throw new RpcError('BAD_CONFIG', 'gateway: must be a URL string', { details: { option: 'gateway' } });
+
+  return {
+    async send(req: WireRequest, { signal, timeoutMs }: SendOptions): Promise<WireResponse> {
+      if (signal?.aborted) throw aborted(signal);
+      const bridge = await waitForBridge(readyTimeoutMs, signal);
+      if ((bridge as unknown as Record<string, unknown>)[SHIM_MARK])
+        throw new RpcError('BAD_CONFIG', 'jsBridgeTransport would call the SDK shim, which calls the client again', {
+          details: { option: 'transport' },
+          hint: 'A client used by installRpcShim must send over the network: give it fetchTransport, not jsBridgeTransport.',
+        });
+      const jsapiOptions: RpcJsapiOptions = {
+        operationType: req.operationType,
+        requestData: toRequestData(req.body),
+        headers: passThroughHeaders(req.headers),
+        getResponse: true,
+        ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
+        ...(options.gateway !== undefined ? { gateway: options.gateway } : {}),
+      };
+      return new Promise<WireResponse>((resolve, reject) => {
+        let settled = false;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const finish = (fn: () => void) => {
+          if (settled) return; // a late callback after a timeout or abort is dropped
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          fn();
+        };
+        const onAbort = () => finish(() => reject(aborted(signal as AbortSignal)));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        // Our own bound too: a container that never calls back must not hang the call.
+        if (timeoutMs !== undefined && timeoutMs > 0)
+          timer = setTimeout(() => finish(() => reject(new RpcError('TIMEOUT', `the container did not answer within ${timeoutMs} ms`))), timeoutMs);
+        try {
+          bridge.call('rpc', jsapiOptions as unknown as Record<string, unknown>, (data) => {
+            finish(() => {
+              try {
+                resolve(bridgeResponse(data));
+              } catch (e) {
+                reject(e);
+              }
+            });
+          });
+        } catch (e) {
+          finish(() => reject(new RpcError('NETWORK', 'AlipayJSBridge.call threw', { cause: e })));
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * An emulated `AlipayJSBridge` for plain browsers: pages written for the container's
+ * `rpc` JSAPI run unchanged, their calls going through a client (any dialect, any
+ * transport but the JSBridge one).
+ *
+ * What the callback gets, as the container gives it:
+ * - success, `getResponse: true`: `{ header: {}, resData: <data> }`. The header is empty
+ *   because `client.call` returns the business data only, not the gateway's headers.
+ * - success without getResponse: the data itself when it is an object or array,
+ *   `{ resData: <data> }` when it is a string, number, boolean or null.
+ * - failure: `{ error, errorMessage }`; `error` is the gateway's numeric result code when
+ *   the error carries one, else 10 (network), 11 (timeout), 2 (bad parameters), the mgs
+ *   code for a protocol error, or 3 (unknown error).
+ * - any other JSAPI: `{ error: 1, errorMessage }` (no such API).
+ */
+import { RpcError, type RpcErrorCode } from '../errors.js';
+import type { CallOptions } from '../types.js';
+import { SHIM_MARK, type AlipayJSBridgeLike } from './jsbridge.js';
+
+/** What the shim needs of a client (the one `createClient` returns fits). */
+export interface ShimClient {
+  call(operationType: string, params: any, options?: CallOptions): Promise<unknown>;
+}
+
+export interface RpcShimOptions {
+  /** The window to install into (default: globalThis). */
+  target?: Record<string, any>;
+  /** Where `AlipayJSBridgeReady` is dispatched (default: target.document). */
+  document?: Pick<Document, 'dispatchEvent'>;
+}
+
+export interface RpcShim {
+  /** False when a bridge was already there (a real container): the shim then does nothing. */
+  readonly installed: boolean;
+  /** Removes the global if the shim defined it (and nobody replaced it since). */
+  uninstall(): void;
+}
+
+const NO_SUCH_API = 1;
+const BAD_PARAMS = 2;
+const UNKNOWN_ERROR = 3;
+const NETWORK = 10;
+const TIMEOUT = 11;
+
+/** Container codes for errors that carry no numeric gateway code. */
+const CONTAINER_CODE: Partial<Record<RpcErrorCode, number>> = {
+  NETWORK,
+  TIMEOUT,
+  ABORTED: TIMEOUT,
+  BAD_REQUEST: BAD_PARAMS,
+  BAD_CONFIG: BAD_PARAMS,
+  KEY_NOT_SET: 7000,
+  SIGN_PARAMS_INSUFFICIENT: 7001,
+  SIGNATURE_INVALID: 7002,
+  CLOCK_SKEW: 7003,
+  TIMESTAMP_MISSING: 7007,
+  SIGNATURE_MISSING: 7014,
+  RATE_LIMITED: 1002,
+  GATEWAY_BUSY: 1002,
+  GATEWAY: 6666,
+};
+
+/** The callback's failure object for an error thrown by the client. */
+export function shimFailure(e: unknown): { error: number; errorMessage: string } {
+  if (e instanceof RpcError) {
+    const gw = e.gatewayCode;
+    // NETWORK/TIMEOUT from the JSBridge transport keep 10/11 as gatewayCode, so this holds too.
+    const error = typeof gw === 'number' && Number.isInteger(gw) ? gw : (CONTAINER_CODE[e.code] ?? UNKNOWN_ERROR);
+    return { error, errorMessage: e.message };
+  }
+  return { error: UNKNOWN_ERROR, errorMessage: 'the call failed' };
+}
+
+/** `requestData[0]._requestBody` parsed (kept as a string when it is not JSON), else requestData itself. */
+export function shimParams(requestData: unknown): unknown {
+  const first = Array.isArray(requestData) ? requestData[0] : undefined;
+  if (first && typeof first === 'object' && typeof (first as { _requestBody?: unknown })._requestBody === 'string') {
+    const text = (first as { _requestBody: string })._requestBody;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  if (Array.isArray(requestData) && requestData.length === 1 && first && typeof first === 'object') return first;
+  return requestData ?? {};
+}
+
+function successData(data: unknown, getResponse: boolean): unknown {
+  if (getResponse) return { header: {}, resData: data };
+  return typeof data === 'object' && data !== null ? data : { resData: data };
+}
+
+export function installRpcShim(client: ShimClient, options: RpcShimOptions = {}): RpcShim {
+  if (!client || typeof client.call !== 'function') throw new RpcError('BAD_CONFIG', 'installRpcShim: client must have call(operationType, params)', { details: { option: 'client' } });
+  const target = options.target ?? (globalThis as Record<string, any>);
+  if (target.AlipayJSBridge) return { installed: false, uninstall() {} };
+
+  const later = (cb: (data: unknown) => void, data: unknown) => {
+    // Always asynchronous, as the container is; a throwing page callback stays the page's.
+    setTimeout(() => cb(data), 0);
+  };
+
+  const bridge: AlipayJSBridgeLike & { [SHIM_MARK]: true } = {
+    [SHIM_MARK]: true,
+    call(api: string, opts?: unknown, cb?: unknown) {
+      // The container also accepts call(api, cb).
+      if (typeof opts === 'function' && cb === undefined) {
+        cb = opts;
+        opts = {};
+      }
+      const callback = typeof cb === 'function' ? (cb as (data: unknown) => void) : () => {};
+      if (api !== 'rpc') return later(callback, { error: NO_SUCH_API, errorMessage: `no such JSAPI: ${String(api)}` });
+      const o = (opts ?? {}) as Record<string, unknown>;
+      if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BAD_PARAMS, errorMessage: 'operationType is required' });
+      const callOptions: CallOptions = {};
+      if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = o.timeout;
+      // `gateway` and `headers` are the container's business: the client's profile and transport decide.
+      let pending: Promise<unknown>;
+      try {
+        pending = client.call(o.operationType, shimParams(o.requestData), callOptions);
+      } catch (e) {
+        pending = Promise.reject(e);
+      }
+      pending.then(
+        (data) => later(callback, successData(data, o.getResponse === true)),
+        (e) => later(callback, shimFailure(e)),
+      );
+    },
+  };
+
+  Object.defineProperty(target, 'AlipayJSBridge', { value: bridge, configurable: true, writable: true, enumerable: true });
+  const doc = options.document ?? (target.document as RpcShimOptions['document']);
+  if (doc && typeof Event === 'function') doc.dispatchEvent(new Event('AlipayJSBridgeReady'));
+
+  return {
+    installed: true,
+    uninstall() {
+      if (target.AlipayJSBridge === bridge) delete target.AlipayJSBridge;
+    },
+  };
+}
