@@ -16,6 +16,8 @@ export interface ClientOptions {
   transport: Transport;
   /** Where issued credentials live (default `indexedDbStore()`, falling back to memory). */
   store?: CredentialStore;
+  /** Alias of `store` (the name the issue tracker uses); give one or the other. */
+  credentials?: CredentialStore;
   /** Local wall clock (default Date.now). */
   clock?: Clock;
   /** Random bytes (default crypto.getRandomValues); injectable for reproducible tests. */
@@ -51,8 +53,10 @@ function validate(o: ClientOptions): void {
   if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
-  if (o.store !== undefined && (typeof o.store.get !== 'function' || typeof o.store.set !== 'function' || typeof o.store.delete !== 'function'))
-    throw badConfig('store', 'must have get, set and delete (use indexedDbStore() or memoryStore())');
+  if (o.store !== undefined && o.credentials !== undefined) throw badConfig('credentials', 'give either store or credentials (an alias), not both');
+  const store = o.store ?? o.credentials;
+  if (store !== undefined && (typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function'))
+    throw badConfig(o.store ? 'store' : 'credentials', 'must have get, set and delete (use indexedDbStore() or memoryStore())');
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') throw badConfig('clock', 'must have now() returning epoch ms');
   if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');
@@ -103,7 +107,8 @@ export function createClient(options: ClientOptions): Client {
   }
 
   const storeKey = options.storeKey ?? `${profile.storeKey}@${(transport as { id?: string }).id ?? ''}`;
-  const store = withMemoryFallback(options.store ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: options.store?.kind ?? 'indexeddb' }));
+  const given = options.store ?? options.credentials;
+  const store = withMemoryFallback(given ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: given?.kind ?? 'indexeddb' }));
 
   function context(signal?: AbortSignal): ProfileContext {
     return {

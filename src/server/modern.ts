@@ -167,18 +167,19 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     } catch {
       throw new GatewayReject(400, 'BAD_REQUEST');
     }
-    let now = core.now();
+    const now = core.now();
     const cred = credentials.get(appId);
     if (!cred || cred.expiresAt <= now) throw new GatewayReject(401, 'CREDENTIAL_EXPIRED');
-    let plaintext: string;
+    let opened: Uint8Array;
     try {
-      plaintext = utf8Decode(await gcmOpen(cred.reqKey, sealed, requestAad(appId, op, ts, nonce)));
+      opened = await gcmOpen(cred.reqKey, sealed, requestAad(appId, op, ts, nonce));
     } catch {
       throw new GatewayReject(403, 'SIGNATURE_INVALID');
     }
+    // Authenticated from here on: a bad plaintext is the sender's mistake (400), not a forgery (403).
     let parsed: { id?: unknown; params?: unknown };
     try {
-      parsed = JSON.parse(plaintext) as typeof parsed;
+      parsed = JSON.parse(utf8Decode(opened)) as typeof parsed;
     } catch {
       throw new GatewayReject(400, 'BAD_REQUEST');
     }
@@ -217,21 +218,31 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
 
     if (requests.size >= maxRequestIds || storedBytes >= maxStoredBytes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     let finish!: () => void;
-    record = { binding, expiresAt: now + 2 * windowMs, done: new Promise<void>((r) => (finish = r)) };
-    requests.set(id, record);
-    try {
-      const result = await core.run(op, parsed.params, { operationType: op, dialect: 'modern', appId, headers: request.headers });
-      now = core.now();
-      let envelope: string;
-      if (result.ok) envelope = JSON.stringify({ ok: true, data: result.data });
-      else envelope = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, now);
-      record.envelope = envelope;
-      storedBytes += envelope.length;
-      return sealEnvelope(cred, nonce, envelope, core);
-    } finally {
-      if (!record.envelope) requests.delete(id);
-      finish();
-    }
+    const rec: RequestRecord = { binding, expiresAt: now + 2 * windowMs, done: new Promise<void>((r) => (finish = r)) };
+    requests.set(id, rec);
+    // The run keeps going past the timeout and stores its envelope when it ends, so a
+    // resend after a 503 gets that result instead of running the operation again.
+    const envelope = core
+      .run(op, parsed.params, { operationType: op, dialect: 'modern', appId, headers: request.headers })
+      .then((result) => {
+        const at = String(core.now());
+        let env: string;
+        try {
+          if (result.ok) env = JSON.stringify({ ok: true, data: result.data ?? null });
+          else env = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, Number(at));
+        } catch {
+          env = errorEnvelope('INTERNAL', 'the result could not be serialized', Number(at));
+        }
+        rec.envelope = env;
+        storedBytes += env.length;
+        return env;
+      })
+      .finally(() => finish());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const env = await Promise.race([envelope, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), core.operationTimeoutMs)))]);
+    clearTimeout(timer);
+    if (env === undefined) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    return sealEnvelope(cred, nonce, env, core);
   }
 
   return {

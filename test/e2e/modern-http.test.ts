@@ -209,3 +209,62 @@ describe('modern over real HTTP on 127.0.0.1', () => {
     expect(stored.reqKey.extractable).toBe(false);
   });
 });
+
+describe('modern request ids: a resend never runs an operation twice', () => {
+  it('the same idempotencyKey on two calls runs the operation once and returns the stored result', async () => {
+    const { url, serverKeys, gateway } = await setup();
+    let runs = 0;
+    gateway.operation('/charge', (p: { amount: string }) => ({ charged: p.amount, run: ++runs }));
+    const client = createClient({ profile: modern({ serverKeys }), transport: fetchTransport({ baseUrl: url }), store: memoryStore() });
+    const a = await client.call('/charge', { amount: '9.45' }, { idempotencyKey: 'order-1' });
+    const b = await client.call('/charge', { amount: '9.45' }, { idempotencyKey: 'order-1' });
+    expect(a).toEqual({ charged: '9.45', run: 1 });
+    expect(b).toEqual(a);
+    expect(runs).toBe(1);
+    // The same id with other params is refused, nothing run.
+    const err = await failure(client.call('/charge', { amount: '100' }, { idempotencyKey: 'order-1' }));
+    expect(err.code).toBe('BAD_REQUEST');
+    expect(err.gatewayCode).toBe('REQUEST_ID_REUSED');
+    expect(runs).toBe(1);
+  });
+
+  it('an idempotencyKey that is empty or over 128 characters is refused before sending', async () => {
+    const sent: string[] = [];
+    const { url, serverKeys } = await setup();
+    const base = fetchTransport({ baseUrl: url });
+    const client = createClient({ profile: modern({ serverKeys }), store: memoryStore(), transport: { send: (r, o) => (sent.push(r.path), base.send(r, o)) } });
+    for (const key of ['', 'x'.repeat(129)]) expect((await failure(client.call('/echo', {}, { idempotencyKey: key }))).code).toBe('BAD_REQUEST');
+    expect(sent.filter((p) => p === '/echo')).toEqual([]);
+  });
+
+  it('an operation slower than operationTimeoutMs answers 503 GATEWAY_BUSY; the resend gets its result without a second run', async () => {
+    const { createGateway, modern: modernGw } = await import('../../src/server/index.js');
+    const { signingKey, serveGateway: serve } = await import('../helpers/servers.js');
+    const key = await signingKey();
+    let runs = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gateway = createGateway({ profile: modernGw({ signingKeys: { k1: key.pem } }), operationTimeoutMs: 100 }).operation('/slow', async () => {
+      runs++;
+      await gate;
+      return { done: true };
+    });
+    const srv = await serve(gateway);
+    running.push(srv);
+    const client = createClient({ profile: modern({ serverKeys: { k1: key.jwk } }), transport: fetchTransport({ baseUrl: srv.url }), store: memoryStore() });
+    const err = await failure(client.call('/slow', {}, { idempotencyKey: 'slow-1' }));
+    expect(err.code).toBe('GATEWAY_BUSY');
+    expect(err.retryable).toBe(true);
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await client.call('/slow', {}, { idempotencyKey: 'slow-1' })).toEqual({ done: true });
+    expect(runs).toBe(1);
+  });
+
+  it('an operation that returns nothing answers data: null', async () => {
+    const { url, serverKeys, gateway } = await setup();
+    gateway.operation('/void', () => undefined);
+    const client = createClient({ profile: modern({ serverKeys }), transport: fetchTransport({ baseUrl: url }), store: memoryStore() });
+    expect(await client.call('/void', {})).toBeNull();
+  });
+});

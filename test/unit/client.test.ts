@@ -21,6 +21,7 @@ describe('createClient config errors name the option', () => {
     ['profile missing', { transport: echo }, 'profile'],
     ['transport missing', { profile: staticProfile }, 'transport'],
     ['store without get/set', { profile: staticProfile, transport: echo, store: {} }, 'store'],
+    ['credentials (alias of store) without get/set', { profile: staticProfile, transport: echo, credentials: { get: 1 } }, 'credentials'],
     ['clock without now', { profile: staticProfile, transport: echo, clock: {} }, 'clock'],
     ['negative timeoutMs', { profile: staticProfile, transport: echo, timeoutMs: -1 }, 'timeoutMs'],
     ['onError not a function', { profile: staticProfile, transport: echo, onError: 'toast' }, 'onError'],
