@@ -1,18 +1,30 @@
 /**
  * The demo gateway the playground and the examples talk to: one gateway per dialect,
- * each with the same few operations. Keys are made fresh at start (demo only: a real
- * gateway loads its signing key from a secret store and clients pin its public key).
+ * each with the same few operations. Keys and secrets are made fresh at start (demo only:
+ * a real gateway loads its signing key / app secrets from a secret store, and a real app
+ * ships the gateway's public key, or its own static secret, with the app).
+ *
+ * Adding a dialect is one entry in DEMO_DIALECTS (and one in the playground's table,
+ * examples/playground/dialects.ts).
  */
-import { createGateway, modern, OperationError, type Gateway } from '../../src/server/index.js';
+import { createGateway, mgs, modern, OperationError, type Gateway, type GatewayProfile } from '../../src/server/index.js';
 
 export interface DemoGateways {
   /** Gateways by dialect name, mounted at `/gw/<dialect>`. */
   gateways: Record<string, Gateway>;
-  /** What a client needs to talk to each (public values only). */
+  /** What a client needs to talk to each, by dialect: the options of its client profile. */
   clientConfig: Record<string, unknown>;
 }
 
-function operations(gw: Gateway): Gateway {
+export interface DemoDialect {
+  /** Mounted at `/gw/<name>`; the playground's picker uses the same name. */
+  name: string;
+  /** The gateway half, and the options the client half of this dialect needs. */
+  create(): Promise<{ profile: GatewayProfile; clientConfig: Record<string, unknown> }>;
+}
+
+/** The operations every demo gateway runs (operationType -> handler). */
+export function demoOperations(gw: Gateway): Gateway {
   return gw
     .operation('/echo', (params) => params)
     .operation('/sum', (p: { a?: unknown; b?: unknown }) => ({ sum: String(Number(p.a) + Number(p.b)) }))
@@ -22,14 +34,48 @@ function operations(gw: Gateway): Gateway {
     });
 }
 
-export async function createDemoGateways(): Promise<DemoGateways> {
+/** A fresh ECDSA P-256 key: PKCS#8 PEM for the gateway, the public JWK for clients to pin. */
+export async function demoSigningKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
   const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
   const pem = `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...pkcs8))}\n-----END PRIVATE KEY-----\n`;
-  const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
-  const modernGw = operations(createGateway({ profile: modern({ signingKeys: { demo: pem } }) }));
-  return {
-    gateways: { modern: modernGw },
-    clientConfig: { modern: { serverKeys: { demo: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } } } },
-  };
+  const { x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  return { pem, jwk: { kty: 'EC', crv: 'P-256', x, y } };
+}
+
+/** `n` random hex characters (demo secrets). */
+function randomHex(n: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(Math.ceil(n / 2))), (b) => b.toString(16).padStart(2, '0'))
+    .join('')
+    .slice(0, n);
+}
+
+/** One entry per dialect. */
+export const DEMO_DIALECTS: DemoDialect[] = [
+  {
+    name: 'modern',
+    async create() {
+      const key = await demoSigningKey();
+      return { profile: modern({ signingKeys: { demo: key.pem } }), clientConfig: { serverKeys: { demo: key.jwk } } };
+    },
+  },
+  {
+    name: 'mgs',
+    async create() {
+      // The signing secret sits with the native container in a real app; in a plain page it is visible.
+      const app = { appId: 'DEMO' + randomHex(8).toUpperCase(), workspaceId: 'default', secret: randomHex(32) };
+      return { profile: mgs({ apps: { [app.appId]: { secret: app.secret, workspaceId: app.workspaceId } } }), clientConfig: app };
+    },
+  },
+];
+
+export async function createDemoGateways(dialects: DemoDialect[] = DEMO_DIALECTS): Promise<DemoGateways> {
+  const gateways: Record<string, Gateway> = {};
+  const clientConfig: Record<string, unknown> = {};
+  for (const d of dialects) {
+    const { profile, clientConfig: config } = await d.create();
+    gateways[d.name] = demoOperations(createGateway({ profile }));
+    clientConfig[d.name] = config;
+  }
+  return { gateways, clientConfig };
 }
