@@ -154,8 +154,10 @@ export function createClient(options: ClientOptions): Client {
         throw isRpcError(e) ? e : new RpcError('BAD_REQUEST', 'the request could not be sealed', { cause: e });
       }
       events.emit('stage', { callId, stage: 'sealed', at: clock.now(), operationType: info.operationType, data: sealed.wire });
+      const sentAt = clock.now();
       const res = await transport.send(sealed.wire, { signal, timeoutMs: info.options.timeoutMs ?? defaultTimeout });
       const receivedAt = clock.now();
+      const clockReferenceAt = profile.clockReference === 'midpoint' ? (sentAt + receivedAt) / 2 : receivedAt;
       events.emit('stage', { callId, stage: 'response', at: receivedAt, operationType: info.operationType, data: res });
       try {
         const data = await profile.open(res, sealed, cred?.value, ctx);
@@ -171,7 +173,7 @@ export function createClient(options: ClientOptions): Client {
         }
         if (err.code === 'CLOCK_SKEW' && err.serverTime !== undefined && !corrected) {
           corrected = true;
-          correctClock(err.serverTime, receivedAt, profile.name, err);
+          correctClock(err.serverTime, clockReferenceAt, profile.name, err);
           events.emit('retry', { cause: 'CLOCK_SKEW', operationType: info.operationType });
           continue;
         }

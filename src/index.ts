@@ -4,6 +4,9 @@ export { RpcError, isRpcError, HINTS, type RpcErrorCode, type RpcErrorOptions } 
 export { ClientEvents, type ClientEventMap, type ClientEventType } from './events.js';
 export { modern, type ModernOptions, type ModernCredential } from './profiles/modern.js';
 export { fetchTransport, type FetchTransportOptions } from './transport/fetch.js';
+export { appSecret, type AppSecretOptions, type AppSecretCredential, type AppSecretProfile } from './profiles/app-secret.js';
+export { sortedSign, type SortedSignOptions, type SignRule } from './profiles/sorted-sign.js';
+export type { LegacyOptions } from './profiles/legacy.js';
 export { mgs, encodeTs, decodeTs, MGS_RESULT_CODES, type MgsOptions } from './profiles/mgs.js';
 export { jsBridgeTransport, type JsBridgeTransportOptions } from './transport/jsbridge.js';
 export { installRpcShim, type RpcShim, type RpcShimOptions } from './transport/shim.js';

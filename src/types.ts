@@ -100,6 +100,11 @@ export interface Profile<C = unknown, S = unknown> {
   describe?(credential: C): Record<string, string>;
   /** Default max clock correction (ms). */
   readonly maxClockCorrectionMs?: number;
+  /**
+   * Which local instant a server time is compared with when correcting the clock:
+   * `receive` (default; `modern`'s rule) or `midpoint` of the round trip (`sorted-sign`'s).
+   */
+  readonly clockReference?: 'receive' | 'midpoint';
 }
 
 /** Persistence of issued credentials (IndexedDB by default). */

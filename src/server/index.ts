@@ -3,6 +3,8 @@ export { createGateway, OperationError, type Gateway, type GatewayCore, type Gat
 export { toNodeHandler, type NodeHandler, type NodeHandlerOptions } from './node.js';
 export { modern, type ModernGatewayOptions } from './modern.js';
 export { mgs, type MgsGatewayOptions } from './mgs.js';
+export { appSecret, type AppSecretGatewayOptions } from './app-secret.js';
+export { sortedSign, type SortedSignGatewayOptions } from './sorted-sign.js';
 export { RpcError } from '../errors.js';
 export { signRsaSha256, verifyPushCallback } from './push.js';
 export { signPackage, signPackageDetached, type SignPackageOptions } from './package-sign.js';

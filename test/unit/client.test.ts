@@ -96,3 +96,33 @@ describe('call policy', () => {
     expect(JSON.parse(JSON.stringify(e))).toEqual({ name: 'RpcError', code: 'GATEWAY', message: 'boom', hint: e.hint, gatewayCode: 'E1', retryable: false });
   });
 });
+
+describe('clock correction reference instant', () => {
+  // A scripted clock: the transport's round trip takes exactly 200 ms of local time.
+  function run(reference: 'receive' | 'midpoint' | undefined) {
+    let t = 1_000_000;
+    let sends = 0;
+    const profile: Profile = {
+      ...staticProfile,
+      ...(reference ? { clockReference: reference } : {}),
+      async open(res) {
+        if (res.body === 'skew') throw new RpcError('CLOCK_SKEW', 'off', { serverTime: 2_000_000 });
+        return 'ok';
+      },
+    };
+    const transport: Transport = {
+      async send() {
+        t += 200;
+        return { status: 200, headers: {}, body: sends++ === 0 ? 'skew' : 'fine' };
+      },
+    };
+    const client = createClient({ profile, transport, store: memoryStore(), clock: { now: () => t } });
+    return client.call('/x', {}).then(() => client.clockOffset);
+  }
+  it("default ('receive', modern's rule): offset = serverTime − local receive time", async () => {
+    expect(await run(undefined)).toBe(2_000_000 - 1_000_200);
+  });
+  it("'midpoint' (sorted-sign's rule): offset = serverTime − the round trip's local midpoint", async () => {
+    expect(await run('midpoint')).toBe(2_000_000 - 1_000_100);
+  });
+});

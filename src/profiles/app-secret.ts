@@ -1,0 +1,187 @@
+/**
+ * `app-secret` (PROTOCOLS.md §1): an issued {appId, appSecret}, every value encrypted with
+ * the appSecret, an MD5-style sign over the sorted keys, then every key and value encrypted
+ * again with the publicSecret the app embeds. Byte-compatible with the Java back ends it
+ * comes from (`Cipher.getInstance("AES")`, `Collections.sort`, MD5 hex).
+ */
+import { formEncode, sortedKeys } from '../codec/form.js';
+import { RpcError, badConfig } from '../errors.js';
+import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
+import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+
+export interface AppSecretOptions extends LegacyOptions {
+  /** The secret the app embeds; seals issuance and the outer layer of every call. */
+  publicSecret: string;
+  /** Added to the params of every call, issuance included (default `"h5"`; `""` sends none). */
+  accessFrom?: string;
+  /** Issuance path (default `/secret_key/generate.json`). */
+  issuePath?: string;
+  /** `load`: ask for a fresh credential every time the client starts (default `never`). */
+  renewOnStart?: 'never' | 'load';
+  /** JSON parser for responses (default: the client's, which defaults to JSON.parse). */
+  parseJson?: (text: string) => unknown;
+}
+
+export interface AppSecretCredential {
+  appId: string;
+  appSecret: string;
+}
+
+interface AppSecretState {
+  /** Opens the answer: the cipher of the appSecret the request used (its key stays in a closure). */
+  answer: LegacyCipher;
+}
+
+export interface AppSecretProfile extends Profile<AppSecretCredential, AppSecretState> {
+  readonly renewOnStart: 'never' | 'load';
+}
+
+/** Defaults from §1: what the Java back ends of this scheme use. */
+export const APP_SECRET_DEFAULTS: LegacyConfig = { cipher: 'AES-ECB', keyFrom: 'utf8', encoding: 'base64', digest: 'md5' };
+
+/** The plain-text error bodies of §1 (HTTP 200, never encrypted). */
+export const APP_SECRET_ERRORS = {
+  expired: 'secret_pass_time_error',
+  sign: 'sign_error',
+  param: 'param_error',
+} as const;
+
+export const DEFAULT_ISSUE_PATH = '/secret_key/generate.json';
+
+/** Param names the wire format itself uses; a business param by these names would be lost. */
+const RESERVED = new Set(['appId', 'sign']);
+
+const HINT_ISSUE_PARAM = 'The gateway could not decrypt the issuance request: publicSecret probably differs from the gateway’s (or cipher, iv, keyFrom, encoding do).';
+const HINT_ISSUE_SIGN = 'The gateway rejected the issuance sign: publicSecret or digest probably differs from the gateway’s.';
+const HINT_ISSUE_UNREADABLE = 'The issuance answer did not decrypt under publicSecret: publicSecret probably differs from the gateway’s (or cipher, iv, keyFrom, encoding do).';
+const HINT_CALL_PARAM = 'The gateway could not decrypt the request: publicSecret probably differs from the gateway’s (or cipher, iv, keyFrom, encoding do).';
+const HINT_CALL_SIGN = 'The gateway rejected the sign: digest (or the appSecret it issued) differs between client and gateway.';
+const HINT_CALL_UNREADABLE = 'The answer did not decrypt under the issued appSecret: check cipher, iv, keyFrom and encoding against the gateway’s.';
+
+/**
+ * Seal one request (§1 steps 1–5). `appId` is undefined for issuance, where `secret` is the
+ * publicSecret. Encryptions run in a fixed order (inner values in param order, then each
+ * outer key and value), so injected GCM IVs reproduce exact bytes.
+ */
+export async function sealAppSecret(
+  path: string,
+  params: [string, string][],
+  appId: string | undefined,
+  secret: string,
+  publicSecret: string,
+  config: LegacyConfig,
+  cipherFor: (secret: string) => { encrypt(text: string, random?: RandomBytes): Promise<string> },
+  random: RandomBytes,
+): Promise<WireRequest> {
+  const inner = cipherFor(secret);
+  const outer = cipherFor(publicSecret);
+  const m = new Map<string, string>();
+  if (appId !== undefined) m.set('appId', appId);
+  for (const [k, v] of params) m.set(k, await inner.encrypt(v, random));
+  const concat = sortedKeys(m.keys())
+    .map((k) => m.get(k))
+    .join('');
+  m.set('sign', await sign(concat + secret, secret, config.digest));
+  const form: [string, string][] = [];
+  for (const [k, v] of m) form.push([await outer.encrypt(k, random), await outer.encrypt(v, random)]);
+  return {
+    path,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+    body: formEncode(form),
+    operationType: path,
+  };
+}
+
+export function appSecret(options: AppSecretOptions): AppSecretProfile {
+  if (!options || typeof options !== 'object') throw badConfig('appSecret', 'needs options { publicSecret }');
+  const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
+  const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
+  const accessFrom = options.accessFrom ?? 'h5';
+  if (typeof accessFrom !== 'string') throw badConfig('accessFrom', 'must be a string ("" sends none)');
+  const issuePath = options.issuePath ?? DEFAULT_ISSUE_PATH;
+  if (typeof issuePath !== 'string' || !issuePath.startsWith('/')) throw badConfig('issuePath', 'must be a path starting with /');
+  const renewOnStart = options.renewOnStart ?? 'never';
+  if (renewOnStart !== 'never' && renewOnStart !== 'load') throw badConfig('renewOnStart', 'must be "never" or "load"');
+  const ownParse = validateParseJson(options.parseJson);
+  const cipherFor = cipherCache(config);
+
+  function withAccessFrom(entries: [string, string][]): [string, string][] {
+    if (accessFrom && !entries.some(([k]) => k === 'accessFrom')) entries.push(['accessFrom', accessFrom]);
+    return entries;
+  }
+
+  /** Plain bodies, status, decryption, envelope: the answer's data, or a typed error. */
+  async function readAnswer(res: WireResponse, answer: LegacyCipher, issuance: boolean, ctx: ProfileContext): Promise<unknown> {
+    if (res.status !== 200) throw httpStatusError(res);
+    const body = res.body.trim();
+    if (body === APP_SECRET_ERRORS.expired) {
+      // At issuance this cannot mean "renew" (that is what we are doing): surface it instead of looping.
+      if (issuance) throw new RpcError('GATEWAY', 'the gateway refused the issuance request', { gatewayCode: body });
+      throw new RpcError('CREDENTIAL_EXPIRED', 'the gateway says the credential expired', { gatewayCode: body });
+    }
+    if (body === APP_SECRET_ERRORS.sign)
+      throw new RpcError('SIGNATURE_INVALID', issuance ? 'the gateway rejected the issuance sign' : 'the gateway rejected the sign', { gatewayCode: body, hint: issuance ? HINT_ISSUE_SIGN : HINT_CALL_SIGN });
+    if (body === APP_SECRET_ERRORS.param)
+      throw new RpcError('BAD_REQUEST', issuance ? 'the gateway could not read the issuance request' : 'the gateway could not read the request', { gatewayCode: body, hint: issuance ? HINT_ISSUE_PARAM : HINT_CALL_PARAM });
+    const hint = issuance ? HINT_ISSUE_UNREADABLE : HINT_CALL_UNREADABLE;
+    let text: string;
+    try {
+      text = await answer.decrypt(body);
+    } catch {
+      throw new RpcError('RESPONSE_UNREADABLE', 'the answer did not decrypt', { hint });
+    }
+    let env: { success?: unknown; data?: unknown; msg?: unknown; code?: unknown };
+    try {
+      env = (ownParse ?? ctx.parseJson)(text) as typeof env;
+    } catch {
+      throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer is not JSON', { hint });
+    }
+    if (env === null || typeof env !== 'object' || typeof env.success !== 'boolean') throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer is not a {success, …} envelope', { hint });
+    if (env.success) return env.data;
+    const message = typeof env.msg === 'string' && env.msg ? env.msg : 'the gateway reported a failure';
+    const gatewayCode = typeof env.code === 'string' || typeof env.code === 'number' ? env.code : undefined;
+    throw new RpcError('GATEWAY', message, gatewayCode === undefined ? {} : { gatewayCode });
+  }
+
+  async function issue(ctx: ProfileContext): Promise<{ value: AppSecretCredential }> {
+    const wire = await sealAppSecret(issuePath, withAccessFrom([]), undefined, publicSecret, publicSecret, config, cipherFor, ctx.random);
+    const res = await ctx.send(wire);
+    const data = (await readAnswer(res, cipherFor(publicSecret), true, ctx)) as { appId?: unknown; appSecret?: unknown } | null;
+    const appId = data?.appId;
+    const issued = data?.appSecret;
+    if (typeof appId !== 'string' || appId === '' || typeof issued !== 'string')
+      throw new RpcError('RESPONSE_UNREADABLE', 'the issuance answer has no appId/appSecret', { hint: 'Check issuePath: it should answer {"data":{"appId","appSecret"},"success":true}.' });
+    if (!secretFits(issued, config.keyFrom))
+      throw new RpcError('RESPONSE_UNREADABLE', `the issued appSecret gives no AES key under keyFrom "${config.keyFrom}"`, { hint: 'Set keyFrom to what the gateway uses for the secrets it issues.' });
+    return { value: { appId, appSecret: issued } };
+  }
+
+  async function seal(call: CallInfo, cred: AppSecretCredential | undefined, ctx: ProfileContext): Promise<Sealed<AppSecretState>> {
+    // No credential yet: the client's policy renews on CREDENTIAL_EXPIRED.
+    if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential has been issued yet');
+    const entries = stringParams(call.params);
+    for (const [k] of entries)
+      if (RESERVED.has(k)) throw new RpcError('BAD_REQUEST', `param "${k}" is reserved by the app-secret wire format`, { hint: 'Rename the param.', details: { param: k } });
+    const op = call.operationType;
+    const path = op.startsWith('/') ? op : '/' + op;
+    const wire = await sealAppSecret(path, withAccessFrom(entries), cred.appId, cred.appSecret, publicSecret, config, cipherFor, ctx.random);
+    wire.operationType = op;
+    return { wire, state: { answer: cipherFor(cred.appSecret) } };
+  }
+
+  async function open(res: WireResponse, sealed: Sealed<AppSecretState>, _cred: AppSecretCredential | undefined, ctx: ProfileContext): Promise<unknown> {
+    return readAnswer(res, sealed.state.answer, false, ctx);
+  }
+
+  return {
+    name: 'app-secret',
+    credentials: 'issued',
+    storeKey: `app-secret:${issuePath}:${secretTag(publicSecret)}`,
+    renewOnStart,
+    issue,
+    seal,
+    open,
+    describe: (c) => ({ appId: c.appId }),
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * The "Common options" every legacy dialect shares (PROTOCOLS.md): cipher, iv, keyFrom,
+ * encoding, digest. Validation happens once, at profile construction, so a config mistake
+ * fails early and names the option; no message here ever holds a secret.
+ */
+import { decodeBytes, encodeBytes, type Encoding } from '../codec/text.js';
+import { utf8Decode, utf8Encode } from '../codec/utf8.js';
+import { fromHex } from '../codec/hex.js';
+import { fromBase64 } from '../codec/base64.js';
+import { aesDecrypt, aesEncrypt, DecryptError, type CipherName } from '../crypto/aes.js';
+import { digestHex, type Digest } from '../crypto/digest.js';
+import { deriveAesKey, KEY_FROM, type KeyFrom } from '../crypto/kdf.js';
+import { randomBytes } from '../crypto/provider.js';
+import { RpcError, badConfig } from '../errors.js';
+import type { RandomBytes, WireResponse } from '../types.js';
+
+export type { CipherName, Digest, Encoding, KeyFrom };
+
+export const CIPHERS: readonly CipherName[] = ['AES-ECB', 'AES-CBC', 'AES-GCM'];
+export const ENCODINGS: readonly Encoding[] = ['base64', 'hex', 'base64url'];
+export const DIGESTS: readonly Digest[] = ['md5', 'sha1', 'sha256', 'hmac-sha256'];
+
+/** The options every legacy dialect takes, because real back ends differ on them. */
+export interface LegacyOptions {
+  cipher?: CipherName;
+  /** CBC only: 16 fixed bytes (Uint8Array, or a string of 16 UTF-8 bytes), or `"key"` (the first 16 key bytes). */
+  iv?: Uint8Array | string;
+  keyFrom?: KeyFrom;
+  encoding?: Encoding;
+  digest?: Digest;
+}
+
+/** Validated common options; `iv` is set exactly when the cipher is CBC. */
+export interface LegacyConfig {
+  cipher: CipherName;
+  iv?: Uint8Array | 'key';
+  keyFrom: KeyFrom;
+  encoding: Encoding;
+  digest: Digest;
+}
+
+function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) throw badConfig(option, `must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** Validate the common options against a dialect's defaults. Throws BAD_CONFIG naming the option. */
+export function resolveLegacyOptions(options: LegacyOptions, defaults: LegacyConfig): LegacyConfig {
+  const cipher = oneOf('cipher', options.cipher, CIPHERS, defaults.cipher);
+  const keyFrom = oneOf('keyFrom', options.keyFrom, KEY_FROM, defaults.keyFrom);
+  const encoding = oneOf('encoding', options.encoding, ENCODINGS, defaults.encoding);
+  const digest = oneOf('digest', options.digest, DIGESTS, defaults.digest);
+  const config: LegacyConfig = { cipher, keyFrom, encoding, digest };
+  if (options.iv !== undefined && cipher !== 'AES-CBC') throw badConfig('iv', `only AES-CBC takes an iv (cipher is ${cipher}; GCM makes a random one per message)`);
+  if (cipher === 'AES-CBC') {
+    const iv = options.iv ?? defaults.iv;
+    if (iv === undefined) throw badConfig('iv', 'AES-CBC needs an iv: 16 bytes, a 16-byte string, or "key"');
+    if (iv === 'key') config.iv = 'key';
+    else if (iv instanceof Uint8Array) {
+      if (iv.length !== 16) throw badConfig('iv', `must be 16 bytes, got ${iv.length}`);
+      config.iv = iv.slice();
+    } else if (typeof iv === 'string') {
+      const bytes = utf8Encode(iv);
+      if (bytes.length !== 16) throw badConfig('iv', `a string iv must be 16 UTF-8 bytes (or "key"), got ${bytes.length}`);
+      config.iv = bytes;
+    } else throw badConfig('iv', 'must be a Uint8Array, a 16-byte string, or "key"');
+  }
+  return config;
+}
+
+/**
+ * Check, synchronously, that a secret gives an AES key under `keyFrom`, so a bad secret
+ * fails at construction. The message names the option and the length, never the value.
+ */
+export function checkSecret(option: string, secret: unknown, keyFrom: KeyFrom): string {
+  if (typeof secret !== 'string' || secret.length === 0) throw badConfig(option, 'must be a non-empty string');
+  let n: number;
+  switch (keyFrom) {
+    case 'utf8':
+      n = utf8Encode(secret).length;
+      break;
+    case 'hex':
+      try {
+        n = fromHex(secret).length;
+      } catch {
+        throw badConfig(option, 'is not valid hex (keyFrom: "hex")');
+      }
+      break;
+    case 'base64':
+      try {
+        n = fromBase64(secret).length;
+      } catch {
+        throw badConfig(option, 'is not valid base64 (keyFrom: "base64")');
+      }
+      break;
+    default:
+      return secret; // md5, sha256, java-sha1prng: any string gives a key
+  }
+  if (n !== 16 && n !== 24 && n !== 32) throw badConfig(option, `gives a ${n}-byte AES key under keyFrom "${keyFrom}"; it must give 16, 24 or 32 bytes`);
+  return secret;
+}
+
+/** True when `secret` gives an AES key under `keyFrom` (for secrets that arrive at run time). */
+export function secretFits(secret: unknown, keyFrom: KeyFrom): secret is string {
+  try {
+    checkSecret('secret', secret, keyFrom);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface LegacyCipher {
+  /** UTF-8 text -> encoded ciphertext. GCM takes its 12-byte IV from `random` (injectable for tests). */
+  encrypt(text: string, random?: RandomBytes): Promise<string>;
+  /** Encoded ciphertext -> UTF-8 text; any decoding, padding, tag or UTF-8 failure is a DecryptError. */
+  decrypt(text: string): Promise<string>;
+}
+
+// Java's MIME encoders wrap base64 lines; a tolerant reader costs nothing.
+const WHITESPACE = /[\s]+/g;
+
+/** AES under one secret with the dialect's common options. The key is derived once, on first use. */
+export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher {
+  let keyPromise: Promise<{ key: Uint8Array; iv?: Uint8Array }> | undefined;
+  const material = () =>
+    (keyPromise ??= deriveAesKey(secret, config.keyFrom).then((key) => ({
+      key,
+      iv: config.cipher !== 'AES-CBC' ? undefined : config.iv === 'key' ? key.slice(0, 16) : config.iv,
+    })));
+  return {
+    async encrypt(text, random = randomBytes) {
+      // Take the GCM IV before any await, so IVs are drawn in call order.
+      const gcmIv = config.cipher === 'AES-GCM' ? random(12) : undefined;
+      const { key, iv } = await material();
+      const ct = await aesEncrypt(config.cipher, key, utf8Encode(text), gcmIv ?? iv);
+      return encodeBytes(ct, config.encoding);
+    },
+    async decrypt(text) {
+      const { key, iv } = await material();
+      let bytes: Uint8Array;
+      try {
+        bytes = decodeBytes(config.encoding === 'hex' ? text.trim() : text.replace(WHITESPACE, ''), config.encoding);
+      } catch {
+        throw new DecryptError();
+      }
+      const plain = await aesDecrypt(config.cipher, key, bytes, iv);
+      try {
+        return utf8Decode(plain);
+      } catch {
+        throw new DecryptError();
+      }
+    },
+  };
+}
+
+/**
+ * A few ciphers by secret, so a renewed credential gets its own key while calls still in
+ * flight under the old one can finish. Kept in memory only.
+ */
+export function cipherCache(config: LegacyConfig, max = 4): (secret: string) => LegacyCipher {
+  const cache = new Map<string, LegacyCipher>();
+  return (secret) => {
+    let c = cache.get(secret);
+    if (!c) {
+      if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+      c = legacyCipher(secret, config);
+      cache.set(secret, c);
+    }
+    return c;
+  };
+}
+
+/** The legacy signature: lower-case hex of `digest(message)`; for `hmac-sha256` keyed with the UTF-8 bytes of `secret`. */
+export function sign(message: string, secret: string, digest: Digest): Promise<string> {
+  return digestHex(digest, message, secret);
+}
+
+/**
+ * Business params as the legacy dialects carry them: strings. Numbers, booleans and bigints
+ * are written with String(); `undefined` is left out; anything else is refused before sending.
+ */
+export function stringParams(params: Record<string, unknown> | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  if (params === undefined || params === null) return out;
+  if (typeof params !== 'object' || Array.isArray(params)) throw new RpcError('BAD_REQUEST', 'params must be an object of string values', { hint: 'Pass params as { name: "value" }.' });
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push([k, v]);
+    else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') out.push([k, String(v)]);
+    else
+      throw new RpcError('BAD_REQUEST', `param "${k}" must be a string, number or boolean`, {
+        hint: 'Legacy dialects carry string values only; serialize objects yourself (e.g. JSON.stringify).',
+        details: { param: k },
+      });
+  }
+  return out;
+}
+
+/** A non-200 answer: the legacy gateways use HTTP status only outside the protocol (404, 413, 429, 503). */
+export function httpStatusError(res: WireResponse): RpcError {
+  if (res.status === 429) return new RpcError('RATE_LIMITED', 'the gateway answered HTTP 429', { status: 429 });
+  if (res.status === 503) return new RpcError('GATEWAY_BUSY', 'the gateway answered HTTP 503', { status: 503 });
+  return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status });
+}
+
+/**
+ * A short tag of a secret for store keys, so two configurations never share a credential.
+ * The secrets it is used on ship inside the page anyway; the tag only keeps them apart.
+ */
+export function secretTag(secret: string): string {
+  // FNV-1a over the UTF-16 units: synchronous (storeKey is a plain property) and tiny.
+  let h = 0x811c9dc5;
+  const s = 'sealed-rpc store key\n' + secret;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+export function validateParseJson(value: unknown): ((text: string) => unknown) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw badConfig('parseJson', 'must be a function (text) => value');
+  return value as (text: string) => unknown;
+}

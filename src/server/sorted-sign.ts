@@ -1,0 +1,175 @@
+/**
+ * The gateway half of `sorted-sign` (PROTOCOLS.md §2). Order of checks: app, decryption
+ * (both answered in plain JSON: nothing was readable yet), then signature, time window,
+ * safeCode (answered encrypted, echoing the safeCode). A safeCode is recorded only after
+ * the signature and the window pass; the record is bounded and fails closed when full.
+ * Every response carries a `Date` header.
+ */
+import { constantTimeEqualString } from '../codec/bytes.js';
+import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
+import { GatewayReject, type GatewayCore, type GatewayProfile } from './gateway.js';
+
+export interface SortedSignGatewayOptions extends LegacyOptions {
+  /** App keys by appId, as the service console lists them. */
+  apps: Record<string, string>;
+  signRule?: SignRule;
+  /** Accepted |now − timestamp| in ms (default 5000). */
+  windowMs?: number;
+  /** Bound of the safeCode record (default 100000); full -> 503 GATEWAY_BUSY, never forgetting a live safeCode. */
+  maxSafeCodes?: number;
+  /** Echo the request's safeCode in encrypted replies (default true). */
+  safeCodeEcho?: boolean;
+}
+
+/** Protocol codes an operation may not use: the client would act on them (clock, replay). */
+const RESERVED_CODES = new Set<number>([0, 1000, 1001, 1002, 1003, 1004]);
+
+const REJECT_NAMES: Record<number, string> = {
+  1000: 'KEY_NOT_SET',
+  1001: 'BAD_REQUEST',
+  1002: 'SIGNATURE_INVALID',
+  1003: 'CLOCK_SKEW',
+  1004: 'REPLAYED_REQUEST',
+};
+
+function businessCode(code: string): number | string {
+  const n = /^-?[0-9]{1,9}$/.test(code) ? Number(code) : undefined;
+  if (n === undefined) return code;
+  return RESERVED_CODES.has(n) ? 'INTERNAL' : n;
+}
+
+/** Parse `k=v&k=v` as the signer joined it: split on `&`, then on the first `=`; no unescaping. */
+function parseRaw(text: string): [string, string][] | undefined {
+  const out: [string, string][] = [];
+  const seen = new Set<string>();
+  for (const part of text.split('&')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return undefined;
+    const k = part.slice(0, eq);
+    if (seen.has(k)) return undefined;
+    seen.add(k);
+    out.push([k, part.slice(eq + 1)]);
+  }
+  return out;
+}
+
+export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
+  if (!options || typeof options !== 'object') throw new TypeError('sortedSign gateway: needs options { apps }');
+  const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
+  if (!options.apps || typeof options.apps !== 'object' || Object.keys(options.apps).length === 0) throw new TypeError('sortedSign gateway: apps needs at least one { appId: appKey }');
+  const apps = new Map<string, { appKey: string; cipher: LegacyCipher }>();
+  for (const [appId, appKey] of Object.entries(options.apps)) {
+    checkSecret(`apps.${appId}`, appKey, config.keyFrom);
+    apps.set(appId, { appKey, cipher: legacyCipher(appKey, config) });
+  }
+  const signRule = options.signRule ?? 'sorted';
+  if (signRule !== 'sorted' && signRule !== 'timestamp-key') throw new TypeError('sortedSign gateway: signRule must be "sorted" or "timestamp-key"');
+  const windowMs = options.windowMs ?? 5000;
+  const maxSafeCodes = options.maxSafeCodes ?? 100_000;
+  if (!(windowMs > 0)) throw new TypeError('sortedSign gateway: windowMs must be positive');
+  if (!(maxSafeCodes > 0)) throw new TypeError('sortedSign gateway: maxSafeCodes must be positive');
+  const echo = options.safeCodeEcho ?? true;
+  // appId + "\n" + safeCode -> when it may be forgotten. Insertion order is expiry order (same TTL), so purging stops at the first live one.
+  const safeCodes = new Map<string, number>();
+
+  function purge(now: number): void {
+    for (const [k, until] of safeCodes) {
+      if (until > now) break;
+      safeCodes.delete(k);
+    }
+  }
+
+  async function handle(request: Request, core: GatewayCore): Promise<Response> {
+    const now = core.now();
+    const date = new Date(now).toUTCString();
+    const plain = (code: number, msg: string) => {
+      core.reject(REJECT_NAMES[code] ?? String(code));
+      return new Response(JSON.stringify({ code, msg, timestamp: now }), { status: 200, headers: { 'content-type': 'application/json', date } });
+    };
+    try {
+      const url = new URL(request.url);
+      const path = url.pathname;
+      if (!core.hasOperation(path)) {
+        core.reject('NOT_FOUND');
+        return new Response('not_found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+      }
+      let appId: unknown, params: unknown;
+      if (request.method === 'GET') {
+        appId = url.searchParams.get('appId') ?? undefined;
+        params = url.searchParams.get('params') ?? undefined;
+      } else if (request.method === 'POST') {
+        const text = await core.readText(request);
+        try {
+          ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
+        } catch {
+          return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+        }
+      } else {
+        core.reject('METHOD_NOT_ALLOWED');
+        return new Response('method_not_allowed', { status: 405, headers: { allow: 'GET, POST', date } });
+      }
+      const app = typeof appId === 'string' || typeof appId === 'number' ? apps.get(String(appId)) : undefined;
+      if (!app) return plain(SORTED_SIGN_CODES.appNotFound, 'app not found');
+      if (typeof params !== 'string' || params === '') return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+      let decrypted: string;
+      try {
+        decrypted = await app.cipher.decrypt(params);
+      } catch {
+        return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+      }
+
+      // From here the request was readable: every reply is encrypted.
+      const fields = parseRaw(decrypted);
+      const q = new Map(fields ?? []);
+      const safeCode = q.get('safeCode');
+      const sealed = async (code: number | string, msg: string, data?: unknown) => {
+        if (typeof code === 'number' && REJECT_NAMES[code]) core.reject(REJECT_NAMES[code]);
+        const reply: Record<string, unknown> = { code, msg };
+        if (data !== undefined) reply.data = data;
+        if (echo && safeCode !== undefined) reply.safeCode = safeCode;
+        reply.timestamp = core.now();
+        return new Response(await app.cipher.encrypt(JSON.stringify(reply), core.random), { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+      };
+      if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+      const given = q.get('signature');
+      if (given === undefined) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature missing');
+      const expected = await sortedSignSignature(
+        fields.filter(([k]) => k !== 'signature'),
+        signRule,
+        app.appKey,
+        config.digest,
+      );
+      if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature invalid');
+      const ts = q.get('timestamp');
+      if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+      if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow, 'timestamp out of window');
+      const seenKey = String(appId) + '\n' + safeCode;
+      purge(now);
+      const until = safeCodes.get(seenKey);
+      if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed, 'request replayed');
+      if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
+      safeCodes.set(seenKey, now + 2 * windowMs);
+
+      core.count('call');
+      const business: Record<string, string> = {};
+      for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
+      const result = await core.run(path, business, { operationType: path, dialect: 'sorted-sign', appId: String(appId), headers: request.headers });
+      if (result.ok) return sealed(SORTED_SIGN_CODES.ok, 'ok', result.data);
+      return sealed(businessCode(result.code), result.message);
+    } catch (e) {
+      if (!(e instanceof GatewayReject)) throw e;
+      // Here rather than in the gateway, so this answer carries a Date header too.
+      core.reject(e.code);
+      return new Response(JSON.stringify({ error: e.code, serverTime: String(now) }), { status: e.status, headers: { 'content-type': 'application/json', date } });
+    }
+  }
+
+  return {
+    name: 'sorted-sign',
+    handle,
+    cacheSizes() {
+      return { safeCodes: safeCodes.size };
+    },
+  };
+}
