@@ -7,7 +7,7 @@
  * Adding a dialect is one entry in DEMO_DIALECTS (and one in the playground's table,
  * examples/playground/dialects.ts).
  */
-import { createGateway, mgs, modern, OperationError, type Gateway, type GatewayProfile } from '../../src/server/index.js';
+import { appSecret, createGateway, mgs, modern, OperationError, sortedSign, type Gateway, type GatewayProfile } from '../../src/server/index.js';
 
 export interface DemoGateways {
   /** Gateways by dialect name, mounted at `/gw/<dialect>`. */
@@ -57,6 +57,22 @@ export const DEMO_DIALECTS: DemoDialect[] = [
     async create() {
       const key = await demoSigningKey();
       return { profile: modern({ signingKeys: { demo: key.pem } }), clientConfig: { serverKeys: { demo: key.jwk } } };
+    },
+  },
+  {
+    name: 'app-secret',
+    async create() {
+      // The app embeds publicSecret (32 characters: an AES-256 key under keyFrom utf8); appId/appSecret are issued.
+      const publicSecret = randomHex(32);
+      return { profile: appSecret({ publicSecret }), clientConfig: { publicSecret } };
+    },
+  },
+  {
+    name: 'sorted-sign',
+    async create() {
+      // A static app number and 16-character app key, as the service console hands them out.
+      const app = { appId: '10001', appKey: randomHex(16) };
+      return { profile: sortedSign({ apps: { [app.appId]: app.appKey } }), clientConfig: app };
     },
   },
   {

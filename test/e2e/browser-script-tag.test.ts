@@ -1,0 +1,80 @@
+/**
+ * The examples that need no build step, in real Chromium: examples/script-tag.html (the
+ * IIFE bundle from a plain <script>, served with the demo gateways by node:http on
+ * 127.0.0.1), and examples/node-backend/server.ts (a node:http server on
+ * `sealed-rpc/server` that serves its own page).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoMiddleware } from '../../examples/node-backend/mount.js';
+import type { DemoGateways } from '../../examples/node-backend/demo-gateway.js';
+import { listen, type Running } from '../helpers/servers.js';
+import { CHROMIUM, repoFiles } from './browser-static.js';
+
+const IIFE = fileURLToPath(new URL('../../dist/sealed-rpc.iife.js', import.meta.url));
+
+let server: Running | undefined;
+let browser: Browser | undefined;
+let demo: DemoGateways;
+const toClose: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(IIFE)) throw new Error('dist/sealed-rpc.iife.js is missing: run `npm run build` first');
+  const mounted = await demoMiddleware();
+  demo = mounted.demo;
+  const files = repoFiles(['/dist/', '/examples/']);
+  server = await listen((req, res) => mounted.middleware(req, res, () => files(req, res)));
+  browser = await chromium.launch(CHROMIUM);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all(toClose.map((s) => s.close()));
+  await server?.close();
+});
+
+describe('examples that run from a plain <script> (IIFE)', () => {
+  it('examples/script-tag.html: SealedRpc from ../dist/sealed-rpc.iife.js calls the gateway, and onError shows a refusal', async () => {
+    const context = await browser!.newContext();
+    try {
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      await page.goto(`${server!.url}/examples/script-tag.html`, { timeout: 15_000 });
+      // The page has no module script: only the classic bundle and inline code.
+      expect(await page.locator('script[type="module"]').count()).toBe(0);
+      expect(await page.locator('script[src="../dist/sealed-rpc.iife.js"]').count()).toBe(1);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      expect(await page.evaluate(() => typeof (window as unknown as { SealedRpc: { createClient: unknown } }).SealedRpc.createClient)).toBe('function');
+
+      const before = demo.gateways.modern.stats();
+      await page.click('#sum');
+      await expect.poll(() => page.textContent('#out'), { timeout: 10_000 }).toContain('"sum": "3"');
+      expect(demo.gateways.modern.stats().executions).toBe(before.executions + 1);
+
+      await page.click('#fail');
+      await expect.poll(() => page.textContent('#error'), { timeout: 10_000 }).toContain('GATEWAY');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('examples/node-backend/server.ts serves a page whose plain <script> client calls its sealed-rpc/server gateway', async () => {
+    const { startExampleServer } = await import('../../examples/node-backend/server.js');
+    const example = await startExampleServer({ port: 0, host: '127.0.0.1' });
+    toClose.push(example);
+    const context = await browser!.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${example.url}/`, { timeout: 15_000 });
+      await page.waitForSelector('body[data-sum]', { timeout: 15_000 });
+      expect(await page.getAttribute('body', 'data-sum')).toBe('42');
+      expect(await page.textContent('#out')).toBe('40 + 2 = 42');
+    } finally {
+      await context.close();
+    }
+  });
+});
