@@ -1,10 +1,19 @@
 /**
  * The credential lifecycle for issued dialects: load from the store, issue on first use,
  * renew when the gateway says the credential expired or when it reaches its expiry.
- * Single flight: concurrent callers share one issuance; across tabs, Web Locks (where the
- * browser has them) serialize issuance and the store is re-read inside the lock.
+ *
+ * Single flight: concurrent callers in a page share one issuance; across tabs a lock
+ * (Web Locks, else a localStorage lease, see lock.ts) serializes issuance and the store is
+ * re-read inside it. Whatever the lock does, the write is a compare-and-swap on the
+ * record's `version`: a tab that loses the race adopts the winner's record instead of
+ * overwriting it. Records carry a `schema`; a record of another schema, a corrupt one, or
+ * one whose value this page cannot use is ignored and re-issued. A store that fails never
+ * fails the call: the record is kept in memory.
  */
 import type { CredentialStore, StoredCredential } from '../types.js';
+import { defaultLock, type CrossTabLock } from './lock.js';
+import { makeRecord, readRecord, versionOf, type CredentialRecord } from './record.js';
+import { hasCompareAndSet } from './store.js';
 
 export interface IssueResult<C> {
   value: C;
@@ -20,12 +29,18 @@ export interface CredentialManagerOptions<C> {
   now: () => number;
   /** Told after each issuance (first or renewal), with the issued record. */
   onIssued?: (record: StoredCredential<C>, result: IssueResult<C>, renewal: boolean) => void;
-  /** Web Lock name; defaults to `sealed-rpc:<key>`. */
+  /** Lock name; defaults to `sealed-rpc:<key>`. */
   lockName?: string;
+  /** The cross-tab lock (default: Web Locks, else a localStorage lease, else page-local). */
+  lock?: CrossTabLock;
+  /** Checks a stored value has the dialect's shape; a value that fails is re-issued. */
+  validate?: (value: unknown) => boolean;
 }
 
 /** Renew this long before `expiresAt`, so a request does not arrive just after expiry. */
 const EXPIRY_MARGIN_MS = 2_000;
+/** Compare-and-swap attempts before the record is kept in memory only. */
+const CAS_ATTEMPTS = 4;
 
 export class CredentialManager<C = unknown> {
   private cached: StoredCredential<C> | undefined;
@@ -38,21 +53,33 @@ export class CredentialManager<C = unknown> {
     return r !== undefined && (r.expiresAt === undefined || this.o.now() < r.expiresAt - EXPIRY_MARGIN_MS);
   }
 
+  /** Read the store; faults and unusable records read as "nothing usable" (with the raw version, for the swap). */
+  private async load(): Promise<{ record?: CredentialRecord<C>; version: number }> {
+    let raw: unknown;
+    try {
+      raw = await this.o.store.get<C>(this.o.key);
+    } catch {
+      return { version: 0 };
+    }
+    return { record: readRecord<C>(raw, this.o.validate).record, version: versionOf(raw) };
+  }
+
   /** The credential to use now: cached, stored, or freshly issued. */
   async current(): Promise<StoredCredential<C>> {
     if (this.fresh(this.cached)) return this.cached;
     if (this.inflight) return this.inflight;
     if (!this.loaded) {
       this.loaded = true;
-      const stored = await this.o.store.get<C>(this.o.key).catch(() => undefined);
-      if (this.fresh(stored) && !this.cached) this.cached = stored;
+      const { record } = await this.load();
+      if (this.fresh(record) && !this.cached) this.cached = record;
       if (this.fresh(this.cached)) return this.cached;
+      if (this.inflight) return this.inflight;
     }
     return this.renew(this.cached);
   }
 
   /**
-   * Replace `stale` (the credential a failed call used). If another caller already
+   * Replace `stale` (the credential a failed call used). If another caller (or tab) already
    * replaced it, that newer credential is returned and nothing is issued.
    */
   renew(stale: StoredCredential<C> | undefined, force = false): Promise<StoredCredential<C>> {
@@ -60,15 +87,29 @@ export class CredentialManager<C = unknown> {
     if (this.cached && stale && this.cached.version !== stale.version && this.fresh(this.cached)) return Promise.resolve(this.cached);
     const run = async (): Promise<StoredCredential<C>> => {
       // Another tab may have renewed while we waited for the lock: re-read the store.
-      const stored = await this.o.store.get<C>(this.o.key).catch(() => undefined);
-      if (!force && this.fresh(stored) && (!stale || stored.version !== stale.version)) return stored;
+      const stored = await this.load();
+      if (!force && this.fresh(stored.record) && (!stale || stored.record.version !== stale.version)) return stored.record;
       const result = await this.o.issue();
-      const version = Math.max(stored?.version ?? 0, this.cached?.version ?? 0, stale?.version ?? 0) + 1;
-      const record: StoredCredential<C> = { version, value: result.value };
-      if (result.expiresAt !== undefined) record.expiresAt = result.expiresAt;
-      await this.o.store.set(this.o.key, record);
-      this.o.onIssued?.(record, result, stale !== undefined);
-      return record;
+      let expectedVersion = stored.version;
+      let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0) + 1;
+      for (let attempt = 0; ; attempt++) {
+        const record = makeRecord(version, result.value, result.expiresAt);
+        const outcome = await this.write(expectedVersion, record);
+        if (outcome === 'written') {
+          this.o.onIssued?.(record, result, stale !== undefined);
+          return record;
+        }
+        // Lost the race: another tab stored a record since we read. Adopt it if we can use it.
+        const theirs = readRecord<C>(outcome.current, this.o.validate).record;
+        if (this.fresh(theirs) && (!stale || theirs.version !== stale.version)) return theirs;
+        expectedVersion = versionOf(outcome.current);
+        version = Math.max(expectedVersion, version) + 1;
+        if (attempt + 1 >= CAS_ATTEMPTS) {
+          // The store keeps changing under us: use ours from memory, leave the store to the others.
+          this.o.onIssued?.(record, result, stale !== undefined);
+          return record;
+        }
+      }
     };
     const p = this.withLock(run)
       .then((r) => {
@@ -82,10 +123,32 @@ export class CredentialManager<C = unknown> {
     return p;
   }
 
+  /** Store `record` if the stored version is still `expectedVersion`; a failing store counts as written (memory keeps it). */
+  private async write(expectedVersion: number, record: CredentialRecord<C>): Promise<'written' | { current: unknown }> {
+    const store = this.o.store;
+    try {
+      if (hasCompareAndSet(store)) {
+        const r = await store.compareAndSet(this.o.key, expectedVersion, record);
+        return r.ok ? 'written' : { current: r.current };
+      }
+      // A store without compare-and-swap: check, then write (a one-read window).
+      const cur = await store.get(this.o.key);
+      if (versionOf(cur) !== expectedVersion) return { current: cur };
+      await store.set(this.o.key, record);
+      return 'written';
+    } catch {
+      return 'written';
+    }
+  }
+
   /** Forget the credential (memory and store). */
   async clear(): Promise<void> {
     this.cached = undefined;
-    await this.o.store.delete(this.o.key);
+    try {
+      await this.o.store.delete(this.o.key);
+    } catch {
+      // nothing stored that we can reach
+    }
   }
 
   /** The credential in memory, if any (for the inspector). */
@@ -94,8 +157,7 @@ export class CredentialManager<C = unknown> {
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
-    if (!locks) return fn();
-    return locks.request(this.o.lockName ?? `sealed-rpc:${this.o.key}`, { mode: 'exclusive' }, fn) as Promise<T>;
+    const lock = this.o.lock ?? defaultLock();
+    return lock.run(this.o.lockName ?? `sealed-rpc:${this.o.key}`, fn);
   }
 }

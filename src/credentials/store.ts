@@ -1,12 +1,39 @@
 /**
  * Credential stores. `indexedDbStore` keeps records (CryptoKeys included: IndexedDB
- * stores them by structured clone, still non-extractable) with idb-keyval;
- * `memoryStore` keeps them for the life of the page.
+ * stores them by structured clone, still non-extractable); `memoryStore` keeps them for
+ * the life of the page. Both offer `compareAndSet` on the record's version, which the
+ * credential manager uses so that two tabs renewing at once never lose an update.
+ *
+ * Storage faults never break a call (`withMemoryFallback`): a closing connection is
+ * reopened once; quota, blocked or missing IndexedDB moves the records to memory; a value
+ * that cannot be cloned (CryptoKey on some engines) stays in memory while the store keeps
+ * its version and expiry. Each is reported once, by the error's name only.
  */
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { promisifyRequest } from 'idb-keyval';
 import type { CredentialStore, StoredCredential } from '../types.js';
+import { errorName, strippedRecord, versionOf } from './record.js';
 
-export function memoryStore(): CredentialStore {
+export interface CasResult<C = unknown> {
+  /** True when `record` was written. */
+  ok: boolean;
+  /** What the store holds now: `record` when ok, else the other writer's (raw, unchecked) record. */
+  current: StoredCredential<C> | undefined;
+}
+
+/** A store that can write a record only if the stored one still has the expectedVersion version. */
+export interface AtomicCredentialStore extends CredentialStore {
+  /**
+   * Write `record` only if the stored record's version (0 for none, or for one without a
+   * usable version) equals `expectedVersion`; atomic against other tabs where the store allows.
+   */
+  compareAndSet<C>(key: string, expectedVersion: number, record: StoredCredential<C>): Promise<CasResult<C>>;
+}
+
+export function hasCompareAndSet(s: CredentialStore): s is AtomicCredentialStore {
+  return typeof (s as Partial<AtomicCredentialStore>).compareAndSet === 'function';
+}
+
+export function memoryStore(): AtomicCredentialStore {
   const map = new Map<string, StoredCredential>();
   return {
     kind: 'memory',
@@ -19,6 +46,12 @@ export function memoryStore(): CredentialStore {
     async delete(key: string) {
       map.delete(key);
     },
+    async compareAndSet<C>(key: string, expectedVersion: number, record: StoredCredential<C>): Promise<CasResult<C>> {
+      const cur = map.get(key) as StoredCredential<C> | undefined;
+      if (versionOf(cur) !== expectedVersion) return { ok: false, current: cur };
+      map.set(key, record);
+      return { ok: true, current: record };
+    },
   };
 }
 
@@ -27,53 +60,317 @@ export interface IndexedDbStoreOptions {
   dbName?: string;
   /** Object store name (default `credentials`). */
   storeName?: string;
+  /** Give up opening the database after this long (default 5000 ms; some private modes never answer). */
+  openTimeoutMs?: number;
 }
 
-export function indexedDbStore(options: IndexedDbStoreOptions = {}): CredentialStore {
+function domError(message: string, name: string): Error {
+  return typeof DOMException === 'function' ? new DOMException(message, name) : Object.assign(new Error(message), { name });
+}
+
+export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCredentialStore {
   const dbName = options.dbName ?? 'sealed-rpc';
   const storeName = options.storeName ?? 'credentials';
+  const openTimeoutMs = options.openTimeoutMs ?? 5_000;
   // Opened on first use, not at construction: a page without IndexedDB still builds its client.
-  let db: UseStore | undefined;
-  const use = (): UseStore => {
-    if (typeof indexedDB === 'undefined') throw new DOMException('IndexedDB is not available', 'NotSupportedError');
-    return (db ??= createStore(dbName, storeName));
-  };
+  let dbp: Promise<IDBDatabase> | undefined;
+
+  function openOnce(version?: number): Promise<IDBDatabase> {
+    return new Promise<IDBDatabase>((resolve, reject) => {
+      if (typeof indexedDB === 'undefined') return reject(domError('IndexedDB is not available', 'NotSupportedError'));
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(domError('IndexedDB did not open in time', 'TimeoutError'));
+      }, openTimeoutMs);
+      const done = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        f();
+      };
+      let req: IDBOpenDBRequest;
+      try {
+        req = version === undefined ? indexedDB.open(dbName) : indexedDB.open(dbName, version);
+      } catch (e) {
+        return done(() => reject(e));
+      }
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        if (!db.objectStoreNames.contains(storeName)) db.createObjectStore(storeName);
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        if (settled) return db.close(); // opened after the timeout: nobody is waiting
+        done(() => resolve(db));
+      };
+      req.onerror = () => done(() => reject(req.error ?? domError('IndexedDB open failed', 'UnknownError')));
+      // onblocked: another tab holds an older version open; keep waiting (the timeout bounds it).
+    });
+  }
+
+  async function openDb(): Promise<IDBDatabase> {
+    let db = await openOnce();
+    if (!db.objectStoreNames.contains(storeName)) {
+      // The database exists without our object store (another release or library): add it.
+      const next = db.version + 1;
+      db.close();
+      db = await openOnce(next);
+    }
+    // Another tab upgrading the database asks us to let go; the next use reopens.
+    db.onversionchange = () => {
+      db.close();
+      forget(db);
+    };
+    (db as IDBDatabase & { onclose: unknown }).onclose = () => forget(db);
+    return db;
+  }
+
+  let current: IDBDatabase | undefined;
+  function forget(db?: IDBDatabase): void {
+    if (db === undefined || db === current) {
+      current = undefined;
+      dbp = undefined;
+    }
+  }
+
+  function database(): Promise<IDBDatabase> {
+    if (!dbp) {
+      const p = openDb().then(
+        (db) => {
+          current = db;
+          return db;
+        },
+        (e) => {
+          if (dbp === p) dbp = undefined;
+          throw e;
+        },
+      );
+      dbp = p;
+    }
+    return dbp;
+  }
+
+  /** Run `work` in one transaction; a connection that is closing (InvalidStateError) is reopened once. */
+  async function withStore<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore, tx: IDBTransaction) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let db: IDBDatabase | undefined;
+      try {
+        db = await database();
+        const tx = db.transaction(storeName, mode);
+        return await work(tx.objectStore(storeName), tx);
+      } catch (e) {
+        if (attempt === 0 && errorName(e) === 'InvalidStateError') {
+          try {
+            db?.close();
+          } catch {
+            // already closed
+          }
+          forget(db);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** The transaction's outcome: resolves on complete, rejects with its error on abort/error. */
+  function completion(tx: IDBTransaction): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = tx.onerror = () => reject(tx.error ?? domError('the transaction was aborted', 'AbortError'));
+    });
+  }
+
   return {
     kind: 'indexeddb',
-    get: <C>(key: string) => get<StoredCredential<C>>(key, use()),
-    set: <C>(key: string, value: StoredCredential<C>) => set(key, value, use()),
-    delete: (key: string) => del(key, use()),
+    get: <C>(key: string) => withStore('readonly', (s) => promisifyRequest(s.get(key)) as Promise<StoredCredential<C> | undefined>),
+    set: <C>(key: string, value: StoredCredential<C>) =>
+      withStore('readwrite', (s, tx) => {
+        const done = completion(tx);
+        try {
+          s.put(value, key); // DataCloneError is thrown here, synchronously
+        } catch (e) {
+          done.catch(() => {});
+          try {
+            tx.abort();
+          } catch {
+            // already finished
+          }
+          return Promise.reject(e);
+        }
+        return done;
+      }),
+    delete: (key: string) =>
+      withStore('readwrite', (s, tx) => {
+        const done = completion(tx);
+        s.delete(key);
+        return done;
+      }),
+    compareAndSet: <C>(key: string, expectedVersion: number, record: StoredCredential<C>) =>
+      // One readwrite transaction: IndexedDB runs overlapping readwrite transactions one at a
+      // time, across tabs too, so the read and the write cannot interleave with another writer's.
+      withStore('readwrite', (s, tx) => {
+        const done = completion(tx);
+        let result: CasResult<C> | undefined;
+        let thrown: unknown;
+        const read = s.get(key);
+        read.onsuccess = () => {
+          const cur = read.result as StoredCredential<C> | undefined;
+          if (versionOf(cur) !== expectedVersion) {
+            result = { ok: false, current: cur };
+            return;
+          }
+          try {
+            s.put(record, key);
+            result = { ok: true, current: record };
+          } catch (e) {
+            thrown = e;
+            try {
+              tx.abort();
+            } catch {
+              // already finished
+            }
+          }
+        };
+        return done.then(
+          () => {
+            if (thrown !== undefined) throw thrown;
+            return result ?? { ok: false, current: undefined };
+          },
+          (e) => {
+            throw thrown ?? e;
+          },
+        );
+      }),
   };
 }
 
 /**
- * Wraps a store so that a storage fault never breaks a call: on the first failure the
- * records move to memory and `onFallback` is told why (the error's name, nothing else).
+ * Wraps a store so that a storage fault never breaks a call. On a failure the records move
+ * to memory and `onFallback` is told why (the error's name, nothing else), once. A value
+ * the store cannot clone (DataCloneError) is kept in memory and only its version and expiry
+ * are stored, so other tabs still see that a newer record exists.
  */
-export function withMemoryFallback(primary: CredentialStore, onFallback: (reason: string) => void): CredentialStore {
+export function withMemoryFallback(primary: CredentialStore, onFallback: (reason: string) => void): AtomicCredentialStore {
   const memory = memoryStore();
+  /** Records whose value only this page can hold (DataCloneError), by key. */
+  const pinned = new Map<string, StoredCredential>();
   let active: CredentialStore = primary;
+  const told = new Set<string>();
+  const tell = (reason: string) => {
+    if (told.has(reason)) return;
+    told.add(reason);
+    try {
+      onFallback(reason);
+    } catch {
+      // a listener's failure is not the store's
+    }
+  };
   const fallBack = (e: unknown) => {
     if (active === memory) return;
     active = memory;
-    onFallback(e instanceof Error || e instanceof DOMException ? e.name : 'Error');
+    // Keep what this page already holds.
+    for (const [k, r] of pinned) void memory.set(k, r);
+    told.clear();
+    tell(errorName(e));
   };
-  async function attempt<T>(op: (s: CredentialStore) => Promise<T>): Promise<T> {
+  const isCloneError = (e: unknown) => errorName(e) === 'DataCloneError';
+
+  function preferPinned<C>(key: string, raw: StoredCredential<C> | undefined): StoredCredential<C> | undefined {
+    const p = pinned.get(key) as StoredCredential<C> | undefined;
+    if (p && versionOf(p) >= versionOf(raw)) return p;
+    return raw;
+  }
+
+  async function get<C>(key: string): Promise<StoredCredential<C> | undefined> {
     if (active !== memory) {
       try {
-        return await op(active);
+        return preferPinned(key, await active.get<C>(key));
       } catch (e) {
         fallBack(e);
       }
     }
-    return op(memory);
+    return memory.get<C>(key);
   }
+
+  async function set<C>(key: string, value: StoredCredential<C>): Promise<void> {
+    if (active !== memory) {
+      try {
+        await active.set(key, value);
+        pinned.delete(key);
+        return;
+      } catch (e) {
+        if (isCloneError(e)) {
+          pinned.set(key, value as StoredCredential);
+          tell('DataCloneError');
+          try {
+            await active.set(key, strippedRecord(value));
+            return;
+          } catch (e2) {
+            fallBack(e2);
+          }
+        } else fallBack(e);
+      }
+    }
+    await memory.set(key, value);
+  }
+
+  async function compareAndSet<C>(key: string, expectedVersion: number, record: StoredCredential<C>): Promise<CasResult<C>> {
+    if (active !== memory) {
+      const cas = (r: StoredCredential<C>): Promise<CasResult<C>> =>
+        hasCompareAndSet(active)
+          ? active.compareAndSet(key, expectedVersion, r)
+          : // Not atomic across tabs, but the window is one read.
+            active.get<C>(key).then(async (cur) => {
+              if (versionOf(cur) !== expectedVersion) return { ok: false, current: cur };
+              await active.set(key, r);
+              return { ok: true, current: r };
+            });
+      try {
+        const r = await cas(record);
+        if (r.ok) pinned.delete(key);
+        else r.current = preferPinned(key, r.current);
+        return r;
+      } catch (e) {
+        if (isCloneError(e)) {
+          tell('DataCloneError');
+          try {
+            const r = await cas(strippedRecord(record) as StoredCredential<C>);
+            if (!r.ok) return r;
+            pinned.set(key, record as StoredCredential);
+            return { ok: true, current: record };
+          } catch (e2) {
+            fallBack(e2);
+          }
+        } else fallBack(e);
+      }
+      // The store failed mid-write: nothing to compare against any more; memory takes it.
+      await memory.set(key, record);
+      return { ok: true, current: record };
+    }
+    return memory.compareAndSet(key, expectedVersion, record);
+  }
+
+  async function del(key: string): Promise<void> {
+    pinned.delete(key);
+    if (active !== memory) {
+      try {
+        await active.delete(key);
+      } catch (e) {
+        fallBack(e);
+      }
+    }
+    await memory.delete(key);
+  }
+
   return {
     get kind() {
       return active.kind;
     },
-    get: (key) => attempt((s) => s.get(key)),
-    set: (key, value) => attempt((s) => s.set(key, value)),
-    delete: (key) => attempt((s) => s.delete(key)),
+    get,
+    set,
+    delete: del,
+    compareAndSet,
   };
 }

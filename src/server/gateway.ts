@@ -81,6 +81,10 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** How long an operation may run (default 30 s). */
   operationTimeoutMs?: number;
+  /** How long reading a request body may take (default 30 s; a slow sender gets 408). */
+  bodyTimeoutMs?: number;
+  /** Requests handled at once; past it -> 503 GATEWAY_BUSY (default 4096). */
+  maxInFlight?: number;
   /** Called with unexpected errors (never sent to the client). */
   onInternalError?: (err: unknown) => void;
 }
@@ -101,14 +105,34 @@ export function textResponse(status: number, body: string, headers: Record<strin
   return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
 
+/** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
+const MAX_REJECTION_KINDS = 256;
+
+function positive(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new TypeError(`createGateway: ${option} must be a positive number`);
+  return value;
+}
+
 export function createGateway(options: GatewayOptions): Gateway {
   if (!options || typeof options.profile?.handle !== 'function') throw new TypeError('createGateway: `profile` must be a gateway profile, e.g. modern({ signingKeys })');
   const ops = new Map<string, OperationHandler>();
   const now = options.now ?? Date.now;
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const operationTimeoutMs = options.operationTimeoutMs ?? 30_000;
+  const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 1024 * 1024);
+  const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 30_000);
+  const bodyTimeoutMs = positive('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
+  const maxInFlight = positive('maxInFlight', options.maxInFlight, 4096);
   const stats: GatewayStats = { issuances: 0, calls: 0, executions: 0, rejections: {} };
   const profile = options.profile;
+  let inFlight = 0;
+  let rejectionKinds = 0;
+  const internalError = (e: unknown) => {
+    try {
+      options.onInternalError?.(e);
+    } catch {
+      // the operator's logger failing must not change the answer
+    }
+  };
 
   const core: GatewayCore = {
     now,
@@ -123,27 +147,50 @@ export function createGateway(options: GatewayOptions): Gateway {
       try {
         return { ok: true, data: await handler(params, ctx) };
       } catch (e) {
-        if (e instanceof OperationError) return { ok: false, code: e.code, message: e.message };
-        options.onInternalError?.(e);
+        if (e instanceof OperationError) return { ok: false, code: String(e.code), message: String(e.message) };
+        internalError(e);
         return { ok: false, code: 'INTERNAL', message: 'the operation failed' };
       }
     },
     async readText(request) {
-      const declared = Number(request.headers.get('content-length') ?? '0');
-      if (declared > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
+      const declared = request.headers.get('content-length');
+      if (declared !== null && !/^\s*[0-9]+\s*$/.test(declared)) throw new GatewayReject(400, 'BAD_REQUEST');
+      if (declared !== null && Number(declared) > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
       if (!request.body) return '';
-      const reader = request.body.getReader();
+      let reader: ReadableStreamDefaultReader<Uint8Array>;
+      try {
+        reader = request.body.getReader();
+      } catch {
+        throw new GatewayReject(400, 'BAD_REQUEST'); // already read or locked
+      }
       const chunks: Uint8Array[] = [];
       let n = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        n += value.length;
-        if (n > maxBodyBytes) {
-          await reader.cancel().catch(() => {});
-          throw new GatewayReject(413, 'BODY_TOO_LARGE');
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new GatewayReject(408, 'BODY_TIMEOUT')), bodyTimeoutMs);
+      });
+      deadline.catch(() => {});
+      try {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await Promise.race([reader.read(), deadline]);
+          } catch (e) {
+            // A sender that stalls, or a stream that breaks (client gone): never a 500.
+            throw e instanceof GatewayReject ? e : new GatewayReject(400, 'BAD_REQUEST');
+          }
+          if (chunk.done) break;
+          const value = chunk.value;
+          if (!(value instanceof Uint8Array)) throw new GatewayReject(400, 'BAD_REQUEST');
+          n += value.length;
+          if (n > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
+          chunks.push(value);
         }
-        chunks.push(value);
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        throw e;
+      } finally {
+        clearTimeout(timer);
       }
       const all = new Uint8Array(n);
       let o = 0;
@@ -162,7 +209,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       else stats.calls++;
     },
     reject(code) {
-      stats.rejections[code] = (stats.rejections[code] ?? 0) + 1;
+      // Bounded: codes come from the profiles, but a hostile input must not grow this map.
+      let key = String(code).slice(0, 64);
+      if (!(key in stats.rejections)) {
+        if (rejectionKinds >= MAX_REJECTION_KINDS) key = 'OTHER';
+        else rejectionKinds++;
+      }
+      stats.rejections[key] = (stats.rejections[key] ?? 0) + 1;
     },
   };
 
@@ -175,17 +228,26 @@ export function createGateway(options: GatewayOptions): Gateway {
       return gateway;
     },
     async handle(request) {
+      const answer = (status: number, code: string) => {
+        core.reject(code);
+        return jsonResponse(status, { error: code, serverTime: String(now()) });
+      };
+      if (inFlight >= maxInFlight) {
+        request.body?.cancel().catch(() => {});
+        return answer(503, 'GATEWAY_BUSY');
+      }
+      inFlight++;
       try {
-        return await profile.handle(request, core);
+        const response = await profile.handle(request, core);
+        if (!(response instanceof Response)) throw new TypeError('the gateway profile did not answer with a Response');
+        return response;
       } catch (e) {
-        if (e instanceof GatewayReject) {
-          core.reject(e.code);
-          return jsonResponse(e.status, { error: e.code, serverTime: String(now()) });
-        }
-        // Never a stack trace on the wire.
-        options.onInternalError?.(e);
-        core.reject('INTERNAL');
-        return jsonResponse(500, { error: 'INTERNAL', serverTime: String(now()) });
+        if (e instanceof GatewayReject) return answer(e.status, e.code);
+        // Never a stack trace on the wire: the error goes to the operator only.
+        internalError(e);
+        return answer(500, 'INTERNAL');
+      } finally {
+        inFlight--;
       }
     },
     expireCredentials() {

@@ -17,47 +17,115 @@ export interface NodeHandlerOptions {
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
 
+/** Methods `Request` cannot carry; answered 405 here rather than thrown. */
+const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+/** A plain error answer written straight to the socket (no stack, no detail). */
+function plainError(res: ServerResponse, status: number, code: string): void {
+  try {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: code, serverTime: String(Date.now()) });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), date: new Date().toUTCString() });
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
+}
+
+/** The request target as a path; absolute-form targets (`http://host/p`) keep only their path. */
+function targetPath(rawUrl: string): string | undefined {
+  if (rawUrl.startsWith('/')) return rawUrl;
+  if (/^https?:\/\//i.test(rawUrl)) {
+    try {
+      const u = new URL(rawUrl);
+      return u.pathname + u.search;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined; // `*` (OPTIONS) or garbage
+}
+
+/** An origin for the Request URL: the Host header when it parses, else a fixed one (routing uses the path only). */
+function originFor(host: string | undefined): string {
+  if (host && /^[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]{1,255}$/.test(host)) {
+    try {
+      return new URL(`http://${host}/`).origin;
+    } catch {
+      // fall through
+    }
+  }
+  return 'http://localhost';
+}
+
 export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<Response>), options: NodeHandlerOptions = {}): NodeHandler {
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
-    const rawUrl = req.url ?? '/';
-    if (base && !(rawUrl === base || rawUrl.startsWith(base + '/') || rawUrl.startsWith(base + '?'))) {
-      if (next) return next();
-      res.statusCode = 404;
-      res.end();
-      return;
+    // Nothing here may throw: a synchronous throw in a node:http request listener ends the process.
+    let request: Request;
+    try {
+      const rawUrl = req.url ?? '/';
+      if (base && !(rawUrl === base || rawUrl.startsWith(base + '/') || rawUrl.startsWith(base + '?'))) {
+        if (next) return next();
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      const method = (req.method ?? 'GET').toUpperCase();
+      if (UNSUPPORTED_METHODS.has(method)) {
+        req.resume();
+        return plainError(res, 405, 'METHOD_NOT_ALLOWED');
+      }
+      const path = targetPath(rawUrl.slice(base.length) || '/');
+      if (path === undefined) {
+        req.resume();
+        return plainError(res, 400, 'BAD_REQUEST');
+      }
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v === undefined || k === PEER_HEADER) continue;
+        try {
+          if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+          else headers.set(k, v);
+        } catch {
+          // a header the Fetch API refuses (node:http is more lenient): dropped
+        }
+      }
+      // The peer address from the socket, for per-client rate limits; a client cannot set it.
+      headers.set(PEER_HEADER, req.socket?.remoteAddress ?? 'unknown');
+      const hasBody = method !== 'GET' && method !== 'HEAD';
+      request = new Request(originFor(req.headers.host) + path, {
+        method,
+        headers,
+        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+        // @ts-expect-error Node's fetch needs duplex for a streamed body
+        duplex: 'half',
+      });
+    } catch {
+      req.resume();
+      return plainError(res, 400, 'BAD_REQUEST');
     }
-    const path = rawUrl.slice(base.length) || '/';
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || k === PEER_HEADER) continue;
-      if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-      else headers.set(k, v);
+    let answer: Promise<Response>;
+    try {
+      answer = Promise.resolve(handle(request));
+    } catch (e) {
+      answer = Promise.reject(e);
     }
-    // The peer address from the socket, for per-client rate limits; a client cannot set it.
-    headers.set(PEER_HEADER, req.socket?.remoteAddress ?? 'unknown');
-    const method = req.method ?? 'GET';
-    const hasBody = method !== 'GET' && method !== 'HEAD';
-    const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${path}`, {
-      method,
-      headers,
-      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-      // @ts-expect-error Node's fetch needs duplex for a streamed body
-      duplex: 'half',
-    });
-    handle(request)
+    answer
       .then(async (response) => {
+        const body = new Uint8Array(await response.arrayBuffer());
         res.statusCode = response.status;
         response.headers.forEach((v, k) => res.setHeader(k, v));
         if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
-        const body = new Uint8Array(await response.arrayBuffer());
         res.end(body);
       })
-      .catch((e) => {
-        if (next) return next(e);
-        res.statusCode = 500;
-        res.end();
+      .catch(() => {
+        // Never next(err): connect's final handler prints the stack in development.
+        plainError(res, 500, 'INTERNAL');
       });
   };
 }

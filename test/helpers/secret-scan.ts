@@ -66,3 +66,73 @@ export function findSecrets(lines: string[], secrets: Record<string, string | Ui
   for (const [name, s] of Object.entries(secrets)) for (const f of secretForms(s)) if (text.includes(f)) found.push(`${name} as ${f.slice(0, 6)}…`);
   return found;
 }
+
+// ---------------------------------------------------------------------------------------
+// Added for the all-dialects scan (test/e2e/secrets-all-dialects.test.ts).
+
+/** What a developer sees when they log an error object (Node's inspector: own fields, cause, stack). */
+export function collectInspected(out: OutputCollector, e: unknown): void {
+  out.lines.push(inspectValue(e));
+}
+
+let inspectImpl: ((v: unknown) => string) | undefined;
+
+/** Load Node's util.inspect once (call before `collectInspected`); loaded on demand so browser tests never import node:util. */
+export async function loadInspector(): Promise<void> {
+  const util = await import('node:util');
+  inspectImpl = (v) => util.inspect(v, { depth: 8, showHidden: false, getters: false });
+}
+
+function inspectValue(v: unknown): string {
+  if (!inspectImpl) throw new Error('call loadInspector() first');
+  return inspectImpl(v);
+}
+
+/** Every error, its inspector view, and a one-line summary; for scenarios run in a loop. */
+export async function collectFailure(out: OutputCollector, p: Promise<unknown>, label: string): Promise<string> {
+  try {
+    await p;
+    out.lines.push(`${label}: ok`);
+    return 'ok';
+  } catch (e) {
+    out.error(e);
+    collectInspected(out, e);
+    const code = (e as { code?: string })?.code ?? 'not-an-RpcError';
+    out.lines.push(`${label}: ${code}`);
+    return code;
+  }
+}
+
+/** Also the AES key bytes a legacy secret turns into (keyFrom md5/sha256/java-sha1prng/…), so derived keys are searched too. */
+export async function withDerivedKeys(secrets: Record<string, string | Uint8Array>, keyFrom: import('../../src/crypto/kdf.js').KeyFrom): Promise<Record<string, string | Uint8Array>> {
+  const { deriveAesKey } = await import('../../src/crypto/kdf.js');
+  const out: Record<string, string | Uint8Array> = { ...secrets };
+  for (const [name, s] of Object.entries(secrets)) {
+    if (typeof s !== 'string') continue;
+    try {
+      out[`${name} (AES key under ${keyFrom})`] = await deriveAesKey(s, keyFrom);
+    } catch {
+      // not a key under this keyFrom (a config-error scenario): the text itself is searched
+    }
+  }
+  return out;
+}
+
+/** Windows of a long secret's hex and base64 forms, to catch a partial leak (e.g. a truncated log line). */
+export function secretWindows(secret: string | Uint8Array, width = 16): string[] {
+  const forms = secretForms(secret);
+  const out = new Set<string>();
+  for (const f of forms) {
+    if (f.length <= width) continue;
+    for (let i = 0; i + width <= f.length; i += Math.max(1, Math.floor(width / 2))) out.add(f.slice(i, i + width));
+  }
+  return [...out];
+}
+
+/** findSecrets plus partial windows; returns what was found (name and a short prefix, never the secret). */
+export function findSecretsDeep(lines: string[], secrets: Record<string, string | Uint8Array>, width = 16): string[] {
+  const found = new Set(findSecrets(lines, secrets));
+  const text = lines.join('\n');
+  for (const [name, s] of Object.entries(secrets)) for (const w of secretWindows(s, width)) if (text.includes(w)) found.add(`${name} (part) as ${w.slice(0, 6)}…`);
+  return [...found];
+}

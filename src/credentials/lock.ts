@@ -1,0 +1,187 @@
+/**
+ * Cross-tab single flight for credential issuance.
+ *
+ * Where the browser has Web Locks (`navigator.locks`), they are used as they are. Where it
+ * has not (older Safari, some hybrid-app web views), a lease in `localStorage` with an
+ * expiry stands in: a tab writes `{owner, expires}`, waits a moment, and holds the lock
+ * only if its own write is still there; it renews the lease while it works and removes it
+ * when done, and a lease left by a tab that died simply expires. With neither, calls in
+ * this page are still serialized.
+ *
+ * The lease is an optimisation (one issuance instead of one per tab), not what keeps the
+ * record consistent: the credential manager's compare-and-swap on the record's `version`
+ * does that, so a lock that is lost or times out costs at most one extra issuance.
+ */
+
+/** The part of the Web Locks API this module uses. */
+export interface LockManagerLike {
+  request<T>(name: string, options: { mode: 'exclusive' }, callback: () => Promise<T>): Promise<T>;
+}
+
+/** The part of `Storage` (localStorage) this module uses. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+export interface LockEnvironment {
+  /** Web Locks; default `navigator.locks` where it exists. `null` forces the fallback. */
+  locks?: LockManagerLike | null;
+  /** Storage shared by the page's tabs; default `localStorage` where it works. `null`: none. */
+  storage?: StorageLike | null;
+  /** Wall clock (default Date.now). */
+  now?: () => number;
+  /** Waits `ms` (default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
+  /** This tab's id, for the lease (default: random). */
+  ownerId?: string;
+  /** How long a lease holds without renewal (default 10000 ms); a dead tab's lease lasts this long. */
+  leaseMs?: number;
+  /** How long to wait after writing a lease before trusting it (default 40 ms). */
+  settleMs?: number;
+  /** How often a waiting tab looks again (default 50 ms, plus jitter). */
+  pollMs?: number;
+  /** Give up waiting after this long and run anyway (default 15000 ms; the version check keeps the record safe). */
+  maxWaitMs?: number;
+}
+
+export type LockKind = 'web-locks' | 'storage-lease' | 'local';
+
+export interface CrossTabLock {
+  /** Run `fn` while holding the lock `name` (exclusive across the tabs of this origin where possible). */
+  run<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  readonly kind: LockKind;
+}
+
+/** localStorage key prefix of the lease records. */
+export const LEASE_PREFIX = 'sealed-rpc-lock:';
+
+interface Lease {
+  owner: string;
+  expires: number;
+}
+
+function readLease(storage: StorageLike, key: string): Lease | undefined {
+  const raw = storage.getItem(key);
+  if (raw === null) return undefined;
+  try {
+    const v = JSON.parse(raw) as Partial<Lease>;
+    if (v && typeof v.owner === 'string' && typeof v.expires === 'number' && Number.isFinite(v.expires)) return { owner: v.owner, expires: v.expires };
+  } catch {
+    // a corrupt lease is treated as none
+  }
+  return undefined;
+}
+
+function defaultStorage(): StorageLike | null {
+  try {
+    const s = (globalThis as { localStorage?: StorageLike }).localStorage;
+    if (!s) return null;
+    // Private modes and sandboxed frames throw on use (SecurityError, QuotaExceededError).
+    const probe = LEASE_PREFIX + 'probe';
+    s.setItem(probe, '1');
+    s.removeItem(probe);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+function randomId(): string {
+  const b = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** Serializes calls per name within this page (one JavaScript realm). */
+function localMutex(): <T>(name: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = tails.get(name) ?? Promise.resolve();
+    const result = prev.then(fn, fn);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(name, tail);
+    void tail.then(() => {
+      if (tails.get(name) === tail) tails.delete(name);
+    });
+    return result;
+  };
+}
+
+export function createLock(env: LockEnvironment = {}): CrossTabLock {
+  const locks = env.locks === undefined ? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks : env.locks;
+  if (locks && typeof locks.request === 'function') {
+    return { kind: 'web-locks', run: (name, fn) => locks.request(name, { mode: 'exclusive' }, fn) };
+  }
+  const local = localMutex();
+  const storage = env.storage === undefined ? defaultStorage() : env.storage;
+  if (!storage) return { kind: 'local', run: local };
+
+  const now = env.now ?? (() => Date.now());
+  const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const ownerId = env.ownerId ?? randomId();
+  const leaseMs = env.leaseMs ?? 10_000;
+  const settleMs = env.settleMs ?? 40;
+  const pollMs = env.pollMs ?? 50;
+  const maxWaitMs = env.maxWaitMs ?? 15_000;
+  let seq = 0;
+
+  /** Take the lease; false when the wait ran out (the caller then runs unlocked) or storage failed. */
+  async function acquire(key: string, me: string): Promise<boolean> {
+    const deadline = now() + maxWaitMs;
+    for (;;) {
+      const cur = readLease(storage!, key);
+      if (!cur || cur.expires <= now() || cur.owner === me) {
+        storage!.setItem(key, JSON.stringify({ owner: me, expires: now() + leaseMs }));
+        await sleep(settleMs);
+        // Another tab that wrote at the same moment overwrote ours or was overwritten: the last write wins.
+        if (readLease(storage!, key)?.owner === me) return true;
+      }
+      if (now() >= deadline) return false;
+      await sleep(pollMs + Math.floor(Math.random() * pollMs));
+    }
+  }
+
+  async function withLease<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const key = LEASE_PREFIX + name;
+    const me = `${ownerId}:${++seq}`;
+    let held = false;
+    try {
+      held = await acquire(key, me);
+    } catch {
+      held = false; // storage refused (quota, security): run with the page-local lock only
+    }
+    if (!held) return fn();
+    // Renew the lease while fn runs, so a slow issuance is not taken over by another tab.
+    const timer = setInterval(() => {
+      try {
+        if (readLease(storage!, key)?.owner === me) storage!.setItem(key, JSON.stringify({ owner: me, expires: now() + leaseMs }));
+      } catch {
+        // nothing to do: the lease will expire
+      }
+    }, Math.max(1, Math.floor(leaseMs / 3)));
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+      try {
+        if (readLease(storage!, key)?.owner === me) storage!.removeItem(key);
+      } catch {
+        // it expires on its own
+      }
+    }
+  }
+
+  return { kind: 'storage-lease', run: (name, fn) => local(name, () => withLease(name, fn)) };
+}
+
+let shared: CrossTabLock | undefined;
+
+/** The lock of this page, from its globals (Web Locks, else a localStorage lease, else page-local). */
+export function defaultLock(): CrossTabLock {
+  return (shared ??= createLock());
+}

@@ -1,0 +1,228 @@
+/**
+ * Cross-tab single flight where `navigator.locks` is missing: the localStorage lease of
+ * src/credentials/lock.ts. A "tab" here is a lock instance with its own page-local state
+ * and owner id; tabs share one fake localStorage, as same-origin tabs share the real one.
+ */
+import { describe, expect, it } from 'vitest';
+import { CredentialManager } from '../../src/credentials/manager.js';
+import { createLock, defaultLock, LEASE_PREFIX, type CrossTabLock, type LockManagerLike, type StorageLike } from '../../src/credentials/lock.js';
+import { indexedDbStore, memoryStore } from '../../src/credentials/store.js';
+import type { CredentialStore } from '../../src/types.js';
+
+/** One origin's localStorage, shared by the fake tabs. */
+class FakeStorage implements StorageLike {
+  readonly map = new Map<string, string>();
+  writes = 0;
+  getItem(k: string) {
+    return this.map.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.writes++;
+    this.map.set(k, String(v));
+  }
+  removeItem(k: string) {
+    this.map.delete(k);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tab(storage: StorageLike, id: string, extra: Parameters<typeof createLock>[0] = {}): CrossTabLock {
+  return createLock({ locks: null, storage, ownerId: id, settleMs: 5, pollMs: 5, leaseMs: 1_000, ...extra });
+}
+
+function manager(store: CredentialStore, lock: CrossTabLock, issued: { n: number }, issueMs = 30) {
+  return new CredentialManager<string>({
+    store,
+    key: 'modern:k1:/issue@https://api.example.com',
+    now: Date.now,
+    lock,
+    issue: async () => {
+      const n = ++issued.n;
+      await sleep(issueMs);
+      return { value: 'credential-' + n, expiresAt: Date.now() + 60_000 };
+    },
+  });
+}
+
+describe('cross-tab lock without navigator.locks', () => {
+  it('picks the fallback: Web Locks when given, a localStorage lease when only storage works, page-local otherwise', () => {
+    const fakeLocks: LockManagerLike = { request: (_n, _o, cb) => cb() };
+    expect(createLock({ locks: fakeLocks }).kind).toBe('web-locks');
+    expect(createLock({ locks: null, storage: new FakeStorage() }).kind).toBe('storage-lease');
+    expect(createLock({ locks: null, storage: null }).kind).toBe('local');
+    // This Node process has neither navigator.locks nor localStorage.
+    expect(defaultLock().kind).toBe('local');
+  });
+
+  it('two managers in two fake tabs sharing a store and a localStorage, both needing a credential at once: exactly one issuance, both use it', async () => {
+    const storage = new FakeStorage();
+    const store = memoryStore();
+    const issued = { n: 0 };
+    const a = manager(store, tab(storage, 'tab-a'), issued);
+    const b = manager(store, tab(storage, 'tab-b'), issued);
+    const [ra, rb] = await Promise.all([a.current(), b.current()]);
+    expect(issued.n).toBe(1);
+    expect(ra).toEqual(rb);
+    expect(ra.value).toBe('credential-1');
+    expect([...storage.map.keys()].filter((k) => k.startsWith(LEASE_PREFIX))).toEqual([]); // released
+  });
+
+  it('five tabs over one IndexedDB store, 20 concurrent calls each, after the credential expired: exactly one renewal', async () => {
+    const storage = new FakeStorage();
+    const store = indexedDbStore({ dbName: `lock-${Math.random()}` });
+    const issued = { n: 0 };
+    const tabs = Array.from({ length: 5 }, (_, i) => manager(store, tab(storage, 'tab-' + i), issued, 20));
+    const first = await tabs[0].current();
+    expect(issued.n).toBe(1);
+    await Promise.all(tabs.map((m) => m.current())); // everyone has version 1 now
+    const renewed = await Promise.all(tabs.flatMap((m) => Array.from({ length: 20 }, () => m.renew(first))));
+    expect(issued.n).toBe(2);
+    expect(new Set(renewed.map((r) => r.version))).toEqual(new Set([2]));
+    expect(new Set(renewed.map((r) => r.value))).toEqual(new Set(['credential-2']));
+  });
+
+  it('control: the same two tabs with no lock at all issue twice, and the version check still leaves one record both adopt', async () => {
+    const store = memoryStore();
+    const issued = { n: 0 };
+    const none: CrossTabLock = { kind: 'local', run: (_n, fn) => fn() };
+    const a = manager(store, none, issued);
+    const b = manager(store, none, issued);
+    const [ra, rb] = await Promise.all([a.current(), b.current()]);
+    expect(issued.n).toBe(2);
+    expect(ra).toEqual(rb);
+    expect((await store.get('modern:k1:/issue@https://api.example.com'))?.version).toBe(1);
+  });
+
+  it('mutual exclusion: three tabs starting at the same moment, 30 rounds, never inside the work together', async () => {
+    const storage = new FakeStorage();
+    const tabs = [tab(storage, 'x'), tab(storage, 'y'), tab(storage, 'z')];
+    let inside = 0;
+    let maxInside = 0;
+    let runs = 0;
+    for (let round = 0; round < 30; round++) {
+      await Promise.all(
+        tabs.map((t) =>
+          t.run('issue', async () => {
+            inside++;
+            maxInside = Math.max(maxInside, inside);
+            await sleep(2);
+            inside--;
+            runs++;
+          }),
+        ),
+      );
+    }
+    expect(runs).toBe(90);
+    expect(maxInside).toBe(1);
+  });
+
+  it('a slow issuance keeps its lease (renewed while it runs) beyond leaseMs; another tab waits for it', async () => {
+    const storage = new FakeStorage();
+    const a = tab(storage, 'a', { leaseMs: 60 });
+    const b = tab(storage, 'b', { leaseMs: 60 });
+    const order: string[] = [];
+    await Promise.all([
+      a.run('issue', async () => {
+        order.push('a:start');
+        await sleep(250); // four lease lengths
+        order.push('a:end');
+      }),
+      sleep(15).then(() =>
+        b.run('issue', async () => {
+          order.push('b:start');
+        }),
+      ),
+    ]);
+    expect(order).toEqual(['a:start', 'a:end', 'b:start']);
+  });
+
+  it('a lease left by a tab that died expires: the next tab takes it after leaseMs', async () => {
+    const storage = new FakeStorage();
+    storage.setItem(LEASE_PREFIX + 'issue', JSON.stringify({ owner: 'dead-tab', expires: Date.now() + 80 }));
+    const t0 = Date.now();
+    let ran = false;
+    await tab(storage, 'alive').run('issue', async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(70);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it('a lease that never frees (a tab with a clock far ahead): after maxWaitMs the work runs anyway', async () => {
+    const storage = new FakeStorage();
+    storage.setItem(LEASE_PREFIX + 'issue', JSON.stringify({ owner: 'future-tab', expires: Date.now() + 86_400_000 }));
+    const t0 = Date.now();
+    let ran = false;
+    await tab(storage, 'me', { maxWaitMs: 60 }).run('issue', async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it('a corrupt lease record is treated as none', async () => {
+    const storage = new FakeStorage();
+    storage.setItem(LEASE_PREFIX + 'issue', '{not json');
+    let ran = false;
+    await tab(storage, 'me', { maxWaitMs: 10_000 }).run('issue', async () => {
+      ran = true;
+    });
+    expect(ran).toBe(true);
+  });
+
+  it('the lease is released when the work throws, and the error reaches the caller', async () => {
+    const storage = new FakeStorage();
+    const t = tab(storage, 'me');
+    await expect(
+      t.run('issue', async () => {
+        throw new Error('issuance failed');
+      }),
+    ).rejects.toThrow('issuance failed');
+    expect(storage.getItem(LEASE_PREFIX + 'issue')).toBeNull();
+    expect(await t.run('issue', async () => 'next')).toBe('next');
+  });
+
+  it('storage that throws (private mode, quota): the lock still serializes the calls of this page', async () => {
+    const throwing: StorageLike = {
+      getItem: () => {
+        throw new DOMException('denied', 'SecurityError');
+      },
+      setItem: () => {
+        throw new DOMException('full', 'QuotaExceededError');
+      },
+      removeItem: () => {},
+    };
+    const t = createLock({ locks: null, storage: throwing });
+    let inside = 0;
+    let maxInside = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        t.run('issue', async () => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await sleep(2);
+          inside--;
+        }),
+      ),
+    );
+    expect(maxInside).toBe(1);
+  });
+
+  it('with Web Locks present, the manager uses them (exclusive, named after the store key) and not the lease', async () => {
+    const requests: { name: string; mode: string }[] = [];
+    const fakeLocks: LockManagerLike = {
+      request: async (name, options, cb) => {
+        requests.push({ name, mode: options.mode });
+        return cb();
+      },
+    };
+    const storage = new FakeStorage();
+    const issued = { n: 0 };
+    const m = manager(memoryStore(), createLock({ locks: fakeLocks, storage }), issued, 1);
+    await m.current();
+    expect(requests).toEqual([{ name: 'sealed-rpc:modern:k1:/issue@https://api.example.com', mode: 'exclusive' }]);
+    expect(storage.writes).toBe(0);
+  });
+});
