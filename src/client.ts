@@ -125,6 +125,7 @@ export function createClient(options: ClientOptions): Client {
           store,
           key: storeKey,
           now,
+          ...(profile.validateCredential ? { validate: (v: unknown) => profile.validateCredential!(v) } : {}),
           issue: async () => {
             // Issuance is shared by every waiting call, so it gets its own timeout, not one caller's signal.
             const signal = AbortSignal.timeout(defaultTimeout);

@@ -96,6 +96,8 @@ export interface Profile<C = unknown, S = unknown> {
   open(res: WireResponse, sealed: Sealed<S>, credential: C | undefined, ctx: ProfileContext): Promise<unknown>;
   /** A stable key for the credential store (distinct per gateway configuration). */
   readonly storeKey: string;
+  /** Is a stored value a usable credential of this dialect? A record that fails is re-issued, not used. */
+  validateCredential?(value: unknown): boolean;
   /** Describe a stored credential for the inspector/events, with no secret. */
   describe?(credential: C): Record<string, string>;
   /** Default max clock correction (ms). */

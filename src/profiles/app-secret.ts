@@ -183,5 +183,9 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     seal,
     open,
     describe: (c) => ({ appId: c.appId }),
+    validateCredential: (v) => {
+      const c = v as Partial<AppSecretCredential> | null;
+      return typeof c?.appId === 'string' && c.appId.length > 0 && typeof c.appSecret === 'string' && c.appSecret.length > 0;
+    },
   };
 }

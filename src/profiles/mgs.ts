@@ -275,6 +275,8 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
           ...(Number.isFinite(date) ? { serverTime: date } : {}),
         });
       }
+      // A success code on a failed HTTP exchange is not a success (a proxy copied the header, or the body was cut).
+      if (res.status !== 200) throw new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status });
     }
     // 8001 (not modified) is not an error: the body, if any, is the data; else undefined.
     if (res.body.trim() === '') return undefined;

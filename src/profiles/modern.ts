@@ -213,5 +213,10 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     seal,
     open,
     describe: (c) => ({ appId: c.appId }),
+    validateCredential: (v) => {
+      const c = v as Partial<ModernCredential> | null;
+      const isKey = (k: unknown) => (typeof CryptoKey !== 'undefined' && k instanceof CryptoKey) || (k instanceof Uint8Array && k.length === 32);
+      return typeof c?.appId === 'string' && c.appId.length > 0 && typeof c.expiresAt === 'number' && isKey(c.reqKey) && isKey(c.resKey);
+    },
   };
 }

@@ -159,10 +159,19 @@ function lowerCaseHeaders(header: unknown): Record<string, string> {
  * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
  * non-JSON body), a string, or a plain object (the parsed body).
  */
+/** JSON text of a value the container handed over; a value JSON cannot hold (BigInt, cycles) is unreadable. */
+function toJsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with data that is not JSON');
+  }
+}
+
 export function bridgeResponse(data: unknown): WireResponse {
   if (typeof data === 'string') return { status: 200, headers: { 'content-type': 'text/plain' }, body: data };
   if (!isPlainObject(data)) {
-    if (Array.isArray(data)) return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) };
+    if (Array.isArray(data)) return { status: 200, headers: { 'content-type': 'application/json' }, body: toJsonText(data) };
     throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with no data');
   }
   const failure = numericCode(data.error);
@@ -176,9 +185,9 @@ export function bridgeResponse(data: unknown): WireResponse {
     }
     // The container already parsed it; it goes back to text for the profile to parse.
     headers['content-type'] = 'application/json';
-    return { status: 200, headers, body: resData === undefined ? '' : JSON.stringify(resData) };
+    return { status: 200, headers, body: resData === undefined ? '' : toJsonText(resData) };
   }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(data) };
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: toJsonText(data) };
 }
 
 export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Transport {

@@ -425,6 +425,7 @@ async function mgsSubject(): Promise<Subject> {
       } else {
         const code = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
         if (code !== 1000 && code !== 8001) return 'reject';
+        if (res.status !== 200) return 'reject'; // a success code on a failed HTTP exchange is not a success
       }
       if (res.body.trim() === '') return { resolve: undefined };
       try {
@@ -463,7 +464,7 @@ describe('hostile responses: open() of every dialect', () => {
     expect(r.codes.RESPONSE_REPLAYED).toBeGreaterThan(0);
   }, 60_000);
 
-  it('mgs: 10,000 hostile responses -> RpcError with a PROTOCOLS.md code or the body as data exactly when Result-Status says success', async () => {
+  it('mgs: 10,000 hostile responses -> RpcError with a PROTOCOLS.md code or the body as data exactly when Result-Status says success on HTTP 200', async () => {
     const r = await fuzzOpen(await mgsSubject());
     expectCoverage(r);
     expect(r.codes.GATEWAY).toBeGreaterThan(0);
@@ -511,17 +512,17 @@ describe('hostile container callbacks: mgs through the JSBridge', () => {
     expect(codes.NETWORK).toBeGreaterThan(10);
   }, 60_000);
 
-  it('TODO(lead, bug in src/transport/jsbridge.ts:165/179/181): a callback value JSON cannot serialize (a BigInt from a page-side bridge stub) escapes bridgeResponse as a TypeError instead of RESPONSE_UNREADABLE', () => {
-    // Current behaviour, asserted so the fix shows up here: wrap those JSON.stringify calls and throw
-    // RpcError('RESPONSE_UNREADABLE', 'the container answered with data that is not JSON').
-    let thrown: unknown;
-    try {
-      bridgeResponse({ resData: { n: 10n } });
-    } catch (e) {
-      thrown = e;
+  it('a callback value JSON cannot serialize (a BigInt from a page-side bridge stub) is RESPONSE_UNREADABLE, not a TypeError', () => {
+    for (const data of [{ resData: { n: 10n } }, { n: 10n }, [10n]]) {
+      let thrown: unknown;
+      try {
+        bridgeResponse(data);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(RpcError);
+      expect((thrown as RpcError).code).toBe('RESPONSE_UNREADABLE');
     }
-    if (thrown instanceof RpcError) expect(thrown.code).toBe('RESPONSE_UNREADABLE'); // fixed
-    else expect((thrown as Error).name).toBe('TypeError');
   });
 });
 

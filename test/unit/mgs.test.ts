@@ -362,3 +362,20 @@ describe('mgs end to end over real HTTP', () => {
     expect(JSON.stringify(err) + String(err) + err.hint).not.toMatch(/not-the-secret|mgs-test-secret/);
   });
 });
+
+describe('mgs open: HTTP status and Result-Status together', () => {
+  it('Result-Status 1000 on an HTTP 502 is HTTP_STATUS, never data', async () => {
+    const { mgs: mgsProfile } = await import('../../src/profiles/mgs.js');
+    const profile = mgsProfile({ appId: 'A', workspaceId: 'W', secret: 's'.repeat(16) });
+    const ctx = { now: () => 1_700_000_000_000, random: (n: number) => new Uint8Array(n), parseJson: JSON.parse, send: async () => ({ status: 200, headers: {}, body: '' }) };
+    const sealed = await profile.seal({ operationType: 'OP', params: {}, options: {}, memo: {} }, undefined, ctx);
+    let err: unknown;
+    try {
+      await profile.open({ status: 502, headers: { 'result-status': '1000' }, body: '{"data":"stolen"}' }, sealed, undefined, ctx);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('HTTP_STATUS');
+    expect((err as { status?: number }).status).toBe(502);
+  });
+});
