@@ -9,7 +9,7 @@
  * that cannot be cloned (CryptoKey on some engines) stays in memory while the store keeps
  * its version and expiry. Each is reported once, by the error's name only.
  */
-import { promisifyRequest } from 'idb-keyval';
+import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import type { CredentialStore, StoredCredential } from '../types.js';
 import { errorName, strippedRecord, versionOf } from './record.js';
 
@@ -68,105 +68,49 @@ function domError(message: string, name: string): Error {
   return typeof DOMException === 'function' ? new DOMException(message, name) : Object.assign(new Error(message), { name });
 }
 
+/** `p`, or a TimeoutError after `ms` (an IndexedDB open that never answers must not hang a call). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(domError('IndexedDB did not answer in time', 'TimeoutError')), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * idb-keyval's store, plus what a credential store needs on top: compare-and-set in one
+ * transaction, one reopen of a connection the engine closed, an open timeout, and letting
+ * another tab's version upgrade through.
+ */
 export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCredentialStore {
   const dbName = options.dbName ?? 'sealed-rpc';
   const storeName = options.storeName ?? 'credentials';
   const openTimeoutMs = options.openTimeoutMs ?? 5_000;
   // Opened on first use, not at construction: a page without IndexedDB still builds its client.
-  let dbp: Promise<IDBDatabase> | undefined;
+  let current: UseStore | undefined;
 
-  function openOnce(version?: number): Promise<IDBDatabase> {
-    return new Promise<IDBDatabase>((resolve, reject) => {
-      if (typeof indexedDB === 'undefined') return reject(domError('IndexedDB is not available', 'NotSupportedError'));
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(domError('IndexedDB did not open in time', 'TimeoutError'));
-      }, openTimeoutMs);
-      const done = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        f();
+  function open(): UseStore {
+    if (current) return current;
+    if (typeof indexedDB === 'undefined') throw domError('IndexedDB is not available', 'NotSupportedError');
+    const use = createStore(dbName, storeName);
+    current = use;
+    // Another tab upgrading the database asks us to let go instead of blocking it; the next use reopens.
+    use('readonly', (s) => {
+      const db = s.transaction.db;
+      db.onversionchange = () => {
+        db.close();
+        if (current === use) current = undefined;
       };
-      let req: IDBOpenDBRequest;
-      try {
-        req = version === undefined ? indexedDB.open(dbName) : indexedDB.open(dbName, version);
-      } catch (e) {
-        return done(() => reject(e));
-      }
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        if (!db.objectStoreNames.contains(storeName)) db.createObjectStore(storeName);
-      };
-      req.onsuccess = () => {
-        const db = req.result;
-        if (settled) return db.close(); // opened after the timeout: nobody is waiting
-        done(() => resolve(db));
-      };
-      req.onerror = () => done(() => reject(req.error ?? domError('IndexedDB open failed', 'UnknownError')));
-      // onblocked: another tab holds an older version open; keep waiting (the timeout bounds it).
-    });
+    }).catch(() => {});
+    return use;
   }
 
-  async function openDb(): Promise<IDBDatabase> {
-    let db = await openOnce();
-    if (!db.objectStoreNames.contains(storeName)) {
-      // The database exists without our object store (another release or library): add it.
-      const next = db.version + 1;
-      db.close();
-      db = await openOnce(next);
-    }
-    // Another tab upgrading the database asks us to let go; the next use reopens.
-    db.onversionchange = () => {
-      db.close();
-      forget(db);
-    };
-    (db as IDBDatabase & { onclose: unknown }).onclose = () => forget(db);
-    return db;
-  }
-
-  let current: IDBDatabase | undefined;
-  function forget(db?: IDBDatabase): void {
-    if (db === undefined || db === current) {
-      current = undefined;
-      dbp = undefined;
-    }
-  }
-
-  function database(): Promise<IDBDatabase> {
-    if (!dbp) {
-      const p = openDb().then(
-        (db) => {
-          current = db;
-          return db;
-        },
-        (e) => {
-          if (dbp === p) dbp = undefined;
-          throw e;
-        },
-      );
-      dbp = p;
-    }
-    return dbp;
-  }
-
-  /** Run `work` in one transaction; a connection that is closing (InvalidStateError) is reopened once. */
-  async function withStore<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore, tx: IDBTransaction) => Promise<T>): Promise<T> {
+  async function run<T>(work: (use: UseStore) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      let db: IDBDatabase | undefined;
       try {
-        db = await database();
-        const tx = db.transaction(storeName, mode);
-        return await work(tx.objectStore(storeName), tx);
+        return await withTimeout(work(open()), openTimeoutMs);
       } catch (e) {
+        // "The database connection is closing": reopen once, then let the caller fall back.
         if (attempt === 0 && errorName(e) === 'InvalidStateError') {
-          try {
-            db?.close();
-          } catch {
-            // already closed
-          }
-          forget(db);
+          current = undefined;
           continue;
         }
         throw e;
@@ -174,75 +118,23 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
     }
   }
 
-  /** The transaction's outcome: resolves on complete, rejects with its error on abort/error. */
-  function completion(tx: IDBTransaction): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onabort = tx.onerror = () => reject(tx.error ?? domError('the transaction was aborted', 'AbortError'));
-    });
-  }
-
   return {
     kind: 'indexeddb',
-    get: <C>(key: string) => withStore('readonly', (s) => promisifyRequest(s.get(key)) as Promise<StoredCredential<C> | undefined>),
-    set: <C>(key: string, value: StoredCredential<C>) =>
-      withStore('readwrite', (s, tx) => {
-        const done = completion(tx);
-        try {
-          s.put(value, key); // DataCloneError is thrown here, synchronously
-        } catch (e) {
-          done.catch(() => {});
-          try {
-            tx.abort();
-          } catch {
-            // already finished
-          }
-          return Promise.reject(e);
-        }
-        return done;
-      }),
-    delete: (key: string) =>
-      withStore('readwrite', (s, tx) => {
-        const done = completion(tx);
-        s.delete(key);
-        return done;
-      }),
+    get: <C>(key: string) => run((use) => get<StoredCredential<C>>(key, use)),
+    set: <C>(key: string, value: StoredCredential<C>) => run((use) => set(key, value, use)),
+    delete: (key: string) => run((use) => del(key, use)),
     compareAndSet: <C>(key: string, expectedVersion: number, record: StoredCredential<C>) =>
       // One readwrite transaction: IndexedDB runs overlapping readwrite transactions one at a
       // time, across tabs too, so the read and the write cannot interleave with another writer's.
-      withStore('readwrite', (s, tx) => {
-        const done = completion(tx);
-        let result: CasResult<C> | undefined;
-        let thrown: unknown;
-        const read = s.get(key);
-        read.onsuccess = () => {
-          const cur = read.result as StoredCredential<C> | undefined;
-          if (versionOf(cur) !== expectedVersion) {
-            result = { ok: false, current: cur };
-            return;
-          }
-          try {
-            s.put(record, key);
-            result = { ok: true, current: record };
-          } catch (e) {
-            thrown = e;
-            try {
-              tx.abort();
-            } catch {
-              // already finished
-            }
-          }
-        };
-        return done.then(
-          () => {
-            if (thrown !== undefined) throw thrown;
-            return result ?? { ok: false, current: undefined };
-          },
-          (e) => {
-            throw thrown ?? e;
-          },
-        );
-      }),
+      run((use) =>
+        use('readwrite', async (s): Promise<CasResult<C>> => {
+          const cur = (await promisifyRequest(s.get(key))) as StoredCredential<C> | undefined;
+          if (versionOf(cur) !== expectedVersion) return { ok: false, current: cur };
+          s.put(record, key); // a DataCloneError is thrown here, synchronously
+          await promisifyRequest(s.transaction);
+          return { ok: true, current: record };
+        }),
+      ),
   };
 }
 
