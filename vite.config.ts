@@ -23,7 +23,7 @@ export default defineConfig(({ mode }) => {
         ssr: true,
         minify: false,
         lib: { entry: { server: 'src/server/index.ts' }, formats: ['es'], fileName: (_f, name) => `${name}.js` },
-        rollupOptions: { external: [/^node:/, /^@noble\//, 'fflate', 'idb-keyval'] },
+        rollupOptions: { external: [/^node:/, /^@noble\//, 'fflate', 'idb-keyval'], output: { chunkFileNames: 'chunks/server-[name]-[hash].js' } },
       },
     };
   }
@@ -35,6 +35,8 @@ export default defineConfig(({ mode }) => {
       target: 'es2020',
       minify: true,
       sourcemap: true,
+      // The pure-JS fallback is loaded on demand (pages with crypto.subtle never fetch it).
+      rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
       lib: {
         entry: 'src/index.ts',
         name: 'SealedRpc',

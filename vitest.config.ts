@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 
-// Three projects: Node unit/e2e (real sockets on 127.0.0.1), the same crypto suite with
-// crypto.subtle removed (the pure-JS path hybrid web views on http: pages get), and real
+// Four projects: Node unit/e2e (real sockets on 127.0.0.1), the same crypto suite with
+// crypto.subtle removed (the pure-JS path hybrid web views on http: pages get), the same
+// suite on the gateway's opt-in node:crypto engine (useNodeCrypto), and real
 // Chromium for browser behaviour (IndexedDB, Web Locks, script tags).
 export default defineConfig({
   test: {
@@ -25,6 +26,15 @@ export default defineConfig({
           environment: 'node',
           include: ['test/crypto/**/*.test.ts'],
           setupFiles: ['test/setup/no-subtle.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'node-crypto',
+          environment: 'node',
+          include: ['test/crypto/**/*.test.ts'],
+          setupFiles: ['test/setup/node-crypto.ts'],
         },
       },
       {

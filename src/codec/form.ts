@@ -3,10 +3,32 @@
  * order, case-sensitive: JavaScript's default sort, Java's String.compareTo.
  */
 
+/** Characters the form serializer writes as they are (WHATWG URL, application/x-www-form-urlencoded). */
+const FORM_SAFE = /^[0-9A-Za-z*._-]*$/;
+/** What encodeURIComponent leaves alone but the form serializer escapes (space is `+`). */
+const URI_ONLY = /%20|[!'()~]/g;
+const uriFix = (m: string) => (m === '%20' ? '+' : '%' + m.charCodeAt(0).toString(16).toUpperCase());
+
+/**
+ * One name or value exactly as `URLSearchParams#toString` writes it. Same bytes, much
+ * faster on long values (Chromium's serializer takes ~40% of a 256 KB sorted-sign round):
+ * hex and other safe text passes through; everything else goes through the native
+ * encodeURIComponent plus the form serializer's differences. Text with a lone surrogate
+ * (which encodeURIComponent refuses and URLSearchParams writes as U+FFFD) takes URLSearchParams.
+ */
+export function formEncodeComponent(s: string): string {
+  if (FORM_SAFE.test(s)) return s;
+  try {
+    return encodeURIComponent(s).replace(URI_ONLY, uriFix);
+  } catch {
+    return new URLSearchParams([['', s]]).toString().slice(1);
+  }
+}
+
 export function formEncode(entries: Iterable<[string, string]>): string {
-  const p = new URLSearchParams();
-  for (const [k, v] of entries) p.append(k, v);
-  return p.toString();
+  let out = '';
+  for (const [k, v] of entries) out += (out ? '&' : '') + formEncodeComponent(k) + '=' + formEncodeComponent(v);
+  return out;
 }
 
 /** Servlet-style decoding: `+` is a space, percent escapes are UTF-8. */

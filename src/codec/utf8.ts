@@ -1,7 +1,15 @@
 const encoder = new TextEncoder();
+const hasEncodeInto = typeof encoder.encodeInto === 'function'; // Safari < 14.1 web views lack it
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function utf8Encode(s: string): Uint8Array {
+  // ASCII (most wire text: JSON of ASCII, base64, hex) fits in s.length bytes: encodeInto writes
+  // it in one pass, ~5x faster than encode() in Chromium on large strings. Any non-ASCII
+  // character takes more bytes than UTF-16 units, so `read < length` exactly when there is one.
+  if (s.length >= 128 && hasEncodeInto) {
+    const out = new Uint8Array(s.length);
+    if (encoder.encodeInto(s, out).read === s.length) return out;
+  }
   return encoder.encode(s);
 }
 

@@ -4,10 +4,10 @@
  * form and always uses noble. PKCS#7 padding for ECB/CBC. GCM output is
  * `iv12 || ciphertext || tag16` with no AAD unless one is given.
  */
-import { cbc, ecb, gcm } from '@noble/ciphers/aes.js';
+import { ecb } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
-import { buf, randomBytes, subtle } from './provider.js';
+import { buf, native, pure, randomBytes, subtle } from './provider.js';
 
 export type CipherName = 'AES-ECB' | 'AES-CBC' | 'AES-GCM';
 
@@ -55,6 +55,8 @@ async function gcmKeyFor(key: GcmKey, s: SubtleCrypto): Promise<CryptoKey> {
 /** AES-GCM seal: returns `iv || ct || tag`. `iv` is 12 random bytes unless given. */
 export async function gcmSeal(key: GcmKey, plaintext: Uint8Array, aad?: Uint8Array, iv: Uint8Array = randomBytes(12)): Promise<Uint8Array> {
   if (iv.length !== 12) throw new TypeError('GCM IV must be 12 bytes');
+  const n = native();
+  if (n) return concatBytes(iv, n.aes('gcm', false, key, plaintext, iv, aad));
   const s = subtle();
   if (s) {
     const params: AesGcmParams = { name: 'AES-GCM', iv: buf(iv), tagLength: 128 };
@@ -63,6 +65,7 @@ export async function gcmSeal(key: GcmKey, plaintext: Uint8Array, aad?: Uint8Arr
     return concatBytes(iv, new Uint8Array(ct));
   }
   if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  const { gcm } = await pure();
   return concatBytes(iv, gcm(key, iv, aad).encrypt(plaintext));
 }
 
@@ -71,15 +74,25 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
   if (sealed.length < 28) throw new DecryptError();
   const iv = sealed.subarray(0, 12);
   const body = sealed.subarray(12);
+  const n = native();
+  if (n) {
+    try {
+      return n.aes('gcm', true, key, body, iv, aad);
+    } catch {
+      throw new DecryptError();
+    }
+  }
   const s = subtle();
+  // Loaded outside the try: a chunk that fails to load is not a decryption failure.
+  const engine = s ? undefined : await pure();
   try {
     if (s) {
       const params: AesGcmParams = { name: 'AES-GCM', iv: buf(iv.slice()), tagLength: 128 };
       if (aad) params.additionalData = buf(aad);
-      return new Uint8Array(await s.decrypt(params, await gcmKeyFor(key, s), buf(body.slice())));
+      return new Uint8Array(await s.decrypt(params, await gcmKeyFor(key, s), buf(body)));
     }
     if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
-    return gcm(key, iv, aad).decrypt(body);
+    return engine!.gcm(key, iv, aad).decrypt(body);
   } catch {
     throw new DecryptError();
   }
@@ -88,11 +101,14 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
 /** Encrypt with a raw key. CBC needs a 16-byte IV; GCM makes a random one unless given. */
 export async function aesEncrypt(cipher: CipherName, key: Uint8Array, plaintext: Uint8Array, iv?: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
-  if (cipher === 'AES-ECB') return ecb(key).encrypt(plaintext);
+  const n = native();
+  if (cipher === 'AES-ECB') return n ? n.aes('ecb', false, key, plaintext) : ecb(key).encrypt(plaintext);
   if (cipher === 'AES-GCM') return gcmSeal(key, plaintext, undefined, iv);
   if (!iv || iv.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
+  if (n) return n.aes('cbc', false, key, plaintext, iv);
   const s = subtle();
   if (s) return new Uint8Array(await s.encrypt({ name: 'AES-CBC', iv: buf(iv) }, await importRaw(s, 'AES-CBC', key), buf(plaintext)));
+  const { cbc } = await pure();
   return cbc(key, iv).encrypt(plaintext);
 }
 
@@ -101,12 +117,16 @@ export async function aesDecrypt(cipher: CipherName, key: Uint8Array, data: Uint
   checkKey(key);
   if (cipher === 'AES-GCM') return gcmOpen(key, data);
   if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
+  const n = native();
+  const s = subtle();
+  // Loaded outside the try: a chunk that fails to load is not a decryption failure.
+  const engine = cipher === 'AES-CBC' && !s && !n ? await pure() : undefined;
   try {
-    if (cipher === 'AES-ECB') return ecb(key).decrypt(data);
+    if (cipher === 'AES-ECB') return n ? n.aes('ecb', true, key, data) : ecb(key).decrypt(data);
     if (!iv || iv.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
-    const s = subtle();
+    if (n) return n.aes('cbc', true, key, data, iv);
     if (s) return new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: buf(iv) }, await importRaw(s, 'AES-CBC', key), buf(data)));
-    return cbc(key, iv).decrypt(data);
+    return engine!.cbc(key, iv).decrypt(data);
   } catch (e) {
     if (e instanceof TypeError && /IV/.test(e.message)) throw e;
     throw new DecryptError();

@@ -3,26 +3,28 @@
  * always come from @noble/hashes; SHA-256 and HMAC use WebCrypto where it exists.
  */
 import { md5 as nobleMd5, sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
-import { buf, subtle } from './provider.js';
+import { buf, native, pure, subtle } from './provider.js';
 
 export type Digest = 'md5' | 'sha1' | 'sha256' | 'hmac-sha256';
 
 export function md5(data: Uint8Array): Uint8Array {
-  return nobleMd5(data);
+  const n = native();
+  return n ? n.digest('md5', data) : nobleMd5(data);
 }
 
 export function sha1(data: Uint8Array): Uint8Array {
-  return nobleSha1(data);
+  const n = native();
+  return n ? n.digest('sha1', data) : nobleSha1(data);
 }
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  const n = native();
+  if (n) return n.digest('sha256', data);
   const s = subtle();
   if (s) return new Uint8Array(await s.digest('SHA-256', buf(data)));
-  return nobleSha256(data);
+  return (await pure()).sha256(data);
 }
 
 /** HMAC keys are imported once per key and reused (keyed by the key's bytes). */
@@ -42,9 +44,12 @@ function hmacKey(s: SubtleCrypto, key: Uint8Array): Promise<CryptoKey> {
 
 /** HMAC-SHA256. WebCrypto refuses a zero-length key; RFC 2104 allows it, so that one goes to noble. */
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  const n = native();
+  if (n) return n.hmacSha256(key, data);
   const s = subtle();
   if (s && key.length > 0) return new Uint8Array(await s.sign('HMAC', await hmacKey(s, key), buf(data)));
-  return nobleHmac(nobleSha256, key, data);
+  const { hmac, sha256: nobleSha256 } = await pure();
+  return hmac(nobleSha256, key, data);
 }
 
 /**

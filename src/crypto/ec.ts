@@ -3,10 +3,10 @@
  * gateway's signature. WebCrypto where it exists; @noble/curves where `subtle` is missing.
  * Public keys travel as the 65-byte uncompressed point.
  */
-import { p256 } from '@noble/curves/nist.js';
 import { fromBase64, fromBase64Url } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
-import { buf, randomBytes, subtle } from './provider.js';
+import { toHex } from '../codec/hex.js';
+import { buf, pureEc, randomBytes, subtle } from './provider.js';
 
 const ECDH = { name: 'ECDH', namedCurve: 'P-256' } as const;
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -24,12 +24,14 @@ export async function generateEcdh(): Promise<EcdhPair> {
     const kp = (await s.generateKey(ECDH, false, ['deriveBits'])) as CryptoKeyPair;
     return { publicRaw: new Uint8Array(await s.exportKey('raw', kp.publicKey)), priv: kp.privateKey };
   }
+  const { p256 } = await pureEc();
   const priv = p256.utils.randomSecretKey();
   return { publicRaw: p256.getPublicKey(priv, false), priv };
 }
 
 /** @internal For test vectors: an ECDH pair from a fixed private scalar. */
 export async function ecdhFromScalar(scalar: Uint8Array): Promise<EcdhPair> {
+  const { p256 } = await pureEc();
   const publicRaw = p256.getPublicKey(scalar, false);
   const s = subtle();
   if (!s) return { publicRaw, priv: scalar.slice() };
@@ -53,6 +55,7 @@ export async function ecdhDerive(pair: EcdhPair, peerRaw: Uint8Array): Promise<U
   }
   const priv = pair.priv instanceof Uint8Array ? pair.priv : undefined;
   if (!priv) throw new TypeError('a CryptoKey needs crypto.subtle');
+  const { p256 } = await pureEc();
   try {
     return p256.getSharedSecret(priv, peerRaw, true).slice(1);
   } catch {
@@ -60,12 +63,22 @@ export async function ecdhDerive(pair: EcdhPair, peerRaw: Uint8Array): Promise<U
   }
 }
 
-/** Uncompressed point, on the curve (noble validates; the check is the same on both engines). */
+// P-256 (SEC 2 / FIPS 186-4): y^2 = x^3 - 3x + b over GF(p).
+const P256_P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+/**
+ * Uncompressed point, on the curve; the same check on both engines. Plain BigInt
+ * arithmetic, so the WebCrypto path carries no curve library: coordinates must be field
+ * elements (< p) and satisfy the curve equation. P-256 has cofactor 1, so such a point is
+ * in the prime-order group; the point at infinity has no uncompressed encoding.
+ */
 export function checkPoint(raw: Uint8Array): void {
   if (raw.length !== 65 || raw[0] !== 4) throw new TypeError('peer key must be a 65-byte uncompressed P-256 point');
-  try {
-    p256.Point.fromBytes(raw).assertValidity();
-  } catch {
+  const x = BigInt('0x' + toHex(raw.subarray(1, 33)));
+  const y = BigInt('0x' + toHex(raw.subarray(33, 65)));
+  const p = P256_P;
+  if (x >= p || y >= p || (y * y) % p !== (((((x * x) % p) * x - 3n * x + P256_B) % p) + p) % p) {
     throw new TypeError('peer key is not a valid P-256 point');
   }
 }
@@ -119,12 +132,15 @@ export function ecVerifyKey(input: EcPublicKeyInput): EcVerifyKey {
 export async function ecdsaVerify(key: EcVerifyKey, message: Uint8Array, sig: Uint8Array): Promise<boolean> {
   if (sig.length !== 64) return false;
   const s = subtle();
+  // Loaded outside the try: a chunk that fails to load is an error, not a bad signature.
+  const engine = s ? undefined : await pureEc();
   try {
     if (s) {
       key.key ??= s.importKey('jwk', rawToJwk(key.raw), ECDSA, false, ['verify']);
       return await s.verify(ECDSA_SHA256, await key.key, buf(sig), buf(message));
     }
     // WebCrypto accepts high-S signatures; so does this path, so both engines agree.
+    const { p256 } = engine!;
     return p256.verify(sig, message, key.raw, { lowS: false, prehash: true, format: 'compact' });
   } catch {
     return false;
@@ -147,6 +163,7 @@ export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> 
     scalar = input;
   }
   if (scalar.length !== 32) throw new TypeError('P-256 private key must be 32 bytes');
+  const { p256 } = await pureEc();
   const publicRaw = p256.getPublicKey(scalar, false);
   const s = subtle();
   if (!s) return { publicRaw, priv: scalar.slice() };
@@ -166,5 +183,6 @@ export async function ecdsaSign(key: EcSignKey, message: Uint8Array): Promise<Ui
   const s = subtle();
   if (s && !(key.priv instanceof Uint8Array)) return new Uint8Array(await s.sign(ECDSA_SHA256, key.priv, buf(message)));
   if (!(key.priv instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  const { p256 } = await pureEc();
   return p256.sign(message, key.priv, { prehash: true, format: 'compact', extraEntropy: randomBytes(32) });
 }

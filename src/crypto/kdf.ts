@@ -1,13 +1,11 @@
 /**
  * How a secret string becomes AES key bytes (PROTOCOLS.md "Common options"), and HKDF.
  */
-import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { fromBase64 } from '../codec/base64.js';
 import { fromHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { md5, sha1, sha256 } from './digest.js';
-import { buf, subtle } from './provider.js';
+import { buf, pure, subtle } from './provider.js';
 
 export type KeyFrom = 'utf8' | 'hex' | 'base64' | 'md5' | 'sha256' | 'java-sha1prng';
 
@@ -83,5 +81,6 @@ export async function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8A
     const key = await s.importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
     return new Uint8Array(await s.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, key, length * 8));
   }
-  return nobleHkdf(nobleSha256, ikm, salt, info, length);
+  const { hkdf, sha256: nobleSha256 } = await pure();
+  return hkdf(nobleSha256, ikm, salt, info, length);
 }

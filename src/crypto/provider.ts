@@ -28,3 +28,45 @@ export function requireSubtle(what: string): SubtleCrypto {
 export function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return (b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b)) as Uint8Array<ArrayBuffer>;
 }
+
+/**
+ * @internal The pure-JS engines, loaded on first use: pages with `crypto.subtle` never load
+ * them (they stay out of the bundle a page parses; Vite puts them in their own chunk, and
+ * inlines them into the IIFE). One promise each, so the import runs once.
+ */
+let pureLoad: Promise<typeof import('./pure.js')> | undefined;
+let pureEcLoad: Promise<typeof import('./pure-ec.js')> | undefined;
+export function pure(): Promise<typeof import('./pure.js')> {
+  return (pureLoad ??= import('./pure.js').catch((e: unknown) => {
+    pureLoad = undefined; // a failed chunk load may succeed later
+    throw e;
+  }));
+}
+export function pureEc(): Promise<typeof import('./pure-ec.js')> {
+  return (pureEcLoad ??= import('./pure-ec.js').catch((e: unknown) => {
+    pureEcLoad = undefined;
+    throw e;
+  }));
+}
+
+/**
+ * @internal A synchronous native engine (node:crypto, see node.ts) that the gateway half may
+ * install: Node's WebCrypto runs every call as a thread-pool job, which costs ~6x the CPU of
+ * the same node:crypto call on small messages. Not installed, nothing changes.
+ */
+export interface NativeEngine {
+  /** AES with PKCS#7 padding (ECB, CBC) or GCM (16-byte tag appended / expected at the end). Throws when decryption fails. */
+  aes(mode: 'ecb' | 'cbc' | 'gcm', decrypt: boolean, key: CryptoKey | Uint8Array, data: Uint8Array, iv?: Uint8Array, aad?: Uint8Array): Uint8Array;
+  digest(name: 'md5' | 'sha1' | 'sha256', data: Uint8Array): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+}
+let nativeEngine: NativeEngine | undefined;
+/** @internal */
+export function native(): NativeEngine | undefined {
+  return nativeEngine;
+}
+/** @internal Install (or with `undefined` remove) the native engine. */
+export function setNativeEngine(engine: NativeEngine | undefined): void {
+  nativeEngine = engine;
+}
+

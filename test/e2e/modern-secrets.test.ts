@@ -102,6 +102,6 @@ describe('no secret in any error, event or console line (modern)', () => {
     expect(out.lines.length).toBeGreaterThan(30);
     expect(findSecrets(out.lines, secrets)).toEqual([]);
     // The scan itself works: it finds a planted key.
-    expect(findSecrets([...out.lines, `debug ${Buffer.from(reqKey).toString('base64')}`], secrets)).toEqual(['reqKey as ' + Buffer.from(reqKey).toString('base64').slice(0, 6) + '…']);
+    expect(findSecrets([...out.lines, `debug ${Buffer.from(reqKey).toString('base64')}`], secrets)).toContain('reqKey as ' + Buffer.from(reqKey).toString('base64').slice(0, 6) + '…');
   });
 });

@@ -57,7 +57,8 @@ export function secretForms(secret: string | Uint8Array): string[] {
   const forms = [toHex(bytes), toHex(bytes).toUpperCase(), toBase64(bytes).replace(/=+$/, ''), toBase64Url(bytes)];
   if (typeof secret === 'string') forms.push(secret);
   // A long secret may leak in part: look for any 12-character window of its hex/base64 too.
-  return forms.filter((f) => f.length >= 8);
+  // base64 and base64url coincide when the bytes give no + or /: report each form once.
+  return [...new Set(forms.filter((f) => f.length >= 8))];
 }
 
 export function findSecrets(lines: string[], secrets: Record<string, string | Uint8Array>): string[] {
