@@ -1,0 +1,280 @@
+#!/usr/bin/env node
+/**
+ * npm run size [-- --dist] [-- --json]
+ *
+ * min+gz (node:zlib gzip level 9 of minified code) of
+ *   - the bundles `npm run build` writes (dist/sealed-rpc.js, dist/sealed-rpc.iife.js,
+ *     dist/server.js), built fresh from src with the project's vite.config.ts into a temp
+ *     dir (`--dist` measures the existing dist/ instead). The library build leaves
+ *     whitespace in ESM output, so ESM files are minified here before gzip (each chunk on
+ *     its own, as a server compresses each file); the as-shipped gzip size is shown too;
+ *   - a tree-shaken app import of each single dialect: createClient + fetchTransport +
+ *     indexedDbStore + that one profile, bundled with Vite's library build (ES, es2020)
+ *     into a temp dir, then minified,
+ *
+ * checked against size-budget.json. Exits 1 when a bundle is over its budget, and then
+ * prints where its bytes come from (each package's and folder's share of the code, and the
+ * exact min+gz it would lose without that package). Not part of `npm test`.
+ *
+ * "up front" = the entry chunk and the chunks it imports statically: what a page loads.
+ * Chunks reached only through import() (the pure-JS crypto for pages without
+ * crypto.subtle) are listed apart and not counted against the budget.
+ */
+import { build } from 'vite';
+import { gzipSync } from 'node:zlib';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ROOT } from './bench/build.mjs';
+
+const args = process.argv.slice(2);
+const useDist = args.includes('--dist');
+const asJson = args.includes('--json');
+const budget = JSON.parse(readFileSync(resolve(ROOT, 'size-budget.json'), 'utf8'));
+const tmp = mkdtempSync(join(tmpdir(), 'sealed-rpc-size-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+const gz = (s) => gzipSync(Buffer.from(s), { level: 9 }).length;
+const kb = (n) => (n / 1024).toFixed(2) + ' KB';
+const DEPS = [/^node:/, /^@noble\//, 'fflate', 'idb-keyval'];
+let seq = 0;
+
+async function viteBuild(config) {
+  const out = await build({ logLevel: 'silent', configFile: false, root: ROOT, ...config });
+  return (Array.isArray(out) ? out : [out]).flatMap((o) => o.output ?? []).filter((c) => c.type === 'chunk');
+}
+
+/** Minify one finished ES chunk the way an app build would; its imports stay imports. */
+async function minify(code, node = false) {
+  const file = join(tmp, `min-${seq++}.js`);
+  writeFileSync(file, code);
+  const [chunk] = await viteBuild({
+    build: {
+      write: false,
+      minify: true,
+      target: node ? 'node20' : 'es2020',
+      ...(node ? { ssr: true } : {}),
+      rollupOptions: { input: file, external: [...DEPS, /^\.\.?\//], preserveEntrySignatures: 'exports-only', treeshake: false, output: { format: 'es' } },
+    },
+  });
+  return chunk.code;
+}
+
+/** Relative static imports of an ES chunk (`import … from "./x.js"`, `export … from`, bare `import "./x.js"`). */
+function staticImports(code) {
+  const out = [];
+  for (const m of code.matchAll(/(?:^|[;\s}])(?:import|export)\s*(?:[^'"();]*?\sfrom\s*)?["'](\.\/[^"']+)["']/g)) out.push(m[1].slice(2));
+  return out;
+}
+
+/** Split chunks into up front (reachable by static imports from `entry`) and lazy. */
+function classify(entryName, chunks, importsOf) {
+  const byName = new Map(chunks.map((c) => [c.fileName, c]));
+  const initial = new Set();
+  const walk = (name) => {
+    if (initial.has(name) || !byName.has(name)) return;
+    initial.add(name);
+    for (const i of importsOf(byName.get(name))) walk(i);
+  };
+  walk(entryName);
+  return { initial: chunks.filter((c) => initial.has(c.fileName)), lazy: chunks.filter((c) => !initial.has(c.fileName)) };
+}
+
+async function sizeOf(chunks, node = false) {
+  let min = 0;
+  let minGz = 0;
+  for (const c of chunks) {
+    const m = await minify(c.code, node);
+    min += m.length;
+    minGz += gz(m);
+  }
+  return { min, minGz };
+}
+
+// ---------------------------------------------------------------- the dist bundles
+
+async function distRows() {
+  let dir = resolve(ROOT, 'dist');
+  if (!useDist) {
+    dir = join(tmp, 'dist');
+    // The two builds `npm run build` runs (client library, then --mode server), into a temp dir.
+    const cfg = { configFile: resolve(ROOT, 'vite.config.ts') };
+    await viteBuild({ ...cfg, build: { outDir: dir, emptyOutDir: true, sourcemap: false } });
+    await viteBuild({ ...cfg, mode: 'server', build: { outDir: dir, emptyOutDir: false, sourcemap: false } });
+  }
+  const rows = [];
+  for (const [name, kind] of [
+    ['sealed-rpc.js', 'es'],
+    ['sealed-rpc.iife.js', 'iife'],
+    ['server.js', 'node'],
+  ]) {
+    const file = join(dir, name);
+    if (!existsSync(file)) {
+      rows.push({ name: 'dist/' + name, missing: true });
+      continue;
+    }
+    const raw = readFileSync(file, 'utf8');
+    const row = { name: 'dist/' + name, raw: Buffer.byteLength(raw), gzShipped: gz(raw), budget: budget.bundles?.['dist/' + name] };
+    if (kind === 'iife') {
+      Object.assign(row, { min: row.raw, minGz: row.gzShipped }); // already minified, dynamic imports inlined
+    } else {
+      const { readdirSync } = await import('node:fs');
+      const chunks = readdirSync(dir)
+        .filter((f) => f.endsWith('.js') && f !== 'sealed-rpc.iife.js')
+        .map((f) => ({ fileName: f, code: readFileSync(join(dir, f), 'utf8') }));
+      const { initial, lazy } = classify(name, chunks, (c) => staticImports(c.code));
+      Object.assign(row, await sizeOf(initial, kind === 'node'));
+      row.chunks = initial.length;
+      // Chunks the client entry imports lazily (the server's own lazy chunks are listed under server.js).
+      if (kind === 'es') row.lazy = await Promise.all(lazy.filter((c) => !c.code.includes('node:')).map(async (c) => ({ name: c.fileName, ...(await sizeOf([c])) })));
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- one dialect, tree-shaken
+
+const DIALECTS = {
+  modern: 'src/profiles/modern.ts',
+  appSecret: 'src/profiles/app-secret.ts',
+  sortedSign: 'src/profiles/sorted-sign.ts',
+  mgs: 'src/profiles/mgs.ts',
+};
+
+function entryFor(name) {
+  const file = join(tmp, `entry-${name}.js`);
+  const index = JSON.stringify(resolve(ROOT, 'src/index.ts'));
+  if (name === 'all') writeFileSync(file, `export * from ${index};\n`);
+  else if (name === 'core') writeFileSync(file, `export { createClient, fetchTransport, indexedDbStore } from ${index};\n`);
+  else writeFileSync(file, `export { createClient, fetchTransport, indexedDbStore } from ${index};\nexport { ${name} } from ${JSON.stringify(resolve(ROOT, DIALECTS[name]))};\n`);
+  return file;
+}
+
+/** Library build of an entry (ES, not minified): its chunks, split into up front and lazy. `inline` puts import()ed code in (as the IIFE does). */
+async function libBuild(file, { external = [], inline = false } = {}) {
+  const chunks = await viteBuild({
+    build: {
+      write: false,
+      minify: false,
+      target: 'es2020',
+      lib: { entry: file, formats: ['es'], fileName: () => 'entry.js' },
+      rollupOptions: { external, output: inline ? { codeSplitting: false } : {} },
+    },
+  });
+  return classify('entry.js', chunks, (c) => c.imports);
+}
+
+/** Group a module id: a package under node_modules, or a src folder. */
+function groupOf(id) {
+  const clean = id.replace(/^\0/, '').replace(/\?.*$/, '');
+  const nm = clean.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const parts = clean.slice(nm + 13).split('/');
+    return parts[0].startsWith('@') ? parts[0] + '/' + parts[1] : parts[0];
+  }
+  if (!clean.startsWith(ROOT + '/src/')) return '(build helpers)';
+  const p = clean.slice(ROOT.length + 1).split('/');
+  return p.length > 2 ? p.slice(0, 2).join('/') + '/' : p.join('/');
+}
+
+const shortId = (id) => id.replace(/^\0/, '').replace(/.*node_modules\//, '').replace(ROOT + '/', '');
+
+/** Where the up-front bytes of `file` come from. */
+async function attribution(file, minGz, inline) {
+  const { initial } = await libBuild(file, { inline });
+  const groups = new Map();
+  const byModule = [];
+  let total = 0;
+  for (const c of initial) {
+    for (const [id, m] of Object.entries(c.modules)) {
+      if (id.startsWith(tmp)) continue; // the generated entry
+      const n = m.renderedLength ?? 0;
+      total += n;
+      groups.set(groupOf(id), (groups.get(groupOf(id)) ?? 0) + n);
+      byModule.push([shortId(id), n]);
+    }
+  }
+  const rows = [];
+  for (const [g, n] of [...groups].sort((a, b) => b[1] - a[1])) {
+    const row = { group: g, share: n / total, estMinGz: Math.round((n / total) * minGz) };
+    if (!g.startsWith('src') && !g.startsWith('(')) {
+      const re = new RegExp('^' + g.replace(/[/.]/g, '\\$&') + '(/|$)');
+      const without = await libBuild(file, { external: [re], inline });
+      row.savedIfLeftOut = minGz - (await sizeOf(without.initial)).minGz;
+    }
+    rows.push(row);
+  }
+  return { groups: rows, topModules: byModule.sort((a, b) => b[1] - a[1]).slice(0, 10).map(([id, n]) => ({ module: id, share: n / total })) };
+}
+
+async function dialectRows() {
+  const rows = [];
+  // For reference: what every single-dialect bundle shares (no budget of its own).
+  const core = await libBuild(entryFor('core'));
+  rows.push({ name: 'client + fetch + IndexedDB (no dialect)', ...(await sizeOf(core.initial)), chunks: core.initial.length, reference: true });
+  for (const name of Object.keys(DIALECTS)) {
+    if (!existsSync(resolve(ROOT, DIALECTS[name]))) {
+      rows.push({ name: `${name} + client + fetch + IndexedDB`, missing: true });
+      continue;
+    }
+    const file = entryFor(name);
+    const { initial, lazy } = await libBuild(file);
+    const row = { name: `${name} + client + fetch + IndexedDB`, file, ...(await sizeOf(initial)), budget: budget.singleDialect, chunks: initial.length };
+    row.lazy = [];
+    for (const c of lazy) row.lazy.push({ name: c.fileName, modules: Object.keys(c.modules).map(shortId), ...(await sizeOf([c])) });
+    rows.push(row);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- report
+
+const dist = await distRows();
+const dialects = await dialectRows();
+const all = [...dist, ...dialects];
+let over = 0;
+for (const r of all) {
+  if (r.missing || !r.budget) continue;
+  r.over = r.minGz - r.budget;
+  if (r.over > 0) over++;
+}
+for (const r of dialects) if (r.over > 0) r.attribution = await attribution(r.file, r.minGz, false);
+const iife = dist.find((r) => r.name.endsWith('.iife.js'));
+if (iife?.over > 0) iife.attribution = await attribution(entryFor('all'), iife.minGz, true);
+
+if (asJson) {
+  console.log(JSON.stringify(all, (k, v) => (k === 'file' ? undefined : v), 2));
+} else {
+  const pad = (s, n) => String(s).padEnd(n);
+  const lpad = (s, n) => String(s).padStart(n);
+  console.log(`${pad('bundle (up front)', 42)}${lpad('raw', 11)}${lpad('gz shipped', 12)}${lpad('min', 11)}${lpad('min+gz', 11)}${lpad('budget', 11)}  status`);
+  for (const r of all) {
+    if (r.missing) {
+      console.log(`${pad(r.name, 42)}  (missing)`);
+      continue;
+    }
+    const status = !r.budget ? '' : r.over > 0 ? `OVER by ${kb(r.over)} (+${((r.minGz / r.budget - 1) * 100).toFixed(0)}%)` : `ok, ${kb(-r.over)} to spare`;
+    console.log(`${pad(r.name, 42)}${lpad(r.raw ? kb(r.raw) : '', 11)}${lpad(r.gzShipped ? kb(r.gzShipped) : '', 12)}${lpad(kb(r.min), 11)}${lpad(kb(r.minGz), 11)}${lpad(r.budget ? kb(r.budget) : '–', 11)}  ${status}`);
+  }
+  const withLazy = all.filter((r) => r.lazy?.length);
+  if (withLazy.length) {
+    console.log('\nLoaded only where crypto.subtle is missing (http:/file: pages), through import(); not counted above (min+gz):');
+    for (const r of withLazy) {
+      const total = r.lazy.reduce((n, c) => n + c.minGz, 0);
+      const what = r.lazy.flatMap((c) => c.modules ?? []).filter((m) => /^@noble\/[^/]+\/(aes|_polyval|sha2|hmac|hkdf|nist)\.js$/.test(m)).map((m) => m.replace(/^@noble\/[^/]+\//, '').replace('.js', ''));
+      console.log(`  ${pad(r.name, 40)}${lpad(kb(total), 10)}${what.length ? '  (' + [...new Set(what)].join(', ') + ')' : ''}`);
+    }
+  }
+  for (const r of all) {
+    if (!r.attribution) continue;
+    console.log(`\n${r.name}: where the ${kb(r.minGz)} come from (share of the tree-shaken code -> ~min+gz; "without" = exact min+gz saved if that package were not bundled)`);
+    for (const g of r.attribution.groups) {
+      if (g.share < 0.005) continue;
+      console.log(`  ${pad(g.group, 24)}${lpad((g.share * 100).toFixed(1) + '%', 7)}  ~${lpad(kb(g.estMinGz), 9)}${g.savedIfLeftOut !== undefined ? `   without: -${kb(g.savedIfLeftOut)}` : ''}`);
+    }
+    console.log('  largest modules: ' + r.attribution.topModules.map((m) => `${m.module} ${(m.share * 100).toFixed(0)}%`).join(', '));
+  }
+  console.log(over ? `\n${over} bundle(s) over budget (size-budget.json).` : '\nAll bundles within budget (size-budget.json).');
+}
+process.exit(over ? 1 : 0);
