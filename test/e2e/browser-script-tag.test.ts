@@ -4,35 +4,26 @@
  * 127.0.0.1), and examples/node-backend/server.ts (a node:http server on
  * `sealed-rpc/server` that serves its own page).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright';
+import type { Browser } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoMiddleware } from '../../examples/node-backend/mount.js';
 import type { DemoGateways } from '../../examples/node-backend/demo-gateway.js';
-import { listen, type Running } from '../helpers/servers.js';
-import { CHROMIUM, repoFiles } from './browser-static.js';
+import type { Running } from '../helpers/servers.js';
+import { startDemoSite } from './browser-static.js';
 
-const IIFE = fileURLToPath(new URL('../../dist/sealed-rpc.iife.js', import.meta.url));
-
+let site: Awaited<ReturnType<typeof startDemoSite>> | undefined;
 let server: Running | undefined;
 let browser: Browser | undefined;
 let demo: DemoGateways;
 const toClose: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(IIFE)) throw new Error('dist/sealed-rpc.iife.js is missing: run `npm run build` first');
-  const mounted = await demoMiddleware();
-  demo = mounted.demo;
-  const files = repoFiles(['/dist/', '/examples/']);
-  server = await listen((req, res) => mounted.middleware(req, res, () => files(req, res)));
-  browser = await chromium.launch(CHROMIUM);
+  site = await startDemoSite();
+  ({ demo, server, browser } = site);
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
   await Promise.all(toClose.map((s) => s.close()));
-  await server?.close();
+  await site?.close();
 });
 
 describe('examples that run from a plain <script> (IIFE)', () => {

@@ -1,9 +1,13 @@
-/** Shared by the test/e2e/browser-*.test.ts files: Chromium launch options and a static file handler. */
+/** Shared by the test/e2e/browser-*.test.ts files: Chromium launch options, a static file handler, the demo site. */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LaunchOptions } from 'playwright';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type LaunchOptions } from 'playwright';
+import { demoMiddleware } from '../../examples/node-backend/mount.js';
+import type { DemoGateways } from '../../examples/node-backend/demo-gateway.js';
+import { listen, type Running } from '../helpers/servers.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,5 +57,27 @@ export function repoFiles(prefixes: string[]): (req: IncomingMessage, res: Serve
       },
       () => notFound(),
     );
+  };
+}
+
+/**
+ * The demo site the browser tests drive: the demo gateways and the repo's dist/ and
+ * examples/ on one node:http server on 127.0.0.1, and a headless Chromium.
+ */
+export async function startDemoSite(): Promise<{ demo: DemoGateways; server: Running; browser: Browser; close(): Promise<void> }> {
+  const iife = fileURLToPath(new URL('../../dist/sealed-rpc.iife.js', import.meta.url));
+  if (!existsSync(iife)) throw new Error('dist/sealed-rpc.iife.js is missing: run `npm run build` first');
+  const mounted = await demoMiddleware();
+  const files = repoFiles(['/dist/', '/examples/']);
+  const server = await listen((req, res) => mounted.middleware(req, res, () => files(req, res)));
+  const browser = await chromium.launch(CHROMIUM);
+  return {
+    demo: mounted.demo,
+    server,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
   };
 }

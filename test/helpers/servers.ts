@@ -1,6 +1,7 @@
 /** Real servers on 127.0.0.1 for tests: every test that starts one closes it. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RpcError } from '../../src/errors.js';
 import { createGateway, modern, OperationError, toNodeHandler, type Gateway } from '../../src/server/index.js';
 import type { ModernGatewayOptions } from '../../src/server/modern.js';
 
@@ -51,12 +52,13 @@ export async function modernGateway(options: Partial<ModernGatewayOptions> & { n
   return { gateway, serverKeys: { k1: key.jwk }, pem: key.pem };
 }
 
-/** The RpcError a promise rejects with (fails the test if it resolves). */
-export async function failure(p: Promise<unknown>): Promise<import('../../src/errors.js').RpcError> {
+/** The RpcError a promise rejects with (fails the test if it resolves or rejects with anything else). */
+export async function failure(p: Promise<unknown>): Promise<RpcError> {
   try {
     await p;
   } catch (e) {
-    return e as import('../../src/errors.js').RpcError;
+    if (!(e instanceof RpcError)) throw new Error(`expected an RpcError, got ${String(e)}`);
+    return e;
   }
   throw new Error('expected the call to fail, it succeeded');
 }

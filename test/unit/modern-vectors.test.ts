@@ -18,6 +18,7 @@ import { deriveSessionKeys, issuanceMessage, modern, requestAad } from '../../sr
 import { createGateway, OperationError, type Gateway } from '../../src/server/gateway.js';
 import { modern as modernGateway } from '../../src/server/modern.js';
 import type { CredentialStore, WireRequest, WireResponse } from '../../src/types.js';
+import { failure } from '../helpers/servers.js';
 
 // ---------------------------------------------------------------------------------------
 // The vectors and the document
@@ -205,16 +206,6 @@ function expectCallRequest(req: WireRequest, c: CallVector): void {
   expect(req.body).toBe(c.requestBody);
 }
 
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(RpcError);
-  return e as RpcError;
-}
 
 const envelopeData = (json: string) => (JSON.parse(json) as { data: unknown }).data;
 
@@ -384,7 +375,7 @@ describe('modern-v1: the client reproduces the vectors', () => {
     const rig = clientRig({ random: callRandom(FAIL) });
     await issueThenAt(rig, FAIL.headers['x-ts']);
     rig.answers.push(ok(FAIL.response.body));
-    const err = await rejection(rig.client.call(FAIL.operationType, FAIL.params));
+    const err = await failure(rig.client.call(FAIL.operationType, FAIL.params));
     expectCallRequest(rig.sends[1], FAIL);
     expect(err.code).toBe('GATEWAY');
     expect(err.gatewayCode).toBe('E_DEMO');
@@ -403,7 +394,7 @@ describe('modern-v1: the client reproduces the vectors', () => {
 
   it('issuanceRotated: a client that pins only k1 refuses the k2-signed issuance (SIGNATURE_INVALID)', async () => {
     const rig = clientRig({ answers: [ok(V.issuanceRotated.responseBody)], serverKeys: { k1: V.clientOptions.serverKeys.k1 } });
-    const err = await rejection(rig.client.call(ECHO.operationType, ECHO.params));
+    const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
     expect(err.code).toBe('SIGNATURE_INVALID');
     expect(rig.sends).toHaveLength(1);
   });
@@ -522,7 +513,7 @@ describe('modern-v1: negative cases', () => {
     const rig = clientRig({ random: callRandom(FAIL) });
     await issueThenAt(rig, FAIL.headers['x-ts']);
     rig.answers.push(ok(ECHO.response.body));
-    const err = await rejection(rig.client.call(FAIL.operationType, FAIL.params));
+    const err = await failure(rig.client.call(FAIL.operationType, FAIL.params));
     expect(err.code).toBe('RESPONSE_TAMPERED');
     expect(rig.sends).toHaveLength(2);
   });
@@ -532,7 +523,7 @@ describe('modern-v1: negative cases', () => {
     await issueThenAt(rig, FAIL.headers['x-ts']);
     const before = rig.client.clockOffset;
     rig.answers.push(ok(SKEW.body));
-    const err = await rejection(rig.client.call(FAIL.operationType, FAIL.params));
+    const err = await failure(rig.client.call(FAIL.operationType, FAIL.params));
     expect(err.code).toBe('RESPONSE_TAMPERED');
     expect(rig.client.clockOffset).toBe(before);
     expect(rig.sends).toHaveLength(2);
@@ -545,7 +536,7 @@ describe('modern-v1: negative cases', () => {
     const body = V.plainErrorBodies['400'].replace('"BAD_REQUEST"', '"CLOCK_SKEW"');
     expect(body).toBe('{"error":"CLOCK_SKEW","serverTime":"1700000000123"}');
     rig.answers.push(ok(body, 400));
-    const err = await rejection(rig.client.call(ECHO.operationType, ECHO.params));
+    const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
     expect(err.code).toBe('HTTP_STATUS');
     expect(err.status).toBe(400);
     expect(rig.client.clockOffset).toBe(before);
@@ -556,7 +547,7 @@ describe('modern-v1: negative cases', () => {
     expect(responseBody).not.toBe(ISS.responseBody);
     const rig = clientRig({ answers: [ok(responseBody)] });
     const set = vi.spyOn(rig.store, 'set');
-    const err = await rejection(rig.client.call(ECHO.operationType, ECHO.params));
+    const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
     expect(err.code).toBe('SIGNATURE_INVALID');
     expect(set).not.toHaveBeenCalled();
     expect(await rig.store.get(rig.storeKey)).toBeUndefined();
@@ -620,7 +611,7 @@ describe('modern-v1: sealed signals at the client', () => {
     await issueThenAt(rig, ECHO.headers['x-ts']);
     const resKey = await importGcmKey(hex(ISS.resKeyHex));
     rig.answers.push(ok(SKEW.body), async (req) => ok(toBase64Url(await gcmSeal(resKey, utf8Encode(SKEW.envelopeJson), utf8Encode(req.headers['x-nonce']), hex(SKEW.ivHex)))));
-    const err = await rejection(rig.client.call(ECHO.operationType, ECHO.params));
+    const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
     expect(err.code).toBe('CLOCK_SKEW');
     expect(rig.sends).toHaveLength(3);
   });
@@ -630,7 +621,7 @@ describe('modern-v1: sealed signals at the client', () => {
     await issueThenAt(rig, ECHO.headers['x-ts']);
     const before = rig.client.clockOffset;
     rig.answers.push(ok(REPLAYED.body));
-    const err = await rejection(rig.client.call(ECHO.operationType, ECHO.params));
+    const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
     expect(err.code).toBe('REPLAYED_REQUEST');
     expect(err.gatewayCode).toBe('REPLAYED_REQUEST');
     expect(rig.client.clockOffset).toBe(before);

@@ -13,6 +13,7 @@ import { signPackage, signPackageDetached } from '../../src/server/package-sign.
 import { runCli, type CliIo } from '../../src/server/cli.js';
 import { RpcError } from '../../src/errors.js';
 import { toBase64 } from '../../src/codec/base64.js';
+import { failure } from '../helpers/servers.js';
 
 const primitives = JSON.parse(
   readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8'),
@@ -49,19 +50,9 @@ function captureIo(): CliIo & { out: string[]; err: string[] } {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<RpcError> {
-  const e = await p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(RpcError);
-  return e as RpcError;
-}
 
 async function expectInvalid(p: Promise<unknown>, file: string): Promise<void> {
-  const e = await rejection(p);
+  const e = await failure(p);
   expect(e.code).toBe('PACKAGE_SIGNATURE_INVALID');
   expect(e.details?.file).toBe(file);
   expect(e.message).toContain(file);
@@ -203,7 +194,7 @@ describe.each(['SHA-1', 'SHA-256'] as const)('verifyPackage, CERT.json layout si
   });
 
   it('a package checked with the wrong public key is refused, naming a signed file', async () => {
-    const e = await rejection(verify(signed, OTHER.publicKey));
+    const e = await failure(verify(signed, OTHER.publicKey));
     expect(e.code).toBe('PACKAGE_SIGNATURE_INVALID');
     expect(Object.keys(FILES)).toContain(e.details?.file);
   });
@@ -227,9 +218,9 @@ describe('verifyPackage, hostile zips and options', () => {
 
   it('a bad public key or hash option is BAD_CONFIG naming the option, not a package failure', async () => {
     const signed = await signPackage(FILES, PRIVATE);
-    const e1 = await rejection(verifyPackage(signed, { publicKey: 'not a key' }));
+    const e1 = await failure(verifyPackage(signed, { publicKey: 'not a key' }));
     expect([e1.code, e1.details?.option]).toEqual(['BAD_CONFIG', 'publicKey']);
-    const e2 = await rejection(verifyPackage(signed, { publicKey: PUBLIC, hash: 'MD5' as 'SHA-1' }));
+    const e2 = await failure(verifyPackage(signed, { publicKey: PUBLIC, hash: 'MD5' as 'SHA-1' }));
     expect([e2.code, e2.details?.option]).toEqual(['BAD_CONFIG', 'hash']);
   });
 
