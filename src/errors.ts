@@ -116,3 +116,98 @@ export function isRpcError(e: unknown): e is RpcError {
 export function badConfig(option: string, problem: string): RpcError {
   return new RpcError('BAD_CONFIG', `${option}: ${problem}`, { details: { option } });
 }
+
+// ---------------------------------------------------------------------------------------
+// The mobile gateway's result codes (PROTOCOLS.md §3): one row per code, so each is testable on its own.
+
+export interface MgsResultCode {
+  /** What the gateway means by it. */
+  meaning: string;
+  /** The RpcError code it maps to; null for the two codes that are not errors (1000, 8001). */
+  error: RpcErrorCode | null;
+  retryable: boolean;
+  /** What a person should do about it. */
+  hint: string;
+}
+
+const BACKEND_HINT = 'The back-end service behind the gateway failed; see the message, and check the service and its gateway API configuration.';
+const FIELD_HINT = 'A field the gateway needs is missing or invalid; check appId, workspaceId, did and the headers the profile sends.';
+
+function row(meaning: string, error: RpcErrorCode | null, hint: string, retryable = false): MgsResultCode {
+  return { meaning, error, retryable, hint };
+}
+
+function rows(from: number, to: number, meaning: (code: number) => string, error: RpcErrorCode, hint: string): Record<number, MgsResultCode> {
+  const out: Record<number, MgsResultCode> = {};
+  for (let c = from; c <= to; c++) out[c] = row(meaning(c), error, hint);
+  return out;
+}
+
+const BACKEND_6000: Record<number, string> = {
+  6000: 'back-end service not found',
+  6001: 'back-end method not found',
+  6002: 'back-end method arguments invalid',
+  6003: 'back-end could not read the request JSON',
+  6004: 'back-end answer is not valid JSON',
+  6005: 'back-end service error',
+};
+
+/** Every result code of PROTOCOLS.md §3 (ranges expanded), keyed by the numeric code. */
+export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = Object.freeze({
+  1000: row('success', null, ''),
+  1001: row('access denied', 'GATEWAY', 'The gateway denied access to this operation; check the API group permissions on the gateway console.'),
+  1002: row('rate limited', 'GATEWAY', 'The gateway is limiting requests; try again later.', true),
+  2000: row('login expired', 'GATEWAY', 'The session expired; sign in again.'),
+  3000: row('operation unknown or closed', 'GATEWAY', 'The gateway does not know this operationType or it is closed; check its name and that the API is published.'),
+  3001: row('empty request', 'GATEWAY', 'The request body was empty; pass the parameters.'),
+  3002: row('bad request format', 'GATEWAY', 'The request body is not in the format the gateway expects ([{"_requestBody": "<JSON>"}]).'),
+  3003: row('gateway could not decrypt', 'GATEWAY', 'The gateway could not decrypt the request; check the encryption keys on both sides.'),
+  4001: row('back end timeout', 'GATEWAY', 'The back end did not answer in time; try again later.', true),
+  4002: row('back end error', 'GATEWAY', BACKEND_HINT),
+  4003: row('back end unreachable', 'GATEWAY', 'The gateway cannot reach the back end; check the service address configured on the gateway.'),
+  5000: row('unknown gateway error', 'GATEWAY', 'The gateway failed for an unknown reason; see Mgw-TraceId in the details and ask its operator.'),
+  ...Object.fromEntries(Object.entries(BACKEND_6000).map(([c, m]) => [c, row(m, 'GATEWAY', BACKEND_HINT)])),
+  6666: row('business error', 'GATEWAY', 'The operation refused the request; see the message.'),
+  7000: row('no key for this appId', 'KEY_NOT_SET', 'The gateway has no signing key for this appId/workspaceId; register the app on the gateway console.'),
+  7001: row('insufficient parameters for verification', 'SIGN_PARAMS_INSUFFICIENT', 'The gateway lacks AppId, Operation-Type or another field it needs to verify the signature.'),
+  7002: row('signature verification failed', 'SIGNATURE_INVALID', 'The signature did not verify; check that the page and the gateway use the same secret and digest.'),
+  7003: row('timestamp outside the window', 'CLOCK_SKEW', "The device clock is too far from the gateway's; ask the user to set the date and time automatically."),
+  ...rows(7004, 7013, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
+  7007: row('Ts missing', 'TIMESTAMP_MISSING', 'The request carried no Ts header; check the profile and any proxy that strips headers.'),
+  7014: row('Sign missing', 'SIGNATURE_MISSING', 'The request carried no Sign header: the signer produced nothing (inside a container, check its security image).'),
+  7015: row('signature invalid', 'SIGNATURE_INVALID', 'The signature is malformed; check the signer and signType.'),
+  ...rows(7016, 7019, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
+  8001: row('not modified', null, ''),
+});
+
+export const MGS_SUCCESS = 1000;
+export const MGS_NOT_MODIFIED = 8001;
+
+export interface MgsErrorInfo {
+  /** The gateway's message (`Memo` header, or the container's errorMessage). */
+  memo?: string;
+  /** User-facing text (`Tips`, already URL-decoded). */
+  tips?: string;
+  traceId?: string;
+  /** Server time (epoch ms), for 7003. */
+  serverTime?: number;
+}
+
+/** The RpcError for a gateway result code (a code outside the table is GATEWAY, code kept). */
+export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): RpcError {
+  const known = MGS_RESULT_CODES[resultCode];
+  const code: RpcErrorCode = known?.error ?? 'GATEWAY';
+  const meaning = known?.meaning ?? 'gateway error';
+  const details: Record<string, string> = {};
+  if (info.memo) details.memo = info.memo;
+  if (info.tips) details.tips = info.tips;
+  if (info.traceId) details.traceId = info.traceId;
+  return new RpcError(code, `mgs ${resultCode} ${meaning}${info.memo ? `: ${info.memo}` : ''}`, {
+    gatewayCode: resultCode,
+    retryable: known?.retryable ?? false,
+    // Tips is the gateway's own user-facing text: the best thing to show a person.
+    hint: info.tips || known?.hint || MGS_RESULT_CODES[5000].hint,
+    ...(Object.keys(details).length ? { details } : {}),
+    ...(code === 'CLOCK_SKEW' && info.serverTime !== undefined ? { serverTime: info.serverTime } : {}),
+  });
+}

@@ -3,9 +3,11 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { RpcError } from '../errors.js';
-import { MGS_PROTOCOL_HEADERS, mgsResultError } from '../profiles/mgs.js';
+import { RpcError, mgsResultError } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
+
+/** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
+const CONTAINER_HEADERS: ReadonlySet<string> = new Set(['version', 'operation-type', 'appid', 'workspaceid', 'did', 'ts', 'sign', 'signtype', 'content-type']);
 
 /** The part of the container's bridge this SDK uses. */
 export interface AlipayJSBridgeLike {
@@ -113,7 +115,7 @@ export function toRequestData(body: string | undefined): unknown[] {
 /** The caller's headers; the container sets the protocol's own (Ts, Sign, AppId, …) itself. */
 function passThroughHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (!MGS_PROTOCOL_HEADERS.has(k.toLowerCase())) out[k] = v;
+  for (const [k, v] of Object.entries(headers)) if (!CONTAINER_HEADERS.has(k.toLowerCase())) out[k] = v;
   return out;
 }
 
