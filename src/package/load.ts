@@ -13,6 +13,8 @@ export interface LoadPackageOptions {
   publicKey: string;
   /** Default 'SHA-256'; 'SHA-1' for the container's legacy packages. */
   hash?: RsaHash;
+  /** Refuse a package that unpacks to more than this (default 128 MiB; see verifyPackage). */
+  maxUnpackedBytes?: number;
   /** URL of a detached signature over the whole file (raw bytes or base64 text). */
   signatureUrl?: string;
   /** A detached signature given directly (raw bytes or base64 / base64url text). */
@@ -122,6 +124,7 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
       publicKey: opts.publicKey,
       ...(opts.hash !== undefined ? { hash: opts.hash } : {}),
       ...(signature !== undefined ? { signature } : {}),
+      ...(opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {}),
     });
     return { ok: true, files };
   } catch (e) {

@@ -29,7 +29,12 @@ export interface VerifyPackageOptions {
    * text in standard base64 / base64url. When given, CERT.json is not required.
    */
   signature?: string | Uint8Array;
+  /** Refuse a zip whose entries declare more than this many unpacked bytes in all (default 128 MiB): a zip bomb is refused before anything is inflated. */
+  maxUnpackedBytes?: number;
 }
+
+/** Default bound on a package's unpacked size. */
+export const DEFAULT_MAX_UNPACKED_BYTES = 128 * 1024 * 1024;
 
 export interface VerifiedPackage {
   /** Every file of the package except CERT.json, by its path in the zip. */
@@ -48,9 +53,13 @@ function unsafePath(name: string): boolean {
   return name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
 }
 
-function unzip(bytes: Uint8Array): Unzipped {
+function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Unzipped {
   const seen = new Set<string>();
   let duplicate: string | undefined;
+  // fflate inflates each entry into a buffer of its declared size, so bounding the declared
+  // total bounds memory before anything is inflated.
+  let declared = 0;
+  let tooLarge = false;
   let entries: Unzipped;
   try {
     entries = unzipSync(bytes, {
@@ -58,12 +67,15 @@ function unzip(bytes: Uint8Array): Unzipped {
       filter(info) {
         if (seen.has(info.name)) duplicate ??= info.name;
         seen.add(info.name);
-        return true;
+        declared += info.originalSize;
+        if (declared > maxUnpackedBytes) tooLarge = true;
+        return !tooLarge;
       },
     });
   } catch (e) {
     throw invalid('(zip)', 'not a readable zip (truncated or corrupt)', e);
   }
+  if (tooLarge) throw invalid('(zip)', `unpacks to more than maxUnpackedBytes (${maxUnpackedBytes} bytes)`);
   if (duplicate !== undefined) throw invalid(duplicate, 'appears twice in the zip');
   return entries;
 }
@@ -94,11 +106,13 @@ function readCert(data: Uint8Array | undefined): Record<string, string> {
   return cert as Record<string, string>;
 }
 
-function options(opts: VerifyPackageOptions): RsaHash {
+function options(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number } {
   if (!opts || typeof opts.publicKey !== 'string') throw badConfig('publicKey', 'expected a PEM public key');
   const hash = opts.hash ?? 'SHA-256';
   if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
-  return hash;
+  const maxUnpackedBytes = opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
+  if (!(Number.isSafeInteger(maxUnpackedBytes) && maxUnpackedBytes > 0)) throw badConfig('maxUnpackedBytes', 'must be a positive whole number of bytes');
+  return { hash, maxUnpackedBytes };
 }
 
 /**
@@ -107,7 +121,7 @@ function options(opts: VerifyPackageOptions): RsaHash {
  * key or option; CRYPTO_UNAVAILABLE where WebCrypto is missing (no pure-JS RSA).
  */
 export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOptions): Promise<VerifiedPackage> {
-  const hash = options(opts);
+  const { hash, maxUnpackedBytes } = options(opts);
   // Import before looking at the package: a key mistake is a config error, not a bad package.
   await importRsaKey(opts.publicKey, 'public', hash, 'publicKey');
   if (!(bytes instanceof Uint8Array)) throw invalid('(package)', 'expected the package bytes as a Uint8Array');
@@ -118,10 +132,10 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
       throw invalid('(package)', 'the detached signature does not verify');
     }
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
-    return { files: fileEntries(unzip(bytes)) };
+    return { files: fileEntries(unzip(bytes, maxUnpackedBytes)) };
   }
 
-  const files = fileEntries(unzip(bytes));
+  const files = fileEntries(unzip(bytes, maxUnpackedBytes));
   const cert = readCert(files[CERT_FILE]);
   delete files[CERT_FILE];
 

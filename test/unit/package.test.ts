@@ -428,3 +428,28 @@ describe('loadPackage over real HTTP (node:http on 127.0.0.1)', () => {
     expect(r.ok).toBe(true);
   });
 });
+
+describe('zip bombs are refused before anything is inflated', () => {
+  it('a signed package that unpacks past maxUnpackedBytes -> PACKAGE_SIGNATURE_INVALID naming (zip), quickly; within the bound it verifies', async () => {
+    // 64 MiB of zeros deflates to ~64 KB: small to download, huge to unpack.
+    const bomb = await signPackage({ ...FILES, 'zeros.bin': new Uint8Array(64 * 1024 * 1024) }, PRIVATE);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const t0 = Date.now();
+    const err = await failure(verifyPackage(bomb, { publicKey: PUBLIC, maxUnpackedBytes: 8 * 1024 * 1024 }));
+    expect(err.code).toBe('PACKAGE_SIGNATURE_INVALID');
+    expect(err.details?.file).toBe('(zip)');
+    expect(err.message).toMatch(/maxUnpackedBytes/);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    const ok = await verifyPackage(bomb, { publicKey: PUBLIC, maxUnpackedBytes: 80 * 1024 * 1024 });
+    expect(ok.files['zeros.bin'].length).toBe(64 * 1024 * 1024);
+  });
+
+  it('a maxUnpackedBytes that is not a positive whole number -> BAD_CONFIG naming it', async () => {
+    const pkg = await signPackage(FILES, PRIVATE);
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      const err = await failure(verifyPackage(pkg, { publicKey: PUBLIC, maxUnpackedBytes: bad }));
+      expect(err.code).toBe('BAD_CONFIG');
+      expect(err.message).toContain('maxUnpackedBytes');
+    }
+  });
+});
