@@ -11,6 +11,41 @@ export interface FetchTransportOptions {
   fetch?: typeof fetch;
   /** `credentials` mode for cross-origin cookies (default 'same-origin'). */
   credentials?: RequestCredentials;
+  /** Largest response body read, in bytes (default 16 MiB); a larger one is RESPONSE_UNREADABLE. */
+  maxResponseBytes?: number;
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+function tooLarge(max: number): RpcError {
+  return new RpcError('RESPONSE_UNREADABLE', `the response is larger than maxResponseBytes (${max})`, {
+    hint: 'The server sent more than this client reads; raise fetchTransport maxResponseBytes if such answers are expected.',
+  });
+}
+
+/** The body as text, reading at most `max` bytes (a hostile or broken server cannot exhaust memory). */
+async function readBounded(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge(max);
+  }
+  if (!res.body) return res.text();
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder(); // like res.text(): malformed bytes become U+FFFD, the profile then refuses
+  let text = '';
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(max);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
 }
 
 export interface FetchTransport extends Transport {
@@ -20,6 +55,9 @@ export interface FetchTransport extends Transport {
 export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!options || typeof options.baseUrl !== 'string') throw new RpcError('BAD_CONFIG', 'fetchTransport: baseUrl must be a string', { details: { option: 'baseUrl' } });
   const base = options.baseUrl.replace(/\/+$/, '');
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!(Number.isSafeInteger(maxResponseBytes) && maxResponseBytes > 0))
+    throw new RpcError('BAD_CONFIG', 'fetchTransport: maxResponseBytes must be a positive whole number of bytes', { details: { option: 'maxResponseBytes' } });
   return {
     id: base,
     async send(req: WireRequest, { signal }: SendOptions): Promise<WireResponse> {
@@ -38,8 +76,9 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       }
       let body: string;
       try {
-        body = await res.text();
+        body = await readBounded(res, maxResponseBytes);
       } catch (e) {
+        if (e instanceof RpcError) throw e;
         throw abortReason(signal) ?? new RpcError('NETWORK', 'the response could not be read', { cause: e });
       }
       const headers: Record<string, string> = {};

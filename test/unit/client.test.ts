@@ -126,3 +126,33 @@ describe('clock correction reference instant', () => {
     expect(await run('midpoint')).toBe(2_000_000 - 1_000_100);
   });
 });
+
+describe('fetchTransport response bound', () => {
+  it('a response larger than maxResponseBytes is RESPONSE_UNREADABLE, whether declared or streamed; one within it is read whole', async () => {
+    const { listen } = await import('../helpers/servers.js');
+    const srv = await listen((req, res) => {
+      const big = 'x'.repeat(300_000);
+      if (req.url === '/declared') {
+        res.setHeader('content-length', String(big.length));
+        res.end(big);
+      } else {
+        // Chunked, no length: the bound is enforced while reading.
+        res.write(big.slice(0, 150_000));
+        setTimeout(() => res.end(big.slice(150_000)), 10);
+      }
+    });
+    try {
+      const t = fetchTransport({ baseUrl: srv.url, maxResponseBytes: 200_000 });
+      for (const path of ['/declared', '/streamed']) {
+        const err = await failure(t.send({ path, method: 'GET', headers: {}, operationType: path }, {}));
+        expect(err.code).toBe('RESPONSE_UNREADABLE');
+        expect(err.message).toContain('maxResponseBytes');
+      }
+      const ok = await fetchTransport({ baseUrl: srv.url, maxResponseBytes: 400_000 }).send({ path: '/streamed', method: 'GET', headers: {}, operationType: '/s' }, {});
+      expect(ok.body.length).toBe(300_000);
+      expect(() => fetchTransport({ baseUrl: srv.url, maxResponseBytes: 0 })).toThrow(/maxResponseBytes/);
+    } finally {
+      await srv.close();
+    }
+  });
+});
