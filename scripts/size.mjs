@@ -67,6 +67,16 @@ function staticImports(code) {
   return out;
 }
 
+/** `chunks/../x.js` -> `x.js` (posix, relative to dist/). */
+function normalize(path) {
+  const out = [];
+  for (const part of path.split('/')) {
+    if (part === '..') out.pop();
+    else if (part !== '.' && part !== '') out.push(part);
+  }
+  return out.join('/');
+}
+
 /** Split chunks into up front (reachable by static imports from `entry`) and lazy. */
 function classify(entryName, chunks, importsOf) {
   const byName = new Map(chunks.map((c) => [c.fileName, c]));
@@ -74,7 +84,9 @@ function classify(entryName, chunks, importsOf) {
   const walk = (name) => {
     if (initial.has(name) || !byName.has(name)) return;
     initial.add(name);
-    for (const i of importsOf(byName.get(name))) walk(i);
+    // Import specifiers are relative to the importing file (chunks live in dist/chunks/).
+    const dir = name.includes('/') ? name.slice(0, name.lastIndexOf('/') + 1) : '';
+    for (const i of importsOf(byName.get(name))) walk(normalize(dir + i));
   };
   walk(entryName);
   return { initial: chunks.filter((c) => initial.has(c.fileName)), lazy: chunks.filter((c) => !initial.has(c.fileName)) };
@@ -119,9 +131,9 @@ async function distRows() {
       Object.assign(row, { min: row.raw, minGz: row.gzShipped }); // already minified, dynamic imports inlined
     } else {
       const { readdirSync } = await import('node:fs');
-      const chunks = readdirSync(dir)
-        .filter((f) => f.endsWith('.js') && f !== 'sealed-rpc.iife.js')
-        .map((f) => ({ fileName: f, code: readFileSync(join(dir, f), 'utf8') }));
+      // The entry files at the top of dist/, their shared and lazy chunks in dist/chunks/.
+      const listJs = (sub) => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)) : []).filter((f) => f.endsWith('.js') && f !== 'sealed-rpc.iife.js').map((f) => (sub ? sub + '/' : '') + f);
+      const chunks = [...listJs(''), ...listJs('chunks')].map((f) => ({ fileName: f, code: readFileSync(join(dir, f), 'utf8') }));
       const { initial, lazy } = classify(name, chunks, (c) => staticImports(c.code));
       Object.assign(row, await sizeOf(initial, kind === 'node'));
       row.chunks = initial.length;

@@ -153,7 +153,7 @@ const BACKEND_6000: Record<number, string> = {
 };
 
 /** Every result code of PROTOCOLS.md §3 (ranges expanded), keyed by the numeric code. */
-export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = Object.freeze({
+export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = /*#__PURE__*/ Object.freeze({
   1000: row('success', null, ''),
   1001: row('access denied', 'GATEWAY', 'The gateway denied access to this operation; check the API group permissions on the gateway console.'),
   1002: row('rate limited', 'GATEWAY', 'The gateway is limiting requests; try again later.', true),
