@@ -18,6 +18,21 @@ export interface ClientEventMap {
 export type ClientEventType = keyof ClientEventMap;
 
 export class ClientEvents extends EventTarget {
+  // Listeners by type, so a call builds no event objects nobody listens to (the `stage`
+  // events run four times per call). A `once` listener stays counted after it fires:
+  // that only costs a dispatch, never a lost event.
+  private readonly listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
+
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    super.addEventListener(type, listener, options);
+    if (listener) (this.listeners.get(type) ?? this.listeners.set(type, new Set()).get(type)!).add(listener);
+  }
+
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
+    super.removeEventListener(type, listener, options);
+    if (listener) this.listeners.get(type)?.delete(listener);
+  }
+
   /** Listen to one event type; returns a function that stops listening. */
   on<K extends ClientEventType>(type: K, listener: (detail: ClientEventMap[K]) => void): () => void {
     const wrapped = (e: Event) => listener((e as CustomEvent<ClientEventMap[K]>).detail);
@@ -25,8 +40,13 @@ export class ClientEvents extends EventTarget {
     return () => this.removeEventListener(type, wrapped);
   }
 
+  /** @internal Is anyone listening to `type`? */
+  listening(type: ClientEventType): boolean {
+    return (this.listeners.get(type)?.size ?? 0) > 0;
+  }
+
   /** @internal */
   emit<K extends ClientEventType>(type: K, detail: ClientEventMap[K]): void {
-    this.dispatchEvent(new CustomEvent(type, { detail }));
+    if (this.listening(type)) this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 }

@@ -156,3 +156,26 @@ describe('fetchTransport response bound', () => {
     }
   });
 });
+
+describe('client events', () => {
+  it('listeners added with on() or addEventListener receive events; removed ones do not; a client nobody listens to dispatches nothing', async () => {
+    const client = createClient({ profile: staticProfile, transport: echo, store: memoryStore() });
+    const dispatch = vi.spyOn(client.events, 'dispatchEvent');
+    await client.call('/x', { a: '1' });
+    expect(dispatch).not.toHaveBeenCalled();
+    const viaOn: string[] = [];
+    const viaAdd: string[] = [];
+    const off = client.events.on('stage', (d) => viaOn.push(d.stage));
+    const listener = (e: Event) => viaAdd.push((e as CustomEvent<{ stage: string }>).detail.stage);
+    client.events.addEventListener('stage', listener);
+    await client.call('/x', { a: '2' });
+    expect(viaOn).toEqual(['params', 'sealed', 'response', 'opened']);
+    expect(viaAdd).toEqual(viaOn);
+    off();
+    client.events.removeEventListener('stage', listener);
+    dispatch.mockClear();
+    await client.call('/x', { a: '3' });
+    expect(dispatch).not.toHaveBeenCalled();
+    expect(viaOn).toHaveLength(4);
+  });
+});
