@@ -7,7 +7,9 @@ import('../dist/server.js')
     process.exitCode = code;
   })
   .catch((e) => {
-    const missing = e && e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('dist/server.js');
+    // Only the bundle itself missing means "build first"; a dependency missing from inside it
+    // ("Cannot find package 'fflate' imported from …/dist/server.js") is reported as it is.
+    const missing = e && e.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*dist[\\/]server\.js'/.test(String(e.message));
     process.stderr.write(`sealed-rpc: ${missing ? 'dist/server.js not found; run `npm run build` first' : e && e.message}\n`);
     process.exitCode = 1;
   });

@@ -38,12 +38,21 @@ function importRaw(s: SubtleCrypto, name: 'AES-CBC' | 'AES-GCM', key: Uint8Array
   return k;
 }
 
+/**
+ * WebCrypto for this key, or undefined for the noble path: where `subtle` is missing, and
+ * for raw 24-byte (AES-192) keys, which Chromium's WebCrypto refuses ("192-bit AES keys are
+ * not supported") although the legacy dialects allow them.
+ */
+function subtleFor(key: CryptoKey | Uint8Array): SubtleCrypto | undefined {
+  return key instanceof Uint8Array && key.length === 24 ? undefined : subtle();
+}
+
 /** An AES-GCM key: a (non-extractable) CryptoKey under WebCrypto, raw bytes on the noble path. */
 export type GcmKey = CryptoKey | Uint8Array;
 
 export async function importGcmKey(raw: Uint8Array): Promise<GcmKey> {
   checkKey(raw);
-  const s = subtle();
+  const s = subtleFor(raw);
   if (!s) return raw.slice();
   return s.importKey('raw', buf(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
@@ -57,7 +66,7 @@ export async function gcmSeal(key: GcmKey, plaintext: Uint8Array, aad?: Uint8Arr
   if (iv.length !== 12) throw new TypeError('GCM IV must be 12 bytes');
   const n = native();
   if (n) return concatBytes(iv, n.aes('gcm', false, key, plaintext, iv, aad));
-  const s = subtle();
+  const s = subtleFor(key);
   if (s) {
     const params: AesGcmParams = { name: 'AES-GCM', iv: buf(iv), tagLength: 128 };
     if (aad) params.additionalData = buf(aad);
@@ -82,7 +91,7 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
       throw new DecryptError();
     }
   }
-  const s = subtle();
+  const s = subtleFor(key);
   // Loaded outside the try: a chunk that fails to load is not a decryption failure.
   const engine = s ? undefined : await pure();
   try {
@@ -106,7 +115,7 @@ export async function aesEncrypt(cipher: CipherName, key: Uint8Array, plaintext:
   if (cipher === 'AES-GCM') return gcmSeal(key, plaintext, undefined, iv);
   if (!iv || iv.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
   if (n) return n.aes('cbc', false, key, plaintext, iv);
-  const s = subtle();
+  const s = subtleFor(key);
   if (s) return new Uint8Array(await s.encrypt({ name: 'AES-CBC', iv: buf(iv) }, await importRaw(s, 'AES-CBC', key), buf(plaintext)));
   const { cbc } = await pure();
   return cbc(key, iv).encrypt(plaintext);
@@ -116,19 +125,19 @@ export async function aesEncrypt(cipher: CipherName, key: Uint8Array, plaintext:
 export async function aesDecrypt(cipher: CipherName, key: Uint8Array, data: Uint8Array, iv?: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
   if (cipher === 'AES-GCM') return gcmOpen(key, data);
+  // A wrong IV is the caller's mistake, not a decryption failure: checked before the try.
+  if (cipher === 'AES-CBC' && iv?.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
   if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
   const n = native();
-  const s = subtle();
+  const s = subtleFor(key);
   // Loaded outside the try: a chunk that fails to load is not a decryption failure.
   const engine = cipher === 'AES-CBC' && !s && !n ? await pure() : undefined;
   try {
     if (cipher === 'AES-ECB') return n ? n.aes('ecb', true, key, data) : ecb(key).decrypt(data);
-    if (!iv || iv.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
-    if (n) return n.aes('cbc', true, key, data, iv);
-    if (s) return new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: buf(iv) }, await importRaw(s, 'AES-CBC', key), buf(data)));
-    return engine!.cbc(key, iv).decrypt(data);
-  } catch (e) {
-    if (e instanceof TypeError && /IV/.test(e.message)) throw e;
+    if (n) return n.aes('cbc', true, key, data, iv!);
+    if (s) return new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: buf(iv!) }, await importRaw(s, 'AES-CBC', key), buf(data)));
+    return engine!.cbc(key, iv!).decrypt(data);
+  } catch {
     throw new DecryptError();
   }
 }

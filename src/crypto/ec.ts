@@ -3,7 +3,7 @@
  * gateway's signature. WebCrypto where it exists; @noble/curves where `subtle` is missing.
  * Public keys travel as the 65-byte uncompressed point.
  */
-import { fromBase64, fromBase64Url } from '../codec/base64.js';
+import { fromBase64, fromBase64Url, toBase64Url } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { buf, pureEc, randomBytes, subtle } from './provider.js';
@@ -36,7 +36,7 @@ export async function ecdhFromScalar(scalar: Uint8Array): Promise<EcdhPair> {
   const s = subtle();
   if (!s) return { publicRaw, priv: scalar.slice() };
   const jwk = rawToJwk(publicRaw);
-  const priv = await s.importKey('jwk', { ...jwk, d: b64u(scalar) }, ECDH, false, ['deriveBits']);
+  const priv = await s.importKey('jwk', { ...jwk, d: toBase64Url(scalar) }, ECDH, false, ['deriveBits']);
   return { publicRaw, priv };
 }
 
@@ -91,14 +91,8 @@ export interface EcVerifyKey {
   /** @internal */ key?: Promise<CryptoKey>;
 }
 
-function b64u(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
 function rawToJwk(raw: Uint8Array): JsonWebKey {
-  return { kty: 'EC', crv: 'P-256', x: b64u(raw.subarray(1, 33)), y: b64u(raw.subarray(33, 65)), ext: true };
+  return { kty: 'EC', crv: 'P-256', x: toBase64Url(raw.subarray(1, 33)), y: toBase64Url(raw.subarray(33, 65)), ext: true };
 }
 
 const SPKI_P256_PREFIX = new Uint8Array([
@@ -167,7 +161,7 @@ export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> 
   const publicRaw = p256.getPublicKey(scalar, false);
   const s = subtle();
   if (!s) return { publicRaw, priv: scalar.slice() };
-  const priv = await s.importKey('jwk', { ...rawToJwk(publicRaw), d: b64u(scalar) }, ECDSA, false, ['sign']);
+  const priv = await s.importKey('jwk', { ...rawToJwk(publicRaw), d: toBase64Url(scalar) }, ECDSA, false, ['sign']);
   return { publicRaw, priv };
 }
 

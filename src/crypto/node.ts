@@ -23,7 +23,7 @@ function keyOf(key: CryptoKey | Uint8Array): { k: KeyObject | Uint8Array; bits: 
 
 const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
 
-export const nodeEngine: NativeEngine = {
+const nodeEngine: NativeEngine = {
   aes(mode, decrypt, key, data, iv, aad) {
     const { k, bits } = keyOf(key);
     const name = `aes-${bits}-${mode}`;

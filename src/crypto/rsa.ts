@@ -8,7 +8,7 @@
  * consoles hand out) are wrapped into SPKI / PKCS#8 here, because WebCrypto only
  * imports the wrapped forms.
  */
-import { RpcError } from '../errors.js';
+import { RpcError, badConfig } from '../errors.js';
 import { fromBase64, toBase64 } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
 import { utf8Encode } from '../codec/utf8.js';
@@ -37,13 +37,13 @@ const RSA_ALG_ID = Uint8Array.of(
 );
 
 /** SubjectPublicKeyInfo { algId, BIT STRING (0 unused bits) { RSAPublicKey } }. */
-export function pkcs1PublicToSpki(rsaPublicKey: Uint8Array): Uint8Array {
+function pkcs1PublicToSpki(rsaPublicKey: Uint8Array): Uint8Array {
   const bitString = der(0x03, concatBytes(Uint8Array.of(0), rsaPublicKey));
   return der(0x30, concatBytes(RSA_ALG_ID, bitString));
 }
 
 /** PrivateKeyInfo { version 0, algId, OCTET STRING { RSAPrivateKey } }. */
-export function pkcs1PrivateToPkcs8(rsaPrivateKey: Uint8Array): Uint8Array {
+function pkcs1PrivateToPkcs8(rsaPrivateKey: Uint8Array): Uint8Array {
   const version = Uint8Array.of(0x02, 0x01, 0x00);
   return der(0x30, concatBytes(version, RSA_ALG_ID, der(0x04, rsaPrivateKey)));
 }
@@ -51,10 +51,6 @@ export function pkcs1PrivateToPkcs8(rsaPrivateKey: Uint8Array): Uint8Array {
 // ---- PEM ----
 
 type KeyKind = 'public' | 'private';
-
-function badKey(option: string, problem: string): RpcError {
-  return new RpcError('BAD_CONFIG', `${option}: ${problem}`, { details: { option } });
-}
 
 /** Skip one DER header and return the offset of its content (or -1). */
 function derContentStart(b: Uint8Array, at: number): number {
@@ -83,25 +79,25 @@ function isPkcs1(derBytes: Uint8Array, kind: KeyKind): boolean {
 }
 
 /** PEM (or bare base64 DER) -> the DER WebCrypto imports: SPKI or PKCS#8. */
-export function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
-  if (typeof pem !== 'string' || pem.trim() === '') throw badKey(option, `expected a PEM ${kind} key`);
+function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
+  if (typeof pem !== 'string' || pem.trim() === '') throw badConfig(option, `expected a PEM ${kind} key`);
   const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
   const label = m ? m[1] : null;
   const body = (m ? m[2] : pem).replace(/\s+/g, '');
   const wanted = kind === 'public' ? ['PUBLIC KEY', 'RSA PUBLIC KEY'] : ['PRIVATE KEY', 'RSA PRIVATE KEY'];
   if (label !== null && !wanted.includes(label)) {
     // Name what was found (a label is not secret) so the user sees e.g. a swapped key.
-    throw badKey(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"`);
+    throw badConfig(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"`);
   }
-  if (label === null && /-----/.test(pem)) throw badKey(option, 'malformed PEM armour');
-  if (/ENCRYPTED/.test(pem)) throw badKey(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
+  if (label === null && /-----/.test(pem)) throw badConfig(option, 'malformed PEM armour');
+  if (/ENCRYPTED/.test(pem)) throw badConfig(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
   let bytes: Uint8Array;
   try {
     bytes = fromBase64(body);
   } catch {
-    throw badKey(option, 'the PEM body is not valid base64');
+    throw badConfig(option, 'the PEM body is not valid base64');
   }
-  if (bytes.length < 16 || bytes[0] !== 0x30) throw badKey(option, 'the PEM body is not a DER key');
+  if (bytes.length < 16 || bytes[0] !== 0x30) throw badConfig(option, 'the PEM body is not a DER key');
   const pkcs1 = label === null ? isPkcs1(bytes, kind) : label.startsWith('RSA ');
   if (!pkcs1) return bytes;
   return kind === 'public' ? pkcs1PublicToSpki(bytes) : pkcs1PrivateToPkcs8(bytes);
@@ -120,7 +116,7 @@ const keys = new Map<string, Promise<CryptoKey>>();
 const KEY_CACHE_MAX = 32;
 
 function checkHash(hash: unknown): RsaHash {
-  if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badKey('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
+  if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
   return hash;
 }
 
@@ -188,7 +184,7 @@ export async function verifyRsa(
 }
 
 /** The push service's form: standard base64, then `+` -> `-`, `/` -> `_`, `=` kept. */
-export function toMpsBase64(sig: Uint8Array): string {
+function toMpsBase64(sig: Uint8Array): string {
   return toBase64(sig).replace(/\+/g, '-').replace(/\//g, '_');
 }
 
@@ -225,7 +221,7 @@ export async function verifyRsaSha256(data: string | Uint8Array, signature: stri
 /** A fresh RSA key pair as PEM (PKCS#8 private, SPKI public), e.g. for `sealed-rpc keygen-rsa`. */
 export async function generateRsaKeyPair(bits = 2048): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
   if (!Number.isInteger(bits) || bits < 2048 || bits > 8192 || bits % 8 !== 0) {
-    throw badKey('bits', 'expected a multiple of 8 from 2048 to 8192');
+    throw badConfig('bits', 'expected a multiple of 8 from 2048 to 8192');
   }
   const s = requireSubtle('RSA key generation');
   const pair = (await s.generateKey(

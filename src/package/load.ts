@@ -94,20 +94,6 @@ async function download(
   return concatBytes(...chunks);
 }
 
-/**
- * A detached signature file may be raw bytes (`openssl dgst -sign`) or base64 text:
- * text that is entirely base64 characters is passed on as text, anything else as bytes.
- */
-function signatureFrom(bytes: Uint8Array): string | Uint8Array {
-  for (const b of bytes) {
-    const ok =
-      (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
-      b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f || b === 0x3d || b === 0x0a || b === 0x0d || b === 0x20;
-    if (!ok) return bytes;
-  }
-  return new TextDecoder().decode(bytes);
-}
-
 export async function loadPackage(url: string, opts: LoadPackageOptions): Promise<LoadPackageResult> {
   const fallbackUrl = opts?.fallbackUrl;
   const signal = opts?.signal;
@@ -117,7 +103,7 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
     if (typeof f !== 'function') throw new RpcError('BAD_CONFIG', 'fetch: no fetch implementation available', { details: { option: 'fetch' } });
     // The small signature first: when it is missing, the big download is not wasted.
     const signature =
-      opts.signatureUrl !== undefined ? signatureFrom(await download(f, opts.signatureUrl, signal)) : opts.signature;
+      opts.signatureUrl !== undefined ? await download(f, opts.signatureUrl, signal) : opts.signature;
     const bytes = await download(f, url, signal, opts.onProgress);
     if (signal?.aborted) throw aborted(signal);
     const { files } = await verifyPackage(bytes, {

@@ -25,8 +25,9 @@ export interface VerifyPackageOptions {
   /** Digest of the signatures; default 'SHA-256' ('SHA-1' for the container's legacy packages). */
   hash?: RsaHash;
   /**
-   * Detached signature over the whole package file (the other layout): raw bytes, or
-   * text in standard base64 / base64url. When given, CERT.json is not required.
+   * Detached signature over the whole package file (the other layout): raw bytes, base64 /
+   * base64url text, or the bytes of a signature file holding either (wrapped text is fine).
+   * When given, CERT.json is not required.
    */
   signature?: string | Uint8Array;
   /** Refuse a zip whose entries declare more than this many unpacked bytes in all (default 128 MiB): a zip bomb is refused before anything is inflated. */
@@ -34,11 +35,28 @@ export interface VerifyPackageOptions {
 }
 
 /** Default bound on a package's unpacked size. */
-export const DEFAULT_MAX_UNPACKED_BYTES = 128 * 1024 * 1024;
+const DEFAULT_MAX_UNPACKED_BYTES = 128 * 1024 * 1024;
 
 export interface VerifiedPackage {
   /** Every file of the package except CERT.json, by its path in the zip. */
   files: Record<string, Uint8Array>;
+}
+
+/**
+ * A detached signature as given: base64 text (standard or URL-safe), or the bytes of a
+ * signature file, which may be raw (`openssl dgst -sign`) or base64 text. Bytes that are
+ * all base64 characters and whitespace are read as text (a raw RSA signature never is).
+ */
+function detachedSignature(sig: string | Uint8Array): Uint8Array | null {
+  if (typeof sig === 'string') return decodeSignatureText(sig);
+  for (const b of sig) {
+    const text =
+      (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
+      b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f || b === 0x3d || b === 0x0a || b === 0x0d || b === 0x20;
+    if (!text) return sig;
+  }
+  // Text files wrap base64 (openssl base64 does at 64 columns): drop the whitespace.
+  return decodeSignatureText(utf8Decode(sig).replace(/\s+/g, ''));
 }
 
 function invalid(file: string, problem: string, cause?: unknown): RpcError {
@@ -127,7 +145,7 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   if (!(bytes instanceof Uint8Array)) throw invalid('(package)', 'expected the package bytes as a Uint8Array');
 
   if (opts.signature !== undefined) {
-    const sig = typeof opts.signature === 'string' ? decodeSignatureText(opts.signature) : opts.signature;
+    const sig = detachedSignature(opts.signature);
     if (!sig || !(await verifyRsa(bytes, sig, opts.publicKey, hash, 'publicKey'))) {
       throw invalid('(package)', 'the detached signature does not verify');
     }

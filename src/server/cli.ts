@@ -4,6 +4,7 @@
  * through `io` (node:fs by default, loaded lazily so the server bundle still loads in
  * runtimes without node:fs until the CLI is actually used).
  */
+import { utf8Decode } from '../codec/utf8.js';
 import { RpcError } from '../errors.js';
 import { generateRsaKeyPair, type RsaHash } from '../crypto/rsa.js';
 import { verifyPackage } from '../package/verify.js';
@@ -90,7 +91,8 @@ function onePositional(p: Parsed, what: string): string {
   return p.positional[0];
 }
 
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
+// Key files are text: strict UTF-8, so a binary file given as a key fails clearly.
+const text = (b: Uint8Array) => utf8Decode(b);
 
 /** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). Never rejects. */
 export async function runCli(argv: string[], io?: CliIo): Promise<number> {

@@ -10,7 +10,6 @@ import { utf8Encode } from '../codec/utf8.js';
 import { signRsa, type RsaHash } from '../crypto/rsa.js';
 import { CERT_FILE } from '../package/verify.js';
 
-export { signRsaSha256 } from '../crypto/rsa.js';
 
 export interface SignPackageOptions {
   /** Default 'SHA-256'; 'SHA-1' for containers that only know the legacy format. */
