@@ -6,7 +6,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeHandler } from '../../src/server/node.ts';
-import { fastNodeHandler } from './fast-node-handler.ts';
 import { useNodeCrypto } from '../../src/crypto/node.ts';
 import { dialectSetup, echoGateway } from './fixtures.ts';
 import type { DialectName } from './core.ts';
@@ -28,12 +27,11 @@ const FLOORS: Record<string, Parameters<typeof createServer>[1]> = {
     });
   },
   'adapter-echo': toNodeHandler(async (request: Request) => new Response(await request.text(), { headers: { 'content-type': 'text/plain' } })),
-  'fast-adapter-echo': fastNodeHandler(async (request: Request) => new Response(await request.text(), { headers: { 'content-type': 'text/plain' } })),
 };
 
 async function main() {
   const dialect = process.argv[2];
-  // BENCH_NODE_CRYPTO=1: the SDK's primitives on node:crypto (src/crypto/node.ts), as the lead may make the gateway default.
+  // BENCH_NODE_CRYPTO=1: the SDK's primitives on node:crypto, as a gateway gets with useNodeCrypto() from sealed-rpc/server.
   if (process.env.BENCH_NODE_CRYPTO) useNodeCrypto();
   if (FLOORS[dialect]) {
     const server = createServer({ keepAliveTimeout: 60_000 }, FLOORS[dialect]);
@@ -48,8 +46,7 @@ async function main() {
   const setup = await dialectSetup(dialect as DialectName, OVERRIDES[dialect as DialectName] ?? {});
   if (!setup) throw new Error('unknown dialect ' + dialect);
   const gateway = echoGateway(setup.gatewayProfile);
-  // BENCH_FAST_ADAPTER=1: the bench-only prototype adapter instead of toNodeHandler (to size the recommendation).
-  const handler = process.env.BENCH_FAST_ADAPTER ? fastNodeHandler((r) => gateway.handle(r)) : toNodeHandler(gateway);
+  const handler = toNodeHandler(gateway);
   const server = createServer({ keepAliveTimeout: 60_000 }, handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   process.on('message', (m: any) => {

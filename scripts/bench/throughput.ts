@@ -61,12 +61,12 @@ export interface ThroughputOptions {
   size: number;
   warmupMs: number;
   durationMs: number;
-  /** What-if run: the bench's prototype adapter and the node:crypto engine in the gateway process. */
+  /** The gateway process with useNodeCrypto() (the SDK's primitives on node:crypto). */
   tuned?: boolean;
 }
 
 export async function gatewayThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
-  const env = { ...process.env, ...(o.tuned ? { BENCH_FAST_ADAPTER: '1', BENCH_NODE_CRYPTO: '1' } : {}) };
+  const env = { ...process.env, ...(o.tuned ? { BENCH_NODE_CRYPTO: '1' } : {}) };
   const child = fork(o.childPath, [o.dialect], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) });
   try {
     const { port, clientOptions } = await ask<{ port: number; clientOptions: Record<string, unknown> }>(child, undefined, (m) => typeof m?.port === 'number');
