@@ -3,7 +3,7 @@
  * the whole path: credentials -> profile.seal -> transport.send -> profile.open -> policy.
  */
 import { RpcError, badConfig, isRpcError } from './errors.js';
-import { ClientEvents } from './events.js';
+import { ClientEvents, type ClientEventMap } from './events.js';
 import { CredentialManager } from './credentials/manager.js';
 import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
 import { randomBytes } from './crypto/provider.js';
@@ -92,6 +92,12 @@ export function createClient(options: ClientOptions): Client {
 
   const now = () => clock.now() + offset;
 
+  /** A `stage` event for the inspector; builds nothing and reads no clock when nobody listens. */
+  function stage(callId: number, name: ClientEventMap['stage']['stage'], operationType: string, data?: unknown, at?: number): void {
+    if (!events.listening('stage')) return;
+    events.emit('stage', { callId, stage: name, at: at ?? clock.now(), operationType, data });
+  }
+
   /** Adopt an authenticated server time as the clock source; refuses corrections beyond the bound. */
   function correctClock(serverTime: number, receivedAt: number, source: string, err?: RpcError): void {
     const next = serverTime - receivedAt;
@@ -106,7 +112,7 @@ export function createClient(options: ClientOptions): Client {
     events.emit('clock-corrected', { offsetMs: next, previousOffsetMs: previous, source });
   }
 
-  const storeKey = options.storeKey ?? `${profile.storeKey}@${(transport as { id?: string }).id ?? ''}`;
+  const storeKey = options.storeKey ?? `${profile.storeKey}@${transport.id ?? ''}`;
   const given = options.store ?? options.credentials;
   const store = withMemoryFallback(given ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: given?.kind ?? 'indexeddb' }));
 
@@ -134,7 +140,7 @@ export function createClient(options: ClientOptions): Client {
             if (result.serverTime !== undefined) correctClock(result.serverTime, clock.now(), 'issuance');
             return result;
           },
-          onIssued: (record, _result, renewal) => {
+          onIssued: (record, renewal) => {
             const info = { version: record.version, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}), ...profile.describe?.(record.value) };
             events.emit(renewal ? 'renewed' : 'issued', info);
           },
@@ -147,29 +153,35 @@ export function createClient(options: ClientOptions): Client {
     const ctx = context(signal);
     for (;;) {
       let cred: StoredCredential | undefined;
-      if (credentials) cred = await raceSignal(credentials.current(), signal);
+      if (credentials) {
+        // call() already races the whole attempt against the signal; this only stops an
+        // aborted call from sealing and sending once the credential arrives.
+        cred = await credentials.current();
+        signal.throwIfAborted();
+      }
       let sealed;
       try {
         sealed = await profile.seal(info, cred?.value, ctx);
       } catch (e) {
         throw isRpcError(e) ? e : new RpcError('BAD_REQUEST', 'the request could not be sealed', { cause: e });
       }
-      events.emit('stage', { callId, stage: 'sealed', at: clock.now(), operationType: info.operationType, data: sealed.wire });
+      stage(callId, 'sealed', info.operationType, sealed.wire);
       const sentAt = clock.now();
       const res = await transport.send(sealed.wire, { signal, timeoutMs: info.options.timeoutMs ?? defaultTimeout });
       const receivedAt = clock.now();
       const clockReferenceAt = profile.clockReference === 'midpoint' ? (sentAt + receivedAt) / 2 : receivedAt;
-      events.emit('stage', { callId, stage: 'response', at: receivedAt, operationType: info.operationType, data: res });
+      stage(callId, 'response', info.operationType, res, receivedAt);
       try {
         const data = await profile.open(res, sealed, cred?.value, ctx);
-        events.emit('stage', { callId, stage: 'opened', at: clock.now(), operationType: info.operationType, data });
+        stage(callId, 'opened', info.operationType, data);
         return data;
       } catch (e) {
         const err = isRpcError(e) ? e : new RpcError('RESPONSE_UNREADABLE', 'the response could not be read', { cause: e });
         if (err.code === 'CREDENTIAL_EXPIRED' && credentials && !renewed) {
           renewed = true;
           events.emit('retry', { cause: 'CREDENTIAL_EXPIRED', operationType: info.operationType });
-          await raceSignal(credentials.renew(cred), signal);
+          await credentials.renew(cred);
+          signal.throwIfAborted();
           continue;
         }
         if (err.code === 'CLOCK_SKEW' && err.serverTime !== undefined && !corrected) {
@@ -195,12 +207,12 @@ export function createClient(options: ClientOptions): Client {
     try {
       if (typeof operationType !== 'string' || operationType === '') throw new RpcError('BAD_REQUEST', 'operationType must be a non-empty string');
       if (params === null || typeof params !== 'object') throw new RpcError('BAD_REQUEST', 'params must be an object');
-      events.emit('stage', { callId, stage: 'params', at: clock.now(), operationType, data: params });
+      stage(callId, 'params', operationType, params);
       const info: CallInfo = { operationType, params, options: callOptions, memo: {} };
       return (await raceSignal(attempt(info, controller.signal, callId), controller.signal)) as Res;
     } catch (e) {
       const err = isRpcError(e) ? e : new RpcError('NETWORK', 'the call failed', { cause: e });
-      events.emit('stage', { callId, stage: 'error', at: clock.now(), operationType, data: { code: err.code } });
+      stage(callId, 'error', operationType, { code: err.code });
       try {
         options.onError?.(err);
       } catch {
@@ -224,7 +236,7 @@ export function createClient(options: ClientOptions): Client {
   };
 
   // Some legacy back ends want a fresh credential per page load.
-  if (credentials && (profile as { renewOnStart?: string }).renewOnStart === 'load') {
+  if (credentials && profile.renewOnStart === 'load') {
     credentials.renew(undefined, true).catch(() => {});
   }
   return client;

@@ -211,3 +211,9 @@ export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): Rpc
     ...(code === 'CLOCK_SKEW' && info.serverTime !== undefined ? { serverTime: info.serverTime } : {}),
   });
 }
+
+/** Why a call's signal aborted: the client aborts with an RpcError (TIMEOUT or ABORTED) as the reason, passed on as is. */
+export function abortReason(signal: AbortSignal | undefined): RpcError | undefined {
+  if (!signal?.aborted) return undefined;
+  return signal.reason instanceof RpcError ? signal.reason : new RpcError('ABORTED', 'the call was aborted');
+}

@@ -18,31 +18,37 @@ export interface ClientEventMap {
 export type ClientEventType = keyof ClientEventMap;
 
 export class ClientEvents extends EventTarget {
-  // Listeners by type, so a call builds no event objects nobody listens to (the `stage`
-  // events run four times per call). A `once` listener stays counted after it fires:
-  // that only costs a dispatch, never a lost event.
-  private readonly listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
+  // Who listens, so a call builds no event objects nobody listens to (the `stage` events run
+  // four times per call). A safe over-approximation that keeps nothing per listener: `on()`
+  // counts its listeners per type; a type once given a listener through `addEventListener`
+  // (whose capture flag, `once` or `signal` would need tracking) counts as listened to for good.
+  private readonly counts = new Map<string, number>();
+  private readonly marked = new Set<string>();
 
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
     super.addEventListener(type, listener, options);
-    if (listener) (this.listeners.get(type) ?? this.listeners.set(type, new Set()).get(type)!).add(listener);
-  }
-
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    super.removeEventListener(type, listener, options);
-    if (listener) this.listeners.get(type)?.delete(listener);
+    if (listener) this.marked.add(type);
   }
 
   /** Listen to one event type; returns a function that stops listening. */
   on<K extends ClientEventType>(type: K, listener: (detail: ClientEventMap[K]) => void): () => void {
     const wrapped = (e: Event) => listener((e as CustomEvent<ClientEventMap[K]>).detail);
-    this.addEventListener(type, wrapped);
-    return () => this.removeEventListener(type, wrapped);
+    super.addEventListener(type, wrapped);
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      super.removeEventListener(type, wrapped);
+      const n = (this.counts.get(type) ?? 1) - 1;
+      if (n > 0) this.counts.set(type, n);
+      else this.counts.delete(type);
+    };
   }
 
-  /** @internal Is anyone listening to `type`? */
+  /** @internal Is anyone (possibly) listening to `type`? */
   listening(type: ClientEventType): boolean {
-    return (this.listeners.get(type)?.size ?? 0) > 0;
+    return this.marked.has(type) || (this.counts.get(type) ?? 0) > 0;
   }
 
   /** @internal */

@@ -30,6 +30,8 @@ export interface SendOptions {
 
 /** Carries one wire request to the gateway and brings back its raw answer. */
 export interface Transport {
+  /** Distinguishes gateways in the default credential store key (e.g. fetchTransport's base URL). */
+  readonly id?: string;
   send(req: WireRequest, options: SendOptions): Promise<WireResponse>;
 }
 
@@ -81,6 +83,15 @@ export interface CallInfo {
   memo: Record<string, unknown>;
 }
 
+/** What a dialect's `issue` hands back; the client stores `value` and `expiresAt`. */
+export interface IssueResult<C = unknown> {
+  value: C;
+  /** Expiry in corrected epoch ms, if the dialect knows one. */
+  expiresAt?: number;
+  /** An authenticated server time (epoch ms) the client may correct its clock from. */
+  serverTime?: number;
+}
+
 /**
  * A wire dialect. `seal` and `open` are the two halves of one call; `issue` exists
  * for dialects whose credentials the gateway hands out.
@@ -90,7 +101,7 @@ export interface Profile<C = unknown, S = unknown> {
   /** `issued`: the client's credential manager obtains and stores credentials through `issue`. */
   readonly credentials: 'issued' | 'static';
   /** Issue fresh credentials. Throws RpcError. The result is stored by the client. */
-  issue?(ctx: ProfileContext): Promise<{ value: C; expiresAt?: number; serverTime?: number }>;
+  issue?(ctx: ProfileContext): Promise<IssueResult<C>>;
   seal(call: CallInfo, credential: C | undefined, ctx: ProfileContext): Promise<Sealed<S>>;
   /** Returns business data, or throws RpcError (CREDENTIAL_EXPIRED / CLOCK_SKEW drive the client's policy). */
   open(res: WireResponse, sealed: Sealed<S>, credential: C | undefined, ctx: ProfileContext): Promise<unknown>;
@@ -107,6 +118,8 @@ export interface Profile<C = unknown, S = unknown> {
    * `receive` (default; `modern`'s rule) or `midpoint` of the round trip (`sorted-sign`'s).
    */
   readonly clockReference?: 'receive' | 'midpoint';
+  /** `load`: the client issues a fresh credential as soon as it is created (some legacy back ends want one per page load). */
+  readonly renewOnStart?: 'never' | 'load';
 }
 
 /** Persistence of issued credentials (IndexedDB by default). */

@@ -12,6 +12,8 @@
  * record consistent: the credential manager's compare-and-swap on the record's `version`
  * does that, so a lock that is lost or times out costs at most one extra issuance.
  */
+import { toHex } from '../codec/hex.js';
+import { randomBytes } from '../crypto/provider.js';
 
 /** The part of the Web Locks API this module uses. */
 export interface LockManagerLike {
@@ -89,9 +91,7 @@ function defaultStorage(): StorageLike | null {
 }
 
 function randomId(): string {
-  const b = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return toHex(randomBytes(8));
 }
 
 /** Serializes calls per name within this page (one JavaScript realm). */
@@ -135,7 +135,7 @@ export function createLock(env: LockEnvironment = {}): CrossTabLock {
     const deadline = now() + maxWaitMs;
     for (;;) {
       const cur = readLease(storage!, key);
-      if (!cur || cur.expires <= now() || cur.owner === me) {
+      if (!cur || cur.expires <= now()) {
         storage!.setItem(key, JSON.stringify({ owner: me, expires: now() + leaseMs }));
         await sleep(settleMs);
         // Another tab that wrote at the same moment overwrote ours or was overwritten: the last write wins.

@@ -10,16 +10,10 @@
  * one whose value this page cannot use is ignored and re-issued. A store that fails never
  * fails the call: the record is kept in memory.
  */
-import type { CredentialStore, StoredCredential } from '../types.js';
+import type { CredentialStore, IssueResult, StoredCredential } from '../types.js';
 import { defaultLock, type CrossTabLock } from './lock.js';
 import { makeRecord, readRecord, versionOf, type CredentialRecord } from './record.js';
-import { hasCompareAndSet } from './store.js';
-
-export interface IssueResult<C> {
-  value: C;
-  expiresAt?: number;
-  serverTime?: number;
-}
+import { compareAndSetAny } from './store.js';
 
 export interface CredentialManagerOptions<C> {
   store: CredentialStore;
@@ -28,7 +22,7 @@ export interface CredentialManagerOptions<C> {
   /** Corrected time, to judge expiry. */
   now: () => number;
   /** Told after each issuance (first or renewal), with the issued record. */
-  onIssued?: (record: StoredCredential<C>, result: IssueResult<C>, renewal: boolean) => void;
+  onIssued?: (record: StoredCredential<C>, renewal: boolean) => void;
   /** Lock name; defaults to `sealed-rpc:<key>`. */
   lockName?: string;
   /** The cross-tab lock (default: Web Locks, else a localStorage lease, else page-local). */
@@ -45,7 +39,8 @@ const CAS_ATTEMPTS = 4;
 export class CredentialManager<C = unknown> {
   private cached: StoredCredential<C> | undefined;
   private inflight: Promise<StoredCredential<C>> | undefined;
-  private loaded = false;
+  /** The first read of the store, shared by every caller (so concurrent first calls read it once). */
+  private loading: Promise<void> | undefined;
 
   constructor(private readonly o: CredentialManagerOptions<C>) {}
 
@@ -68,13 +63,11 @@ export class CredentialManager<C = unknown> {
   async current(): Promise<StoredCredential<C>> {
     if (this.fresh(this.cached)) return this.cached;
     if (this.inflight) return this.inflight;
-    if (!this.loaded) {
-      this.loaded = true;
-      const { record } = await this.load();
+    await (this.loading ??= this.load().then(({ record }) => {
       if (this.fresh(record) && !this.cached) this.cached = record;
-      if (this.fresh(this.cached)) return this.cached;
-      if (this.inflight) return this.inflight;
-    }
+    }));
+    if (this.fresh(this.cached)) return this.cached;
+    if (this.inflight) return this.inflight;
     return this.renew(this.cached);
   }
 
@@ -96,7 +89,7 @@ export class CredentialManager<C = unknown> {
         const record = makeRecord(version, result.value, result.expiresAt);
         const outcome = await this.write(expectedVersion, record);
         if (outcome === 'written') {
-          this.o.onIssued?.(record, result, stale !== undefined);
+          this.o.onIssued?.(record, stale !== undefined);
           return record;
         }
         // Lost the race: another tab stored a record since we read. Adopt it if we can use it.
@@ -106,7 +99,7 @@ export class CredentialManager<C = unknown> {
         version = Math.max(expectedVersion, version) + 1;
         if (attempt + 1 >= CAS_ATTEMPTS) {
           // The store keeps changing under us: use ours from memory, leave the store to the others.
-          this.o.onIssued?.(record, result, stale !== undefined);
+          this.o.onIssued?.(record, stale !== undefined);
           return record;
         }
       }
@@ -125,17 +118,9 @@ export class CredentialManager<C = unknown> {
 
   /** Store `record` if the stored version is still `expectedVersion`; a failing store counts as written (memory keeps it). */
   private async write(expectedVersion: number, record: CredentialRecord<C>): Promise<'written' | { current: unknown }> {
-    const store = this.o.store;
     try {
-      if (hasCompareAndSet(store)) {
-        const r = await store.compareAndSet(this.o.key, expectedVersion, record);
-        return r.ok ? 'written' : { current: r.current };
-      }
-      // A store without compare-and-swap: check, then write (a one-read window).
-      const cur = await store.get(this.o.key);
-      if (versionOf(cur) !== expectedVersion) return { current: cur };
-      await store.set(this.o.key, record);
-      return 'written';
+      const r = await compareAndSetAny(this.o.store, this.o.key, expectedVersion, record);
+      return r.ok ? 'written' : { current: r.current };
     } catch {
       return 'written';
     }

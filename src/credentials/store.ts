@@ -33,6 +33,18 @@ export function hasCompareAndSet(s: CredentialStore): s is AtomicCredentialStore
   return typeof (s as Partial<AtomicCredentialStore>).compareAndSet === 'function';
 }
 
+/**
+ * Compare-and-set on any store: atomic where the store offers `compareAndSet`, else check
+ * then write (not atomic across tabs, but the window is one read).
+ */
+export async function compareAndSetAny<C>(store: CredentialStore, key: string, expectedVersion: number, record: StoredCredential<C>): Promise<CasResult<C>> {
+  if (hasCompareAndSet(store)) return store.compareAndSet(key, expectedVersion, record);
+  const cur = await store.get<C>(key);
+  if (versionOf(cur) !== expectedVersion) return { ok: false, current: cur };
+  await store.set(key, record);
+  return { ok: true, current: record };
+}
+
 export function memoryStore(): AtomicCredentialStore {
   const map = new Map<string, StoredCredential>();
   return {
@@ -60,7 +72,11 @@ export interface IndexedDbStoreOptions {
   dbName?: string;
   /** Object store name (default `credentials`). */
   storeName?: string;
-  /** Give up opening the database after this long (default 5000 ms; some private modes never answer). */
+  /**
+   * Give up opening the database after this long (default 5000 ms; some private modes never
+   * answer). Bounds the operations that (re)open the connection only: a later transaction
+   * that waits behind another tab's is slow, not broken.
+   */
   openTimeoutMs?: number;
 }
 
@@ -86,6 +102,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
   const openTimeoutMs = options.openTimeoutMs ?? 5_000;
   // Opened on first use, not at construction: a page without IndexedDB still builds its client.
   let current: UseStore | undefined;
+  /** The connection an operation already went through: its operations need no open timeout. */
+  let proven: UseStore | undefined;
 
   function open(): UseStore {
     if (current) return current;
@@ -99,6 +117,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
         db.close();
         if (current === use) current = undefined;
       };
+      // The engine closed it: idb-keyval reopens on next use, which is an open again.
+      db.addEventListener('close', () => {
+        if (proven === use) proven = undefined;
+      });
     }).catch(() => {});
     return use;
   }
@@ -106,7 +128,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
   async function run<T>(work: (use: UseStore) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await withTimeout(work(open()), openTimeoutMs);
+        const use = open();
+        const result = await (use === proven ? work(use) : withTimeout(work(use), openTimeoutMs));
+        if (current === use) proven = use;
+        return result;
       } catch (e) {
         // "The database connection is closing": reopen once, then let the caller fall back.
         if (attempt === 0 && errorName(e) === 'InvalidStateError') {
@@ -210,15 +235,7 @@ export function withMemoryFallback(primary: CredentialStore, onFallback: (reason
 
   async function compareAndSet<C>(key: string, expectedVersion: number, record: StoredCredential<C>): Promise<CasResult<C>> {
     if (active !== memory) {
-      const cas = (r: StoredCredential<C>): Promise<CasResult<C>> =>
-        hasCompareAndSet(active)
-          ? active.compareAndSet(key, expectedVersion, r)
-          : // Not atomic across tabs, but the window is one read.
-            active.get<C>(key).then(async (cur) => {
-              if (versionOf(cur) !== expectedVersion) return { ok: false, current: cur };
-              await active.set(key, r);
-              return { ok: true, current: r };
-            });
+      const cas = (r: StoredCredential<C>) => compareAndSetAny(active, key, expectedVersion, r);
       try {
         const r = await cas(record);
         if (r.ok) pinned.delete(key);

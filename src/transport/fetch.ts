@@ -1,5 +1,5 @@
 /** The default transport: `fetch` to `baseUrl + path`. */
-import { RpcError } from '../errors.js';
+import { RpcError, abortReason, badConfig } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 export interface FetchTransportOptions {
@@ -53,11 +53,11 @@ export interface FetchTransport extends Transport {
 }
 
 export function fetchTransport(options: FetchTransportOptions): FetchTransport {
-  if (!options || typeof options.baseUrl !== 'string') throw new RpcError('BAD_CONFIG', 'fetchTransport: baseUrl must be a string', { details: { option: 'baseUrl' } });
+  if (!options || typeof options.baseUrl !== 'string') throw badConfig('baseUrl', 'fetchTransport needs a base URL string');
   const base = options.baseUrl.replace(/\/+$/, '');
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   if (!(Number.isSafeInteger(maxResponseBytes) && maxResponseBytes > 0))
-    throw new RpcError('BAD_CONFIG', 'fetchTransport: maxResponseBytes must be a positive whole number of bytes', { details: { option: 'maxResponseBytes' } });
+    throw badConfig('maxResponseBytes', 'must be a positive whole number of bytes');
   return {
     id: base,
     async send(req: WireRequest, { signal }: SendOptions): Promise<WireResponse> {
@@ -88,10 +88,4 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       return { status: res.status, headers, body };
     },
   };
-}
-
-/** The client aborts with an RpcError (TIMEOUT or ABORTED) as the reason; pass it on. */
-export function abortReason(signal: AbortSignal | undefined): RpcError | undefined {
-  if (!signal?.aborted) return undefined;
-  return signal.reason instanceof RpcError ? signal.reason : new RpcError('ABORTED', 'the call was aborted');
 }

@@ -3,7 +3,7 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { RpcError, mgsResultError } from '../errors.js';
+import { RpcError, abortReason, badConfig, mgsResultError } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 /** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
@@ -15,7 +15,7 @@ export interface AlipayJSBridgeLike {
 }
 
 /** The options of the `rpc` JSAPI as sent. */
-export interface RpcJsapiOptions {
+interface RpcJsapiOptions {
   operationType: string;
   requestData: unknown[];
   headers: Record<string, string>;
@@ -36,11 +36,11 @@ export const SHIM_MARK = '__sealedRpcShim';
 
 const READY_EVENT = 'AlipayJSBridgeReady';
 const DEFAULT_READY_TIMEOUT_MS = 5000;
-/** Container failure codes that are not gateway result codes. */
-const BRIDGE_NETWORK = 10;
-const BRIDGE_TIMEOUT = 11;
-const BRIDGE_BAD_PARAMS = 2;
-const BRIDGE_NO_SUCH_API = 1;
+/** Container failure codes that are not gateway result codes (the shim answers with the same). */
+export const BRIDGE_NETWORK = 10;
+export const BRIDGE_TIMEOUT = 11;
+export const BRIDGE_BAD_PARAMS = 2;
+export const BRIDGE_NO_SUCH_API = 1;
 /** Keys a container failure object may carry; a body with other keys is data, even if it has an `error` field. */
 const FAILURE_KEYS = new Set(['error', 'errorMessage', 'errorCode', 'resultStatus', 'memo', 'tips']);
 
@@ -59,12 +59,8 @@ function notInContainer(readyTimeoutMs: number, hasDocument = true): RpcError {
   });
 }
 
-function aborted(signal: AbortSignal): RpcError {
-  return signal.reason instanceof RpcError ? signal.reason : new RpcError('ABORTED', 'the call was aborted');
-}
-
 /** The bridge now, or once `AlipayJSBridgeReady` fires; bounded by `readyTimeoutMs`. */
-export function waitForBridge(readyTimeoutMs: number, signal?: AbortSignal): Promise<AlipayJSBridgeLike> {
+function waitForBridge(readyTimeoutMs: number, signal?: AbortSignal): Promise<AlipayJSBridgeLike> {
   const now = currentBridge();
   if (now) return Promise.resolve(now);
   const doc = (globalThis as { document?: Document }).document;
@@ -84,7 +80,7 @@ export function waitForBridge(readyTimeoutMs: number, signal?: AbortSignal): Pro
     };
     const onAbort = () => {
       done();
-      reject(aborted(signal as AbortSignal));
+      reject(abortReason(signal)!);
     };
     const timer = setTimeout(() => {
       done();
@@ -99,7 +95,7 @@ export function waitForBridge(readyTimeoutMs: number, signal?: AbortSignal): Pro
 }
 
 /** The mgs body is already the JSON array the JSAPI wants; any other body rides in `_requestBody`. */
-export function toRequestData(body: string | undefined): unknown[] {
+function toRequestData(body: string | undefined): unknown[] {
   const text = body ?? '';
   if (text.trimStart().startsWith('[')) {
     try {
@@ -130,7 +126,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** A container failure `{error, errorMessage}` as a typed error. */
-export function bridgeError(code: number, errorMessage: unknown): RpcError {
+function bridgeError(code: number, errorMessage: unknown): RpcError {
   const message = typeof errorMessage === 'string' && errorMessage ? errorMessage : undefined;
   switch (code) {
     case BRIDGE_NETWORK:
@@ -156,11 +152,6 @@ function lowerCaseHeaders(header: unknown): Record<string, string> {
   return out;
 }
 
-/**
- * A callback's data as a WireResponse the profile can `open`, or a typed error. Shapes:
- * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
- * non-JSON body), a string, or a plain object (the parsed body).
- */
 /** JSON text of a value the container handed over; a value JSON cannot hold (BigInt, cycles) is unreadable. */
 function toJsonText(value: unknown): string {
   try {
@@ -170,6 +161,11 @@ function toJsonText(value: unknown): string {
   }
 }
 
+/**
+ * A callback's data as a WireResponse the profile can `open`, or a typed error. Shapes:
+ * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
+ * non-JSON body), a string, or a plain object (the parsed body).
+ */
 export function bridgeResponse(data: unknown): WireResponse {
   if (typeof data === 'string') return { status: 200, headers: { 'content-type': 'text/plain' }, body: data };
   if (!isPlainObject(data)) {
@@ -195,12 +191,12 @@ export function bridgeResponse(data: unknown): WireResponse {
 export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Transport {
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (!(readyTimeoutMs >= 0) || !Number.isFinite(readyTimeoutMs))
-    throw new RpcError('BAD_CONFIG', 'readyTimeoutMs: must be a non-negative number of milliseconds', { details: { option: 'readyTimeoutMs' } });
-  if (options.gateway !== undefined && typeof options.gateway !== 'string') throw new RpcError('BAD_CONFIG', 'gateway: must be a URL string', { details: { option: 'gateway' } });
+    throw badConfig('readyTimeoutMs', 'must be a non-negative number of milliseconds');
+  if (options.gateway !== undefined && typeof options.gateway !== 'string') throw badConfig('gateway', 'must be a URL string');
 
   return {
     async send(req: WireRequest, { signal, timeoutMs }: SendOptions): Promise<WireResponse> {
-      if (signal?.aborted) throw aborted(signal);
+      if (signal?.aborted) throw abortReason(signal)!;
       const bridge = await waitForBridge(readyTimeoutMs, signal);
       if ((bridge as unknown as Record<string, unknown>)[SHIM_MARK])
         throw new RpcError('BAD_CONFIG', 'jsBridgeTransport would call the SDK shim, which calls the client again', {
@@ -225,7 +221,7 @@ export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Trans
           signal?.removeEventListener('abort', onAbort);
           fn();
         };
-        const onAbort = () => finish(() => reject(aborted(signal as AbortSignal)));
+        const onAbort = () => finish(() => reject(abortReason(signal)!));
         signal?.addEventListener('abort', onAbort, { once: true });
         // Our own bound too: a container that never calls back must not hang the call.
         if (timeoutMs !== undefined && timeoutMs > 0)

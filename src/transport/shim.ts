@@ -13,9 +13,9 @@
  *   code for a protocol error, or 3 (unknown error).
  * - any other JSAPI: `{ error: 1, errorMessage }` (no such API).
  */
-import { RpcError, type RpcErrorCode } from '../errors.js';
+import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
 import type { CallOptions } from '../types.js';
-import { SHIM_MARK, type AlipayJSBridgeLike } from './jsbridge.js';
+import { BRIDGE_BAD_PARAMS, BRIDGE_NETWORK, BRIDGE_NO_SUCH_API, BRIDGE_TIMEOUT, SHIM_MARK, type AlipayJSBridgeLike } from './jsbridge.js';
 
 /** What the shim needs of a client (the one `createClient` returns fits). */
 export interface ShimClient {
@@ -36,19 +36,15 @@ export interface RpcShim {
   uninstall(): void;
 }
 
-const NO_SUCH_API = 1;
-const BAD_PARAMS = 2;
 const UNKNOWN_ERROR = 3;
-const NETWORK = 10;
-const TIMEOUT = 11;
 
 /** Container codes for errors that carry no numeric gateway code. */
 const CONTAINER_CODE: Partial<Record<RpcErrorCode, number>> = {
-  NETWORK,
-  TIMEOUT,
-  ABORTED: TIMEOUT,
-  BAD_REQUEST: BAD_PARAMS,
-  BAD_CONFIG: BAD_PARAMS,
+  NETWORK: BRIDGE_NETWORK,
+  TIMEOUT: BRIDGE_TIMEOUT,
+  ABORTED: BRIDGE_TIMEOUT,
+  BAD_REQUEST: BRIDGE_BAD_PARAMS,
+  BAD_CONFIG: BRIDGE_BAD_PARAMS,
   KEY_NOT_SET: 7000,
   SIGN_PARAMS_INSUFFICIENT: 7001,
   SIGNATURE_INVALID: 7002,
@@ -61,7 +57,7 @@ const CONTAINER_CODE: Partial<Record<RpcErrorCode, number>> = {
 };
 
 /** The callback's failure object for an error thrown by the client. */
-export function shimFailure(e: unknown): { error: number; errorMessage: string } {
+function shimFailure(e: unknown): { error: number; errorMessage: string } {
   if (e instanceof RpcError) {
     const gw = e.gatewayCode;
     // NETWORK/TIMEOUT from the JSBridge transport keep 10/11 as gatewayCode, so this holds too.
@@ -72,7 +68,7 @@ export function shimFailure(e: unknown): { error: number; errorMessage: string }
 }
 
 /** `requestData[0]._requestBody` parsed (kept as a string when it is not JSON), else requestData itself. */
-export function shimParams(requestData: unknown): unknown {
+function shimParams(requestData: unknown): unknown {
   const first = Array.isArray(requestData) ? requestData[0] : undefined;
   if (first && typeof first === 'object' && typeof (first as { _requestBody?: unknown })._requestBody === 'string') {
     const text = (first as { _requestBody: string })._requestBody;
@@ -92,7 +88,7 @@ function successData(data: unknown, getResponse: boolean): unknown {
 }
 
 export function installRpcShim(client: ShimClient, options: RpcShimOptions = {}): RpcShim {
-  if (!client || typeof client.call !== 'function') throw new RpcError('BAD_CONFIG', 'installRpcShim: client must have call(operationType, params)', { details: { option: 'client' } });
+  if (!client || typeof client.call !== 'function') throw badConfig('client', 'installRpcShim needs a client with call(operationType, params)');
   const target = options.target ?? (globalThis as Record<string, any>);
   if (target.AlipayJSBridge) return { installed: false, uninstall() {} };
 
@@ -110,9 +106,9 @@ export function installRpcShim(client: ShimClient, options: RpcShimOptions = {})
         opts = {};
       }
       const callback = typeof cb === 'function' ? (cb as (data: unknown) => void) : () => {};
-      if (api !== 'rpc') return later(callback, { error: NO_SUCH_API, errorMessage: `no such JSAPI: ${String(api)}` });
+      if (api !== 'rpc') return later(callback, { error: BRIDGE_NO_SUCH_API, errorMessage: `no such JSAPI: ${String(api)}` });
       const o = (opts ?? {}) as Record<string, unknown>;
-      if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BAD_PARAMS, errorMessage: 'operationType is required' });
+      if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BRIDGE_BAD_PARAMS, errorMessage: 'operationType is required' });
       const callOptions: CallOptions = {};
       if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = o.timeout;
       // `gateway` and `headers` are the container's business: the client's profile and transport decide.

@@ -15,7 +15,7 @@ const PLAIN = 'hello AES-192 中文';
 
 describe('AES-192 (24-byte keys) in Chromium', () => {
   it('Chromium WebCrypto itself refuses a 192-bit AES key (why the SDK routes it to noble)', async () => {
-    const err = await crypto.subtle.importKey('raw', KEY, { name: 'AES-CBC' }, false, ['encrypt']).then(() => undefined, (e: unknown) => e);
+    const err = await crypto.subtle.importKey('raw', KEY as BufferSource, { name: 'AES-CBC' }, false, ['encrypt']).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
   });
 

@@ -262,6 +262,60 @@ describe('a connection that is closing (InvalidStateError)', () => {
   });
 });
 
+describe('a slow transaction on an open connection (queued behind another tab\'s)', () => {
+  it('is not a broken store: openTimeoutMs bounds (re)opening only, the answer still comes from IndexedDB, no fallback', async () => {
+    const dbName = freshDb();
+    const fallbacks: string[] = [];
+    const store = withMemoryFallback(indexedDbStore({ dbName, openTimeoutMs: 50 }), (r) => fallbacks.push(r));
+    await store.set('k', { schema: CREDENTIAL_SCHEMA, version: 1, value: 'stored' } as StoredCredential); // the open: fast
+    // "Another tab" holds a readwrite transaction on the same object store for 200 ms.
+    const other = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(dbName);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const until = Date.now() + 200;
+    const busy = new Promise<void>((resolve) => {
+      const tx = other.transaction('credentials', 'readwrite');
+      const os = tx.objectStore('credentials');
+      // A new request from each success keeps the transaction alive (fake-indexeddb answers on setImmediate, so timers still run).
+      const spin = () => {
+        if (Date.now() < until) os.get('k').onsuccess = spin;
+      };
+      os.get('k').onsuccess = spin;
+      tx.oncomplete = () => resolve();
+    });
+    const t0 = Date.now();
+    const got = await store.get('k');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100); // it really waited behind the other transaction
+    expect(got?.value).toBe('stored');
+    expect(store.kind).toBe('indexeddb');
+    expect(fallbacks).toEqual([]);
+    await busy;
+    other.close();
+  });
+});
+
+describe('concurrent first callers', () => {
+  it('ten concurrent current() on a store holding a fresh record: one store read, no issuance', async () => {
+    const store = memoryStore();
+    await store.set('k', { schema: CREDENTIAL_SCHEMA, version: 2, value: 'stored', expiresAt: Date.now() + 60_000 } as StoredCredential);
+    const realGet = store.get.bind(store);
+    let reads = 0;
+    store.get = async (key) => {
+      reads++;
+      await new Promise((r) => setTimeout(r, 10));
+      return realGet(key);
+    };
+    let issued = 0;
+    const m = new CredentialManager<string>({ store, key: 'k', now: Date.now, lock: passThrough, issue: async () => ({ value: 'v' + ++issued }) });
+    const all = await Promise.all(Array.from({ length: 10 }, () => m.current()));
+    expect(all.map((r) => r.value)).toEqual(Array(10).fill('stored'));
+    expect(reads).toBe(1);
+    expect(issued).toBe(0);
+  });
+});
+
 describe('DataCloneError when storing a CryptoKey', () => {
   it('the call succeeds, the full record stays in memory, IndexedDB keeps only version and expiry (no key material), one event', async () => {
     const { gateway, dbName, make } = await setup();
