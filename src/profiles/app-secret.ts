@@ -7,7 +7,7 @@
 import { formEncode, sortedKeys } from '../codec/form.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
-import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
 export interface AppSecretOptions extends LegacyOptions {
   /** The secret the app embeds; seals issuance and the outer layer of every call. */
@@ -59,6 +59,17 @@ const HINT_CALL_SIGN = 'The gateway rejected the sign: digest (or the appSecret 
 const HINT_CALL_UNREADABLE = 'The answer did not decrypt under the issued appSecret: check cipher, iv, keyFrom and encoding against the gateway’s.';
 
 /**
+ * The §1 sign, one definition for both halves: every value but `sign`'s, in the sorted order
+ * of their keys, joined, then the secret; digested with `digest` (keyed by the secret for HMAC).
+ */
+export function appSecretSign(m: ReadonlyMap<string, string>, secret: string, digest: Digest): Promise<string> {
+  const concat = sortedKeys([...m.keys()].filter((k) => k !== 'sign'))
+    .map((k) => m.get(k))
+    .join('');
+  return sign(concat + secret, secret, digest);
+}
+
+/**
  * Seal one request (§1 steps 1–5). `appId` is undefined for issuance, where `secret` is the
  * publicSecret. Encryptions run in a fixed order (inner values in param order, then each
  * outer key and value), so injected GCM IVs reproduce exact bytes.
@@ -78,10 +89,7 @@ export async function sealAppSecret(
   const m = new Map<string, string>();
   if (appId !== undefined) m.set('appId', appId);
   for (const [k, v] of params) m.set(k, await inner.encrypt(v, random));
-  const concat = sortedKeys(m.keys())
-    .map((k) => m.get(k))
-    .join('');
-  m.set('sign', await sign(concat + secret, secret, config.digest));
+  m.set('sign', await appSecretSign(m, secret, config.digest));
   const form: [string, string][] = [];
   for (const [k, v] of m) form.push([await outer.encrypt(k, random), await outer.encrypt(v, random)]);
   return {

@@ -55,6 +55,25 @@ export async function deriveSessionKeys(z: Uint8Array, salt: Uint8Array, appId: 
   return { reqKey, resKey };
 }
 
+/**
+ * reqKey and resKey as usable keys (non-extractable CryptoKeys where WebCrypto is there).
+ * The raw key bytes and `z` are zeroed before this returns.
+ */
+export async function importSessionKeys(z: Uint8Array, salt: Uint8Array, appId: string): Promise<{ reqKey: GcmKey; resKey: GcmKey }> {
+  try {
+    const raw = await deriveSessionKeys(z, salt, appId);
+    try {
+      const [reqKey, resKey] = await Promise.all([importGcmKey(raw.reqKey), importGcmKey(raw.resKey)]);
+      return { reqKey, resKey };
+    } finally {
+      raw.reqKey.fill(0);
+      raw.resKey.fill(0);
+    }
+  } finally {
+    z.fill(0);
+  }
+}
+
 function tampered(what: string): RpcError {
   return new RpcError('RESPONSE_TAMPERED', `the response ${what}; it was discarded`);
 }
@@ -138,11 +157,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     } catch {
       throw new RpcError('SIGNATURE_INVALID', "the gateway's ephemeral key is not a valid P-256 point");
     }
-    const raw = await deriveSessionKeys(z, saltRaw, appId);
-    const [reqKey, resKey] = await Promise.all([importGcmKey(raw.reqKey), importGcmKey(raw.resKey)]);
-    raw.reqKey.fill(0);
-    raw.resKey.fill(0);
-    z.fill(0);
+    const { reqKey, resKey } = await importSessionKeys(z, saltRaw, appId);
     return { value: { appId, expiresAt: Number(expiresAt), reqKey, resKey }, expiresAt: Number(expiresAt), serverTime: Number(serverTime) };
   }
 

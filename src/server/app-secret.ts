@@ -5,12 +5,12 @@
  * encrypted with the caller's appSecret (the publicSecret for issuance).
  */
 import { constantTimeEqualString } from '../codec/bytes.js';
-import { formDecode, sortedKeys } from '../codec/form.js';
+import { formDecode } from '../codec/form.js';
 import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
-import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
-import { checkSecret, cipherCache, resolveLegacyOptions, sign, type LegacyOptions } from '../profiles/legacy.js';
-import { textResponse, type GatewayCore, type GatewayProfile } from './gateway.js';
+import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
+import { checkSecret, cipherCache, resolveLegacyOptions, type LegacyOptions } from '../profiles/legacy.js';
+import { raceTimeout, textResponse, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -58,7 +58,11 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
 
   function remember(appId: string, cred: IssuedCredential, now: number): void {
     if (credentials.size >= maxCredentials) {
-      for (const [id, c] of credentials) if (c.expiresAt <= now) credentials.delete(id);
+      // The TTL is constant, so insertion order is expiry order: stop at the first live one.
+      for (const [id, c] of credentials) {
+        if (c.expiresAt > now) break;
+        credentials.delete(id);
+      }
       // Still full: the oldest goes first (insertion order); its app gets secret_pass_time_error and renews.
       for (const id of credentials.keys()) {
         if (credentials.size < maxCredentials) break;
@@ -109,8 +113,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
 
       const given = m.get('sign');
       if (given === undefined) throw new Refusal(APP_SECRET_ERRORS.sign, 'SIGNATURE_INVALID');
-      const keys = sortedKeys([...m.keys()].filter((k) => k !== 'sign'));
-      const expected = await sign(keys.map((k) => m.get(k)).join('') + secret, secret, config.digest);
+      const expected = await appSecretSign(m, secret, config.digest);
       if (!constantTimeEqualString(given, expected)) throw new Refusal(APP_SECRET_ERRORS.sign, 'SIGNATURE_INVALID');
 
       // Inner layer: business values under the appSecret (the publicSecret at issuance).
@@ -136,7 +139,8 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       }
 
       core.count('call');
-      const result = await core.run(path, params, { operationType: path, dialect: 'app-secret', appId, headers: request.headers });
+      const run = core.run(path, params, { operationType: path, dialect: 'app-secret', appId, headers: request.headers });
+      const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'timeout' };
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };
       return textResponse(200, await inner.encrypt(JSON.stringify(envelope), core.random));
     } catch (e) {

@@ -3,6 +3,8 @@
  * operation registry. Each dialect's gateway profile (in this folder) does the wire
  * work; this file runs operations, counts, bounds bodies and never leaks a stack trace.
  */
+import { concatBytes } from '../codec/bytes.js';
+import { utf8Decode } from '../codec/utf8.js';
 import { randomBytes } from '../crypto/provider.js';
 
 /** What an operation handler is told about the call. */
@@ -105,6 +107,24 @@ export function textResponse(status: number, body: string, headers: Record<strin
   return new Response(body, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers } });
 }
 
+/** The plain error answer `{error, serverTime}`; it always carries a `Date` header. */
+export function plainError(status: number, code: string, now: number): Response {
+  return jsonResponse(status, { error: code, serverTime: String(now) }, { date: new Date(now).toUTCString() });
+}
+
+/**
+ * `p`'s value, or undefined once `ms` have passed (the timer is cleared either way). `p`
+ * itself keeps running: a deadline stops the wait, not the work.
+ */
+export async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
 
@@ -163,7 +183,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       } catch {
         throw new GatewayReject(400, 'BAD_REQUEST'); // already read or locked
       }
-      const chunks: Uint8Array[] = [];
+      // Merged every 4096 chunks, so a body of many tiny chunks never spreads too many arguments.
+      const batches: Uint8Array[] = [];
+      let chunks: Uint8Array[] = [];
       let n = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<never>((_, reject) => {
@@ -185,6 +207,10 @@ export function createGateway(options: GatewayOptions): Gateway {
           n += value.length;
           if (n > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
           chunks.push(value);
+          if (chunks.length === 4096) {
+            batches.push(concatBytes(...chunks));
+            chunks = [];
+          }
         }
       } catch (e) {
         reader.cancel().catch(() => {});
@@ -192,14 +218,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       } finally {
         clearTimeout(timer);
       }
-      const all = new Uint8Array(n);
-      let o = 0;
-      for (const c of chunks) {
-        all.set(c, o);
-        o += c.length;
-      }
       try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(all);
+        return utf8Decode(concatBytes(...batches, ...chunks));
       } catch {
         throw new GatewayReject(400, 'BAD_REQUEST');
       }
@@ -230,7 +250,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     async handle(request) {
       const answer = (status: number, code: string) => {
         core.reject(code);
-        return jsonResponse(status, { error: code, serverTime: String(now()) });
+        return plainError(status, code, now());
       };
       if (inFlight >= maxInFlight) {
         request.body?.cancel().catch(() => {});

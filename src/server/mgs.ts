@@ -6,9 +6,9 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import type { GatewayCore, GatewayProfile, OperationResult } from './gateway.js';
+import { raceTimeout, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
 
-export interface MgsGatewayApp {
+interface MgsGatewayApp {
   secret: string;
   /** When set, requests must carry this WorkspaceId. */
   workspaceId?: string;
@@ -31,6 +31,11 @@ export interface MgsGatewayOptions {
 
 const DEFAULT_WINDOW_MS = 300_000;
 const NUMERIC = /^[0-9]{1,9}$/;
+
+/** Result codes only the gateway may send: success, not modified, and 7000–7019 (7003 makes the client resend, running the operation twice). */
+function reservedCode(code: number): boolean {
+  return code === 1000 || code === 8001 || (code >= 7000 && code <= 7019);
+}
 
 /** Header values must be Latin-1; Memo is a short technical text, so keep it printable ASCII. */
 function asciiMemo(s: string): string {
@@ -74,25 +79,13 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     return answer(core, resultCode, { resultStatus: resultCode, memo: memo ?? meaning }, memo ?? meaning, tips);
   }
 
-  /** Operation errors: a numeric code is a result code (e.g. 6666); anything else is the back end's failure. */
+  /** Operation errors: a numeric code is a result code (e.g. 6666) unless reserved (then 6666); anything else is the back end's failure. */
   function operationFailure(core: GatewayCore, r: Extract<OperationResult, { ok: false }>): Response {
-    if (NUMERIC.test(r.code) && Number(r.code) !== 1000 && Number(r.code) !== 8001) return fail(core, Number(r.code), r.message, r.message);
+    if (NUMERIC.test(r.code) && !reservedCode(Number(r.code))) return fail(core, Number(r.code), r.message, r.message);
     if (r.code === 'NOT_FOUND') return fail(core, 3000);
     if (r.code === 'INTERNAL') return fail(core, 4002);
     if (r.code === 'TIMEOUT') return fail(core, 4001);
     return fail(core, 6666, `${r.code}: ${r.message}`, r.message);
-  }
-
-  async function runBounded(core: GatewayCore, op: string, params: unknown, request: Request, appId: string): Promise<OperationResult> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<OperationResult>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, code: 'TIMEOUT', message: 'the operation took too long' }), core.operationTimeoutMs);
-    });
-    try {
-      return await Promise.race([core.run(op, params, { operationType: op, dialect: 'mgs', appId, headers: request.headers }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   return {
@@ -151,7 +144,8 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
         return fail(core, 3002, '_requestBody must be a string');
       }
 
-      const result = await runBounded(core, op, params, request, appId);
+      const run = core.run(op, params, { operationType: op, dialect: 'mgs', appId, headers: request.headers });
+      const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'the operation took too long' };
       if (!result.ok) return operationFailure(core, result);
       return answer(core, 1000, result.data, 'ok');
     },

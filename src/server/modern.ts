@@ -5,12 +5,12 @@
 import { fromBase64UrlStrict, toBase64Url } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Decode, utf8Encode } from '../codec/utf8.js';
-import { gcmOpen, gcmSeal, importGcmKey, type GcmKey } from '../crypto/aes.js';
+import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
-import { deriveSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
+import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
 import { PEER_HEADER } from './node.js';
-import { GatewayReject, jsonResponse, textResponse, type GatewayCore, type GatewayProfile } from './gateway.js';
+import { GatewayReject, jsonResponse, raceTimeout, textResponse, type GatewayCore, type GatewayProfile } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -33,7 +33,13 @@ export interface ModernGatewayOptions {
   /** Bound of stored request results: count (default 100000) and bytes (default 32 MiB). */
   maxRequestIds?: number;
   maxStoredBytes?: number;
-  /** How to tell clients apart for the issuance rate (default: the Node adapter's peer address, else x-forwarded-for). */
+  /**
+   * How to tell clients apart for the issuance rate. Default: the socket's peer address,
+   * which only the Node adapter (`toNodeHandler`) sets; without it every client shares one
+   * 'unknown' bucket. Headers a client can set (x-forwarded-for) are never trusted by default:
+   * behind a proxy, or on another runtime (Deno, Bun, workers), pass `clientAddress`,
+   * e.g. reading the client IP your own proxy sets.
+   */
   clientAddress?: (request: Request) => string;
   /** @internal Tests: a fixed ephemeral key pair, to reproduce the vectors. */
   ephemeral?: () => Promise<EcdhPair>;
@@ -57,7 +63,8 @@ interface RequestRecord {
 /** Codes only the protocol may send; an operation that uses one is answered as INTERNAL. */
 const RESERVED = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
 const DIGITS = /^[0-9]{1,16}$/;
-
+/** Client addresses tracked for the issuance rate; past it a new address gets 429 until some minute is over. */
+const MAX_ISSUE_ADDRESSES = 10_000;
 
 export function modern(options: ModernGatewayOptions): GatewayProfile {
   const kids = Object.keys(options?.signingKeys ?? {});
@@ -75,7 +82,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const maxRequestIds = options.maxRequestIds ?? 100_000;
   const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
   const ephemeral = options.ephemeral ?? generateEcdh;
-  const clientAddress = options.clientAddress ?? ((r: Request) => r.headers.get(PEER_HEADER) ?? r.headers.get('x-forwarded-for')?.split(',')[0].trim() ?? 'unknown');
+  const clientAddress = options.clientAddress ?? ((r: Request) => r.headers.get(PEER_HEADER) ?? 'unknown');
 
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
@@ -84,6 +91,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const nonces = new Map<string, number>();
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
+  // Re-inserted when its minute starts over, so insertion order is window order here too.
   const issueRate = new Map<string, { windowStart: number; count: number }>();
 
   function overRate(r: { windowStart: number; count: number }, now: number, limit: number): boolean {
@@ -105,17 +113,33 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       requests.delete(k);
       storedBytes -= r.envelope.length;
     }
-    if (credentials.size >= maxCredentials) for (const [k, c] of credentials) if (c.expiresAt <= now) credentials.delete(k);
-    if (issueRate.size > 10_000) for (const [k, r] of issueRate) if (now - r.windowStart >= 60_000) issueRate.delete(k);
+    // The TTL is constant, so insertion order is expiry order: stop at the first live one.
+    if (credentials.size >= maxCredentials)
+      for (const [k, c] of credentials) {
+        if (c.expiresAt > now) break;
+        credentials.delete(k);
+      }
+    for (const [k, r] of issueRate) {
+      if (now - r.windowStart < 60_000) break;
+      issueRate.delete(k);
+    }
   }
 
   async function issue(request: Request, core: GatewayCore): Promise<Response> {
     const now = core.now();
     purge(now);
     const addr = clientAddress(request);
-    const rate = issueRate.get(addr) ?? { windowStart: now, count: 0 };
-    issueRate.set(addr, rate);
-    if (overRate(rate, now, issuesPerMinute) || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
+    let rate = issueRate.get(addr);
+    if (rate && now - rate.windowStart >= 60_000) {
+      issueRate.delete(addr);
+      rate = undefined;
+    }
+    if (!rate) {
+      if (issueRate.size >= MAX_ISSUE_ADDRESSES) throw new GatewayReject(429, 'RATE_LIMITED');
+      rate = { windowStart: now, count: 0 };
+      issueRate.set(addr, rate);
+    }
+    if (++rate.count > issuesPerMinute || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
     let clientKey: string;
     let clientRaw: Uint8Array;
     try {
@@ -123,6 +147,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       if (typeof body?.clientKey !== 'string') throw new Error('clientKey');
       clientKey = body.clientKey;
       clientRaw = fromBase64UrlStrict(clientKey);
+      // Refuse a bad point before making keys for it (ecdhDerive checks again; the check is cheap, a key pair is not).
       checkPoint(clientRaw);
     } catch (e) {
       if (e instanceof GatewayReject) throw e;
@@ -132,11 +157,10 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     const saltRaw = core.random(32);
     const appId = toBase64Url(core.random(16));
     const z = await ecdhDerive(pair, clientRaw);
-    const keys = await deriveSessionKeys(z, saltRaw, appId);
+    const { reqKey, resKey } = await importSessionKeys(z, saltRaw, appId);
     const expiresAt = String(now + ttl);
     const fields = { kid: activeKid, appId, expiresAt, serverTime: String(now), clientKey, serverKey: toBase64Url(pair.publicRaw), salt: toBase64Url(saltRaw) };
     const sig = toBase64Url(await ecdsaSign(await signer, utf8Encode(issuanceMessage(fields))));
-    const [reqKey, resKey] = await Promise.all([importGcmKey(keys.reqKey), importGcmKey(keys.resKey)]);
     credentials.set(appId, { appId, expiresAt: now + ttl, reqKey, resKey, rate: { windowStart: now, count: 0 } });
     core.count('issuance');
     // Field order as in the spec's example (any order is valid JSON; this one diffs cleanly against the vectors).
@@ -209,10 +233,8 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     }
     if (record && !record.envelope) {
       // The first send is still running: wait for it rather than run it twice.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = await Promise.race([record.done!.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), core.operationTimeoutMs)))]);
-      clearTimeout(timer);
-      if (timedOut || !record.envelope) throw new GatewayReject(503, 'GATEWAY_BUSY');
+      const ended = await raceTimeout(record.done!.then(() => true), core.operationTimeoutMs);
+      if (!ended || !record.envelope) throw new GatewayReject(503, 'GATEWAY_BUSY');
     }
     if (record?.envelope) return sealEnvelope(cred, nonce, record.envelope, core);
 
@@ -238,9 +260,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         return env;
       })
       .finally(() => finish());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const env = await Promise.race([envelope, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), core.operationTimeoutMs)))]);
-    clearTimeout(timer);
+    const env = await raceTimeout(envelope, core.operationTimeoutMs);
     if (env === undefined) throw new GatewayReject(503, 'GATEWAY_BUSY');
     return sealEnvelope(cred, nonce, env, core);
   }

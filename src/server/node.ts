@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Gateway } from './gateway.js';
+import { plainError, type Gateway } from './gateway.js';
 
 /** Set from the socket by this adapter (any incoming copy is dropped). */
 export const PEER_HEADER = 'x-sealed-rpc-peer';
@@ -20,18 +20,29 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
 /** Methods `Request` cannot carry; answered 405 here rather than thrown. */
 const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
-/** A plain error answer written straight to the socket (no stack, no detail). */
-function plainError(res: ServerResponse, status: number, code: string): void {
-  try {
-    if (res.headersSent) {
+/** Write a web Response to node's ServerResponse. */
+async function write(res: ServerResponse, response: Response): Promise<void> {
+  const body = new Uint8Array(await response.arrayBuffer());
+  res.statusCode = response.status;
+  response.headers.forEach((v, k) => res.setHeader(k, v));
+  if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
+  res.end(body);
+}
+
+/** A plain error answer (no stack, no detail); once headers are out, the connection is cut instead. */
+function fail(res: ServerResponse, status: number, code: string): void {
+  const cut = () => {
+    try {
       res.destroy();
-      return;
+    } catch {
+      // already gone
     }
-    const body = JSON.stringify({ error: code, serverTime: String(Date.now()) });
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), date: new Date().toUTCString() });
-    res.end(body);
+  };
+  try {
+    if (res.headersSent) return cut();
+    write(res, plainError(status, code, Date.now())).catch(cut);
   } catch {
-    res.destroy();
+    cut();
   }
 }
 
@@ -78,12 +89,12 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       const method = (req.method ?? 'GET').toUpperCase();
       if (UNSUPPORTED_METHODS.has(method)) {
         req.resume();
-        return plainError(res, 405, 'METHOD_NOT_ALLOWED');
+        return fail(res, 405, 'METHOD_NOT_ALLOWED');
       }
       const path = targetPath(rawUrl.slice(base.length) || '/');
       if (path === undefined) {
         req.resume();
-        return plainError(res, 400, 'BAD_REQUEST');
+        return fail(res, 400, 'BAD_REQUEST');
       }
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) {
@@ -107,7 +118,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       });
     } catch {
       req.resume();
-      return plainError(res, 400, 'BAD_REQUEST');
+      return fail(res, 400, 'BAD_REQUEST');
     }
     let answer: Promise<Response>;
     try {
@@ -116,16 +127,10 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       answer = Promise.reject(e);
     }
     answer
-      .then(async (response) => {
-        const body = new Uint8Array(await response.arrayBuffer());
-        res.statusCode = response.status;
-        response.headers.forEach((v, k) => res.setHeader(k, v));
-        if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
-        res.end(body);
-      })
+      .then((response) => write(res, response))
       .catch(() => {
         // Never next(err): connect's final handler prints the stack in development.
-        plainError(res, 500, 'INTERNAL');
+        fail(res, 500, 'INTERNAL');
       });
   };
 }

@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { GatewayReject, type GatewayCore, type GatewayProfile } from './gateway.js';
+import { GatewayReject, raceTimeout, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -87,82 +87,77 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       core.reject(REJECT_NAMES[code] ?? String(code));
       return new Response(JSON.stringify({ code, msg, timestamp: now }), { status: 200, headers: { 'content-type': 'application/json', date } });
     };
-    try {
-      const url = new URL(request.url);
-      const path = url.pathname;
-      if (!core.hasOperation(path)) {
-        core.reject('NOT_FOUND');
-        return new Response('not_found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
-      }
-      let appId: unknown, params: unknown;
-      if (request.method === 'GET') {
-        appId = url.searchParams.get('appId') ?? undefined;
-        params = url.searchParams.get('params') ?? undefined;
-      } else if (request.method === 'POST') {
-        const text = await core.readText(request);
-        try {
-          ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
-        } catch {
-          return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
-        }
-      } else {
-        core.reject('METHOD_NOT_ALLOWED');
-        return new Response('method_not_allowed', { status: 405, headers: { allow: 'GET, POST', date } });
-      }
-      const app = typeof appId === 'string' || typeof appId === 'number' ? apps.get(String(appId)) : undefined;
-      if (!app) return plain(SORTED_SIGN_CODES.appNotFound, 'app not found');
-      if (typeof params !== 'string' || params === '') return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
-      let decrypted: string;
+    const url = new URL(request.url);
+    const path = url.pathname;
+    if (!core.hasOperation(path)) {
+      core.reject('NOT_FOUND');
+      return new Response('not_found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+    }
+    let appId: unknown, params: unknown;
+    if (request.method === 'GET') {
+      appId = url.searchParams.get('appId') ?? undefined;
+      params = url.searchParams.get('params') ?? undefined;
+    } else if (request.method === 'POST') {
+      const text = await core.readText(request);
       try {
-        decrypted = await app.cipher.decrypt(params);
+        ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
       } catch {
         return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
       }
-
-      // From here the request was readable: every reply is encrypted.
-      const fields = parseRaw(decrypted);
-      const q = new Map(fields ?? []);
-      const safeCode = q.get('safeCode');
-      const sealed = async (code: number | string, msg: string, data?: unknown) => {
-        if (typeof code === 'number' && REJECT_NAMES[code]) core.reject(REJECT_NAMES[code]);
-        const reply: Record<string, unknown> = { code, msg };
-        if (data !== undefined) reply.data = data;
-        if (echo && safeCode !== undefined) reply.safeCode = safeCode;
-        reply.timestamp = core.now();
-        return new Response(await app.cipher.encrypt(JSON.stringify(reply), core.random), { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
-      };
-      if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
-      const given = q.get('signature');
-      if (given === undefined) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature missing');
-      const expected = await sortedSignSignature(
-        fields.filter(([k]) => k !== 'signature'),
-        signRule,
-        app.appKey,
-        config.digest,
-      );
-      if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature invalid');
-      const ts = q.get('timestamp');
-      if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
-      if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow, 'timestamp out of window');
-      const seenKey = String(appId) + '\n' + safeCode;
-      purge(now);
-      const until = safeCodes.get(seenKey);
-      if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed, 'request replayed');
-      if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
-      safeCodes.set(seenKey, now + 2 * windowMs);
-
-      core.count('call');
-      const business: Record<string, string> = {};
-      for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
-      const result = await core.run(path, business, { operationType: path, dialect: 'sorted-sign', appId: String(appId), headers: request.headers });
-      if (result.ok) return sealed(SORTED_SIGN_CODES.ok, 'ok', result.data);
-      return sealed(businessCode(result.code), result.message);
-    } catch (e) {
-      if (!(e instanceof GatewayReject)) throw e;
-      // Here rather than in the gateway, so this answer carries a Date header too.
-      core.reject(e.code);
-      return new Response(JSON.stringify({ error: e.code, serverTime: String(now) }), { status: e.status, headers: { 'content-type': 'application/json', date } });
+    } else {
+      core.reject('METHOD_NOT_ALLOWED');
+      return new Response('method_not_allowed', { status: 405, headers: { allow: 'GET, POST', date } });
     }
+    const app = typeof appId === 'string' || typeof appId === 'number' ? apps.get(String(appId)) : undefined;
+    if (!app) return plain(SORTED_SIGN_CODES.appNotFound, 'app not found');
+    if (typeof params !== 'string' || params === '') return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    let decrypted: string;
+    try {
+      decrypted = await app.cipher.decrypt(params);
+    } catch {
+      return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    }
+
+    // From here the request was readable: every reply is encrypted.
+    const fields = parseRaw(decrypted);
+    const q = new Map(fields ?? []);
+    const safeCode = q.get('safeCode');
+    const sealed = async (code: number | string, msg: string, data?: unknown) => {
+      if (typeof code === 'number' && REJECT_NAMES[code]) core.reject(REJECT_NAMES[code]);
+      const reply: Record<string, unknown> = { code, msg };
+      if (data !== undefined) reply.data = data;
+      if (echo && safeCode !== undefined) reply.safeCode = safeCode;
+      reply.timestamp = core.now();
+      return new Response(await app.cipher.encrypt(JSON.stringify(reply), core.random), { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+    };
+    if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    const given = q.get('signature');
+    if (given === undefined) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature missing');
+    const expected = await sortedSignSignature(
+      fields.filter(([k]) => k !== 'signature'),
+      signRule,
+      app.appKey,
+      config.digest,
+    );
+    if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature invalid');
+    const ts = q.get('timestamp');
+    if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow, 'timestamp out of window');
+    const seenKey = String(appId) + '\n' + safeCode;
+    purge(now);
+    const until = safeCodes.get(seenKey);
+    if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed, 'request replayed');
+    if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    safeCodes.set(seenKey, now + 2 * windowMs);
+
+    core.count('call');
+    const business: Record<string, string> = {};
+    for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
+    const run = core.run(path, business, { operationType: path, dialect: 'sorted-sign', appId: String(appId), headers: request.headers });
+    // A timeout is a business error whose code is no protocol code.
+    const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'timeout' };
+    if (result.ok) return sealed(SORTED_SIGN_CODES.ok, 'ok', result.data);
+    return sealed(businessCode(result.code), result.message);
   }
 
   return {

@@ -1,0 +1,258 @@
+/**
+ * Gateway mends: operation deadlines in every dialect, the issuance rate key, plain error
+ * answers with a Date header, reserved mgs result codes, the shared app-secret sign and
+ * session-key import, body reading.
+ */
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { toBase64Url } from '../../src/codec/base64.js';
+import { generateEcdh } from '../../src/crypto/ec.js';
+import { createClient, memoryStore, type Transport, type WireRequest, type WireResponse } from '../../src/index.js';
+import { gcmSeal } from '../../src/crypto/aes.js';
+import { randomBytes } from '../../src/crypto/provider.js';
+import { appSecret, appSecretSign } from '../../src/profiles/app-secret.js';
+import { mgs } from '../../src/profiles/mgs.js';
+import { deriveSessionKeys, importSessionKeys, modern } from '../../src/profiles/modern.js';
+import { sortedSign } from '../../src/profiles/sorted-sign.js';
+import { appSecret as appSecretGateway } from '../../src/server/app-secret.js';
+import { createGateway, OperationError, raceTimeout, type Gateway, type GatewayProfile } from '../../src/server/gateway.js';
+import { mgs as mgsGateway } from '../../src/server/mgs.js';
+import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
+import { failure, modernGateway } from '../helpers/servers.js';
+
+function inProcess(gateway: Gateway, seen: WireResponse[] = []): Transport {
+  return {
+    async send(req: WireRequest): Promise<WireResponse> {
+      const res = await gateway.handle(new Request('http://gw.test' + req.path, { method: req.method, headers: req.headers, body: req.body }));
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => (headers[k.toLowerCase()] = v));
+      const wire = { status: res.status, headers, body: await res.text() };
+      seen.push(wire);
+      return wire;
+    },
+  };
+}
+
+const never = () => new Promise<never>(() => {});
+const MGS_APP = { appId: 'APP_1', workspaceId: 'default', secret: 'mGs-SeCrEt-value' };
+
+async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
+  const t = Date.now();
+  const value = await p;
+  return { value, ms: Date.now() - t };
+}
+
+describe('raceTimeout', () => {
+  it("gives the promise's value, or undefined after the deadline", async () => {
+    expect(await raceTimeout(Promise.resolve(7), 1000)).toBe(7);
+    expect(await raceTimeout(never(), 10)).toBeUndefined();
+    await expect(raceTimeout(Promise.reject(new Error('x')), 1000)).rejects.toThrow('x');
+  });
+});
+
+describe('operationTimeoutMs is enforced in every dialect', () => {
+  it('app-secret: a success:false envelope with msg "timeout"', async () => {
+    const publicSecret = 'pUbLiC-sEcReT-16';
+    const gateway = createGateway({ profile: appSecretGateway({ publicSecret }), operationTimeoutMs: 50 }).operation('/hang', never);
+    const client = createClient({ profile: appSecret({ publicSecret }), transport: inProcess(gateway), store: memoryStore() });
+    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 'TIMEOUT', message: 'timeout' });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('sorted-sign: a business error with code TIMEOUT (no protocol code)', async () => {
+    const appKey = 'aPpKeY-16-chars!';
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '10001': appKey } }), operationTimeoutMs: 50 }).operation('/hang', never);
+    const client = createClient({ profile: sortedSign({ appId: '10001', appKey }), transport: inProcess(gateway), store: memoryStore() });
+    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 'TIMEOUT' });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('mgs: 4001 (back end timeout)', async () => {
+    const gateway = createGateway({ profile: mgsGateway(MGS_APP), operationTimeoutMs: 50 }).operation('com.hang', never);
+    const client = createClient({ profile: mgs(MGS_APP), transport: inProcess(gateway), store: memoryStore() });
+    const { value: e, ms } = await timed(failure(client.call('com.hang', {})));
+    expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 4001 });
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('modern: 503 GATEWAY_BUSY', async () => {
+    const { gateway, serverKeys } = await modernGateway();
+    const hung = createGateway({ profile: gateway.profile, operationTimeoutMs: 50 }).operation('/hang', never);
+    const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(hung), store: memoryStore() });
+    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    expect(e).toMatchObject({ code: 'GATEWAY_BUSY', status: 503 });
+    expect(ms).toBeLessThan(3000);
+  });
+});
+
+describe('modern issuance', () => {
+  async function issueRequest(headers: Record<string, string>, clientKey?: string): Promise<Request> {
+    const body = JSON.stringify({ clientKey: clientKey ?? toBase64Url((await generateEcdh()).publicRaw) });
+    return new Request('http://gw.test/issue', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  }
+
+  it('a forged x-forwarded-for gets no fresh bucket: the default key is the adapter\'s peer header', async () => {
+    const { gateway } = await modernGateway({ issuesPerMinute: 2 });
+    const statuses: number[] = [];
+    for (const xff of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) statuses.push((await gateway.handle(await issueRequest({ 'x-sealed-rpc-peer': '10.0.0.1', 'x-forwarded-for': xff }))).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    expect((await gateway.handle(await issueRequest({ 'x-sealed-rpc-peer': '10.0.0.2' }))).status).toBe(200);
+    // Without the adapter's peer header (another runtime), x-forwarded-for is still not a key: one shared bucket.
+    const { gateway: bare } = await modernGateway({ issuesPerMinute: 2 });
+    const bareStatuses: number[] = [];
+    for (const xff of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) bareStatuses.push((await bare.handle(await issueRequest({ 'x-forwarded-for': xff }))).status);
+    expect(bareStatuses).toEqual([200, 200, 429]);
+  });
+
+  it('tracks at most 10000 addresses: a new one past that gets 429 until a minute is over', async () => {
+    let now = 1_800_000_000_000;
+    const { gateway } = await modernGateway({ now: () => now, clientAddress: (r) => r.headers.get('x-test-addr') ?? 'unknown' });
+    // A body that is refused after the rate check: cheap, and the address is tracked all the same.
+    const send = async (addr: string) => (await gateway.handle(new Request('http://gw.test/issue', { method: 'POST', headers: { 'x-test-addr': addr }, body: '{}' }))).status;
+    const statuses = new Set<number>();
+    for (let i = 0; i < 10_000; i++) statuses.add(await send('a' + i));
+    expect([...statuses]).toEqual([400]);
+    expect(await send('new')).toBe(429);
+    expect(await send('a5')).toBe(400); // a tracked address keeps its bucket
+    now += 60_000;
+    expect(await send('new')).toBe(400);
+  });
+
+  it('a client key that is not a P-256 point is 400 BAD_REQUEST', async () => {
+    const { gateway } = await modernGateway();
+    const offCurve = new Uint8Array(65).fill(1);
+    offCurve[0] = 4;
+    for (const key of [toBase64Url(offCurve), toBase64Url(new Uint8Array(33).fill(2))]) {
+      const res = await gateway.handle(await issueRequest({}, key));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'BAD_REQUEST' });
+    }
+  });
+
+  it('a full credential table frees the expired credentials at the front', async () => {
+    let now = 1_800_000_000_000;
+    const { gateway } = await modernGateway({ now: () => now, maxCredentials: 2, credentialTtlMs: 1000 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await gateway.handle(await issueRequest({})).then((r) => r.status)));
+    expect(statuses).toEqual([200, 200, 429]);
+    now += 1000;
+    expect((await gateway.handle(await issueRequest({}))).status).toBe(200);
+    expect(gateway.stats().caches.credentials).toBe(1);
+  });
+
+  it('importSessionKeys gives the derived keys and zeroes z', async () => {
+    const z = randomBytes(32);
+    const salt = randomBytes(32);
+    const raw = await deriveSessionKeys(z.slice(), salt, 'app-1');
+    const keys = await importSessionKeys(z, salt, 'app-1');
+    expect(z.every((b) => b === 0)).toBe(true);
+    const iv = new Uint8Array(12);
+    const pt = new TextEncoder().encode('hello');
+    expect(await gcmSeal(keys.reqKey, pt, undefined, iv)).toEqual(await gcmSeal(raw.reqKey, pt, undefined, iv));
+    expect(await gcmSeal(keys.resKey, pt, undefined, iv)).toEqual(await gcmSeal(raw.resKey, pt, undefined, iv));
+  });
+});
+
+describe('plain error answers carry a Date header', () => {
+  it('503 (maxInFlight), 408, 413 and 500, through gateway.handle with no adapter', async () => {
+    const now = 1_800_000_000_000;
+    const date = new Date(now).toUTCString();
+    const publicSecret = 'pUbLiC-sEcReT-16';
+    const gateway = createGateway({ profile: appSecretGateway({ publicSecret }), now: () => now, maxInFlight: 1, maxBodyBytes: 10, bodyTimeoutMs: 100 });
+    const issue = 'http://gw.test/secret_key/generate.json';
+    const stalled = gateway.handle(new Request(issue, { method: 'POST', body: new ReadableStream({ start() {} }), duplex: 'half' } as RequestInit));
+    const busy = await gateway.handle(new Request(issue, { method: 'POST', body: 'x' }));
+    const slow = await stalled;
+    const big = await gateway.handle(new Request(issue, { method: 'POST', body: 'x'.repeat(100) }));
+    const broken: GatewayProfile = {
+      name: 'broken',
+      handle: async () => {
+        throw new Error('detail');
+      },
+    };
+    const internal = await createGateway({ profile: broken, now: () => now }).handle(new Request('http://gw.test/'));
+    expect([busy, slow, big, internal].map((r) => r.status)).toEqual([503, 408, 413, 500]);
+    for (const r of [busy, slow, big, internal]) {
+      expect(r.headers.get('date')).toBe(date);
+      expect(Object.keys(await r.json())).toEqual(['error', 'serverTime']);
+    }
+  });
+});
+
+describe('mgs: an operation cannot answer a protocol result code', () => {
+  it('1000, 8001 and 7000–7019 become 6666 with the message kept, and the operation runs once', async () => {
+    let runs = 0;
+    const gateway = createGateway({ profile: mgsGateway(MGS_APP) }).operation('com.code', (p: { code: string }) => {
+      runs++;
+      throw new OperationError(p.code, 'said ' + p.code);
+    });
+    const seen: WireResponse[] = [];
+    const client = createClient({ profile: mgs(MGS_APP), transport: inProcess(gateway, seen), store: memoryStore() });
+    for (const code of ['1000', '8001', '7000', '7002', '7003', '7019', '07003']) {
+      runs = 0;
+      seen.length = 0;
+      expect(await failure(client.call('com.code', { code }))).toMatchObject({ code: 'GATEWAY', gatewayCode: 6666 });
+      expect(runs).toBe(1);
+      expect(seen).toHaveLength(1);
+      expect(decodeURIComponent(seen[0].headers.tips)).toBe('said ' + code);
+      expect(seen[0].headers.memo).toContain('said ' + code);
+    }
+    for (const code of [2000, 6666, 7020]) {
+      expect(await failure(client.call('com.code', { code: String(code) }))).toMatchObject({ gatewayCode: code });
+    }
+  });
+});
+
+describe('app-secret sign and body reading', () => {
+  it('appSecretSign: values in sorted key order (sign left out), then the secret', async () => {
+    const m = new Map([
+      ['b', 'two'],
+      ['a', 'one'],
+      ['sign', 'ignored'],
+    ]);
+    expect(await appSecretSign(m, 'sEcReT', 'md5')).toBe(createHash('md5').update('onetwosEcReT').digest('hex'));
+  });
+
+  it('readText joins many tiny chunks (a character split across them) and refuses invalid UTF-8 with 400', async () => {
+    const echo: GatewayProfile = { name: 'echo', handle: async (req, core) => new Response(await core.readText(req)) };
+    const gateway = createGateway({ profile: echo });
+    const bytesBody = (bytes: Uint8Array) =>
+      new Request('http://gw.test/', {
+        method: 'POST',
+        body: new ReadableStream<Uint8Array>({
+          start(c) {
+            for (const b of bytes) c.enqueue(Uint8Array.of(b));
+            c.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    const text = 'x'.repeat(10_000) + '你好';
+    const ok = await gateway.handle(bytesBody(new TextEncoder().encode(text)));
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe(text);
+    const bad = await gateway.handle(bytesBody(Uint8Array.of(0x61, 0xff)));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'BAD_REQUEST' });
+  });
+});
+
+describe('modern issuance refuses a bad client key before making any key', () => {
+  it('an off-curve client key -> 400, and the gateway never generated an ephemeral key pair for it', async () => {
+    const { createGateway: cg, modern: mg } = await import('../../src/server/index.js');
+    const { signingKey: sk } = await import('../helpers/servers.js');
+    const { generateEcdh } = await import('../../src/crypto/ec.js');
+    const key = await sk();
+    let generated = 0;
+    const gw = cg({ profile: mg({ signingKeys: { k1: key.pem }, ephemeral: () => (generated++, generateEcdh()) }) });
+    const offCurve = new Uint8Array(65);
+    offCurve[0] = 4;
+    offCurve[64] = 1;
+    const clientKey = Buffer.from(offCurve).toString('base64url');
+    const res = await gw.handle(new Request('http://gw/issue', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientKey }) }));
+    expect(res.status).toBe(400);
+    expect(generated).toBe(0);
+  });
+});
