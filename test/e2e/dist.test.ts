@@ -33,12 +33,18 @@ describe('built dist/ files', () => {
     expect((err as { code: string }).code).toBe('HTTP_STATUS');
   });
 
-  it('the IIFE bundle defines the global SealedRpc with the public API', () => {
+  it('the IIFE bundle defines the global SealedRpc with the public API', async () => {
     const sandbox: Record<string, unknown> = { crypto, TextEncoder, TextDecoder, EventTarget, CustomEvent, AbortController, AbortSignal, URLSearchParams, DOMException, setTimeout, clearTimeout };
     sandbox.globalThis = sandbox;
     sandbox.self = sandbox;
     runInNewContext(readFileSync(dist('sealed-rpc.iife.js'), 'utf8'), sandbox);
     const g = sandbox.SealedRpc as Record<string, unknown>;
     for (const name of ['createClient', 'RpcError', 'modern', 'fetchTransport', 'indexedDbStore', 'memoryStore']) expect(typeof g[name], name).toBe('function');
+    // Exactly the public API of the built ESM entry: nothing missing from the global, nothing extra on it.
+    const esm = (await import(/* @vite-ignore */ dist('sealed-rpc.js'))) as Record<string, unknown>;
+    const esmKeys = Object.keys(esm).sort();
+    expect(esmKeys.length).toBeGreaterThan(10);
+    expect(Object.keys(g).sort()).toEqual(esmKeys);
+    for (const name of esmKeys) expect(typeof g[name], name).toBe(typeof esm[name]);
   });
 });

@@ -43,9 +43,15 @@ export class OutputCollector {
   }
 }
 
-function safeStringify(v: unknown): string {
+/**
+ * JSON text of anything, bytes written out as lower-case hex (never as a bare length: a
+ * secret held as bytes in error details or an event payload must stay visible to the scan).
+ * Buffer's own toJSON ({type:'Buffer',data:[…]}) runs before the replacer and prints the
+ * decimal list, which `secretForms` covers too.
+ */
+export function safeStringify(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? `Uint8Array(${x.length})` : x)) ?? String(v);
+    return JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? `Uint8Array(${x.length}) ${toHex(x)}` : x)) ?? String(v);
   } catch {
     return String(v);
   }
@@ -56,13 +62,27 @@ export function secretForms(secret: string | Uint8Array): string[] {
   const bytes = typeof secret === 'string' ? utf8Encode(secret) : secret;
   const forms = [toHex(bytes), toHex(bytes).toUpperCase(), toBase64(bytes).replace(/=+$/, ''), toBase64Url(bytes)];
   if (typeof secret === 'string') forms.push(secret);
+  // Bytes as a decimal list, the way JSON.stringify ('90,90,…' in an array) and
+  // util.inspect ('90, 90, …' in Uint8Array(32) [ … ]) print them.
+  else forms.push([...bytes].join(','), [...bytes].join(', '));
   // A long secret may leak in part: look for any 12-character window of its hex/base64 too.
   // base64 and base64url coincide when the bytes give no + or /: report each form once.
   return [...new Set(forms.filter((f) => f.length >= 8))];
 }
 
-export function findSecrets(lines: string[], secrets: Record<string, string | Uint8Array>): string[] {
+/**
+ * The text to search, twice: as printed, and with all whitespace removed, so a form the
+ * printer broke over lines (util.inspect puts a long byte array over several lines, padded
+ * into columns: '  90, 90,\n  90') is still found whole.
+ */
+function searchable(lines: string[]): { includes(f: string): boolean } {
   const text = lines.join('\n');
+  const compact = text.replace(/\s+/g, '');
+  return { includes: (f) => text.includes(f) || compact.includes(f.replace(/\s+/g, '')) };
+}
+
+export function findSecrets(lines: string[], secrets: Record<string, string | Uint8Array>): string[] {
+  const text = searchable(lines);
   const found: string[] = [];
   for (const [name, s] of Object.entries(secrets)) for (const f of secretForms(s)) if (text.includes(f)) found.push(`${name} as ${f.slice(0, 6)}…`);
   return found;
@@ -133,7 +153,7 @@ export function secretWindows(secret: string | Uint8Array, width = 16): string[]
 /** findSecrets plus partial windows; returns what was found (name and a short prefix, never the secret). */
 export function findSecretsDeep(lines: string[], secrets: Record<string, string | Uint8Array>, width = 16): string[] {
   const found = new Set(findSecrets(lines, secrets));
-  const text = lines.join('\n');
+  const text = searchable(lines);
   for (const [name, s] of Object.entries(secrets)) for (const w of secretWindows(s, width)) if (text.includes(w)) found.add(`${name} (part) as ${w.slice(0, 6)}…`);
   return [...found];
 }

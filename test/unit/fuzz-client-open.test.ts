@@ -20,9 +20,10 @@ import { appSecret, mgs, modern, sortedSign } from '../../src/index.js';
 import { APP_SECRET_DEFAULTS } from '../../src/profiles/app-secret.js';
 import { legacyCipher } from '../../src/profiles/legacy.js';
 import { SORTED_SIGN_DEFAULTS } from '../../src/profiles/sorted-sign.js';
-import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, OperationError, sortedSign as sortedSignGateway, type Gateway } from '../../src/server/index.js';
-import type { CallInfo, ProfileContext, Transport, WireRequest, WireResponse } from '../../src/types.js';
+import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, OperationError, sortedSign as sortedSignGateway } from '../../src/server/index.js';
+import type { CallInfo, ProfileContext, Transport, WireResponse } from '../../src/types.js';
 import { bridgeResponse } from '../../src/transport/jsbridge.js';
+import { inProcess } from '../helpers/in-process.js';
 import { modernGateway } from '../helpers/servers.js';
 
 /** PROTOCOLS.md, "Errors (RpcError.code)". */
@@ -35,18 +36,6 @@ const PROTOCOL_CODES = new Set([
 const SEED = 20240817;
 const RUNS = 10_000;
 const TWO_MB = 2 * 1024 * 1024;
-
-/** The gateway, in process: a WireRequest becomes a web Request, the Response a WireResponse. */
-function inProcess(gateway: Gateway): Transport {
-  return {
-    async send(req: WireRequest): Promise<WireResponse> {
-      const res = await gateway.handle(new Request('http://gw.test' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-      const headers: Record<string, string> = {};
-      res.headers.forEach((v, k) => (headers[k.toLowerCase()] = v));
-      return { status: res.status, headers, body: await res.text() };
-    },
-  };
-}
 
 function ctxFor(transport: Transport): ProfileContext {
   return { now: () => Date.now(), random: randomBytes, parseJson: JSON.parse, send: (r) => transport.send(r, {}) };
@@ -471,6 +460,32 @@ describe('hostile responses: open() of every dialect', () => {
   }, 60_000);
 });
 
+/** Data in text form (a string callback, or a string resData): its JSON value if it is JSON, else the text; blank is no data. */
+function textData(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * What a successful callback's data is, by PROTOCOLS.md's JSAPI section (independent of
+ * bridgeResponse): `{resData}` / `{header, resData}` carry it in resData, any other object
+ * or array is the parsed body itself, a string is the body text. JSON is the only thing a
+ * container can hand over, so the value is compared as JSON would carry it (-0 is 0).
+ */
+function bridgeData(data: unknown): unknown {
+  const asJson = (v: unknown) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)) as unknown);
+  if (typeof data === 'string') return textData(data);
+  if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'resData' in data && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
+    const resData = (data as { resData: unknown }).resData;
+    return typeof resData === 'string' ? textData(resData) : asJson(resData);
+  }
+  return asJson(data);
+}
+
 describe('hostile container callbacks: mgs through the JSBridge', () => {
   it('mgs via AlipayJSBridge: 10,000 hostile callback payloads (failure shapes, {header,resData}, bodies of any JSON) -> RpcError with a PROTOCOLS.md code, or data only when the result code says success', async () => {
     const profile = mgs({ appId: 'APP_1', workspaceId: 'default', secret: 'mGs-SeCrEt-value' });
@@ -497,7 +512,8 @@ describe('hostile container callbacks: mgs through the JSBridge', () => {
           codes.resolved = (codes.resolved ?? 0) + 1;
           const rs = res.headers['result-status'];
           if (rs !== undefined) expect([1000, 8001]).toContain(Number(rs.trim()));
-          void value;
+          // The data is what the container handed over, and nothing else.
+          expect(value, JSON.stringify(data)?.slice(0, 100)).toEqual(bridgeData(data));
         } catch (e) {
           if (!(e instanceof RpcError)) throw new Error(`threw ${(e as Error)?.name}: ${(e as Error)?.message} for ${JSON.stringify(data)?.slice(0, 100)}`);
           expect(PROTOCOL_CODES.has(e.code)).toBe(true);
@@ -508,6 +524,7 @@ describe('hostile container callbacks: mgs through the JSBridge', () => {
     );
     console.log(`fuzz mgs (JSBridge) open: ${cases} cases, codes: ${JSON.stringify(codes)}`);
     expect(cases).toBe(RUNS);
+    expect(codes.resolved).toBeGreaterThan(0);
     expect(codes.GATEWAY).toBeGreaterThan(100);
     expect(codes.NETWORK).toBeGreaterThan(10);
   }, 60_000);
@@ -567,26 +584,48 @@ describe('hostile issuance answers', () => {
       fc.constant(genuine.body),
     );
     let issued = 0;
+    let untouched = 0;
+    const forgedIssued: string[] = [];
+    /** The answer as the gateway signed it: HTTP 200 and the very same fields (a forged field that happens to equal the real one is no forgery). */
+    const isUntouched = (body: string, status: number) => {
+      if (status !== 200) return false;
+      try {
+        return JSON.stringify(JSON.parse(body)) === JSON.stringify(fields);
+      } catch {
+        return false;
+      }
+    };
     await fc.assert(
       fc.asyncProperty(answerArb, statusArb, async (body, status) => {
         const ctx: ProfileContext = { ...ctxFor(real), send: async () => ({ status, headers: { 'content-type': 'application/json' }, body }) };
         cases++;
+        const genuineAnswer = isUntouched(body, status);
+        if (genuineAnswer) untouched++;
+        let ok = false;
         try {
           await profile.issue!(ctx);
-          issued++;
-          expect(status).toBe(200);
-          expect(JSON.parse(body)).toEqual(fields);
+          ok = true;
         } catch (e) {
           if (!(e instanceof RpcError)) throw new Error(`issue threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
           expect(PROTOCOL_CODES.has(e.code)).toBe(true);
           codes[e.code] = (codes[e.code] ?? 0) + 1;
         }
+        if (ok) {
+          issued++;
+          if (!genuineAnswer) forgedIssued.push(`${status} ${body.slice(0, 200)}`);
+          expect(status).toBe(200);
+          expect(JSON.parse(body)).toEqual(fields);
+        }
       }),
       { seed: SEED, numRuns: 2_000, endOnFailure: true },
     );
-    console.log(`fuzz modern issue: ${cases} cases, issued ${issued}, codes: ${JSON.stringify(codes)}`);
+    console.log(`fuzz modern issue: ${cases} cases, issued ${issued} (of ${untouched} untouched answers), codes: ${JSON.stringify(codes)}`);
     expect(cases).toBe(2_000);
     expect(codes.SIGNATURE_INVALID).toBeGreaterThan(500);
+    // Nothing forged issued, and the untouched signed answer did, every time it came with HTTP 200.
+    expect(forgedIssued).toEqual([]);
+    expect(untouched).toBeGreaterThan(0);
+    expect(issued).toBe(untouched);
   }, 60_000);
 
   it('app-secret issue(): 2,000 broken issuance answers -> RpcError with a PROTOCOLS.md code, never a credential without a usable appSecret', async () => {

@@ -21,26 +21,13 @@ import { legacyCipher } from '../../src/profiles/legacy.js';
 import { SORTED_SIGN_DEFAULTS } from '../../src/profiles/sorted-sign.js';
 import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, OperationError, sortedSign as sortedSignGateway, toNodeHandler, type Gateway } from '../../src/server/index.js';
 import type { CallInfo, Profile, ProfileContext, Transport, WireRequest, WireResponse } from '../../src/types.js';
+import { IN_PROCESS_BASE, inProcess, toRequest, toWire } from '../helpers/in-process.js';
 import { listen, modernGateway } from '../helpers/servers.js';
 
 const SEED = 20240818;
 const RUNS = 10_000;
 const TWO_MB = 2 * 1024 * 1024;
-const BASE = 'http://gw.test';
-
-function toRequest(req: WireRequest): Request {
-  return new Request(BASE + req.path, { method: req.method, headers: req.headers, body: req.body });
-}
-
-async function toWire(res: Response): Promise<WireResponse> {
-  const headers: Record<string, string> = {};
-  res.headers.forEach((v, k) => (headers[k.toLowerCase()] = v));
-  return { status: res.status, headers, body: await res.text() };
-}
-
-function inProcess(gateway: Gateway): Transport {
-  return { send: async (req) => toWire(await gateway.handle(toRequest(req))) };
-}
+const BASE = IN_PROCESS_BASE;
 
 function ctxFor(transport: Transport, now: () => number = Date.now): ProfileContext {
   return { now, random: randomBytes, parseJson: JSON.parse, send: (r) => transport.send(r, {}) };
@@ -127,6 +114,13 @@ interface Target {
   authenticatedHeaders: string[];
   /** Whether the dialect refuses a second copy of a request (modern, sorted-sign). */
   replayProtected: boolean;
+  /**
+   * Whether every byte a mutation can change is authenticated (modern: AEAD over the body,
+   * the signed headers, the method): then no changed request may run at all, not even with
+   * the genuine params. The legacy dialects have encodings with slack (base64 padding bits,
+   * unsigned form fields), so a changed request may still run, but only with the genuine params.
+   */
+  authenticatesAll: boolean;
   /** Params each operation run received. */
   ran: unknown[];
   /** A fresh genuine request (sealed by the client profile). */
@@ -179,6 +173,7 @@ async function modernTarget(): Promise<Target> {
     headers,
     authenticatedHeaders: ['x-app-id', 'x-op', 'x-ts', 'x-nonce'],
     replayProtected: true,
+    authenticatesAll: true,
     ran,
     async genuine() {
       const params = { v: toHex(randomBytes(4)) };
@@ -212,6 +207,7 @@ async function appSecretTarget(): Promise<Target> {
     headers: fc.tuple(fc.constantFrom('content-type', 'content-length'), fc.oneof(headerValueArb, fc.constant('application/x-www-form-urlencoded; charset=utf-8'))),
     authenticatedHeaders: [],
     replayProtected: false,
+    authenticatesAll: false,
     ran,
     async genuine() {
       const params = { v: toHex(randomBytes(4)) };
@@ -260,6 +256,7 @@ async function sortedSignTarget(now?: () => number, maxSafeCodes?: number): Prom
     headers: fc.tuple(fc.constantFrom('content-type', 'content-length'), fc.oneof(headerValueArb, fc.constant('application/json'))),
     authenticatedHeaders: [],
     replayProtected: true,
+    authenticatesAll: false,
     ran,
     async genuine() {
       const p = (flip = !flip) ? profile : getProfile;
@@ -313,6 +310,7 @@ async function mgsTarget(): Promise<Target> {
     // WorkspaceId is pinned for this app, so the gateway checks it too; Version, Did, signType are not signed.
     authenticatedHeaders: ['operation-type', 'appid', 'ts', 'sign', 'workspaceid'],
     replayProtected: false,
+    authenticatesAll: false,
     ran,
     async genuine() {
       const params = { v: toHex(randomBytes(4)) };
@@ -387,11 +385,26 @@ function mutate(wire: WireRequest, m: { what: string; index: number; value: stri
   return parts;
 }
 
+function bodyBytes(body: string | Uint8Array | undefined): Uint8Array {
+  return typeof body === 'string' ? new TextEncoder().encode(body) : (body ?? new Uint8Array(0));
+}
+
+/** Whether `parts` is byte for byte the genuine request (method, path, headers, body): then it is no mutation at all. */
+function sameAsGenuine(parts: Parts, wire: WireRequest): boolean {
+  if (parts.method !== wire.method || parts.path !== wire.path) return false;
+  const norm = (h: [string, string][]) => JSON.stringify(h.map(([k, v]) => [k.toLowerCase(), v]).sort((a, b) => (a[0] + '\0' + a[1] < b[0] + '\0' + b[1] ? -1 : 1)));
+  if (norm(parts.headers) !== norm(Object.entries(wire.headers))) return false;
+  const a = bodyBytes(parts.body);
+  const b = bodyBytes(wire.body);
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 async function fuzzGateway(target: Target, runs = RUNS) {
   const codes: Record<string, number> = {};
   const statuses: Record<string, number> = {};
   let cases = 0;
   let mutated = 0;
+  let unchanged = 0;
   const caseArb = fc.oneof({ weight: 3, arbitrary: partsArb(target.paths, target.headers).map((p) => ({ random: p })) }, { weight: 1, arbitrary: mutationArb.map((m) => ({ mutation: m })) });
   await fc.assert(
     fc.asyncProperty(caseArb, async (c) => {
@@ -402,6 +415,11 @@ async function fuzzGateway(target: Target, runs = RUNS) {
       else {
         genuine = await target.genuine();
         parts = mutate(genuine.wire, c.mutation, cases, target.authenticatedHeaders);
+        if (c.mutation.what !== 'replay' && sameAsGenuine(parts, genuine.wire)) {
+          // The "mutation" changed nothing (e.g. an empty append): it is the genuine request, which may run.
+          unchanged++;
+          return;
+        }
         if (c.mutation.what === 'replay') {
           // The genuine request once (it runs), then the same bytes again: that copy must not run.
           const first = await target.gateway.handle(buildRequest(parts));
@@ -429,6 +447,7 @@ async function fuzzGateway(target: Target, runs = RUNS) {
         // (e.g. a legacy base64 text whose unused bits changed decodes to the same bytes).
         if (!genuine) throw new Error(`an operation ran on a random request: ${where}`);
         if (legit && target.replayProtected) throw new Error(`a replayed request ran again: ${where}`);
+        if (!legit && target.authenticatesAll) throw new Error(`a changed request ran (every byte of it is authenticated): ${where}`);
         if (JSON.stringify(target.ran.at(-1)) !== JSON.stringify(genuine.params)) throw new Error(`an operation ran with forged params ${JSON.stringify(target.ran.at(-1))}: ${where}`);
         const k = legit ? 'replay-ran (no replay protection)' : 'same-params-ran';
         codes[k] = (codes[k] ?? 0) + 1;
@@ -440,8 +459,8 @@ async function fuzzGateway(target: Target, runs = RUNS) {
     }),
     { seed: SEED, numRuns: runs, endOnFailure: true },
   );
-  console.log(`fuzz ${target.name} gateway: ${cases} cases (${mutated} from genuine requests), statuses: ${JSON.stringify(statuses)}, codes: ${JSON.stringify(codes)}`);
-  return { cases, codes, statuses, mutated };
+  console.log(`fuzz ${target.name} gateway: ${cases} cases (${mutated} from genuine requests, ${unchanged} mutations skipped as byte-identical), statuses: ${JSON.stringify(statuses)}, codes: ${JSON.stringify(codes)}`);
+  return { cases, codes, statuses, mutated, unchanged };
 }
 
 describe('hostile requests: every gateway answers with a refusal in its own form, never a 500 or a stack trace, and runs nothing', () => {
@@ -457,6 +476,9 @@ describe('hostile requests: every gateway answers with a refusal in its own form
       expect(r.cases).toBeGreaterThanOrEqual(RUNS * 0.97); // a few generated requests are not expressible as a Request at all
       expect(r.mutated).toBeGreaterThan(RUNS / 8);
       if (target.replayProtected) expect(r.codes['replay-ran (no replay protection)'] ?? 0).toBe(0);
+      // Fully authenticated: no changed copy of a genuine request ran, not even with the genuine params.
+      if (target.authenticatesAll) expect(r.codes['same-params-ran'] ?? 0).toBe(0);
+      expect(r.unchanged).toBeLessThan(RUNS / 100); // almost every mutation really changes the request
       expect(Object.keys(r.statuses).every((s) => Number(s) < 500 || Number(s) === 503)).toBe(true);
     }, 90_000);
   }

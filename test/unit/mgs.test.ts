@@ -124,17 +124,29 @@ describe('mgs seal', () => {
   });
 
   it('fails at construction naming the option, and never puts the secret in the error', () => {
-    const tries = [() => mgs({ ...APP, appId: '' }), () => mgs({ ...APP, workspaceId: '' }), () => mgs({ appId: 'a', workspaceId: 'w' }), () => mgs({ ...APP, digest: 'sha1' as 'md5' }), () => mgs({ ...APP, gatewayPath: 'mgw.htm' })];
-    for (const t of tries) {
+    const tries: [string, () => unknown][] = [
+      ['appId', () => mgs({ ...APP, appId: '' })],
+      ['workspaceId', () => mgs({ ...APP, workspaceId: '' })],
+      ['secret', () => mgs({ appId: 'a', workspaceId: 'w' })],
+      ['digest', () => mgs({ ...APP, digest: 'sha1' as 'md5' })],
+      ['gatewayPath', () => mgs({ ...APP, gatewayPath: 'mgw.htm' })],
+      ['signer', () => mgs({ ...APP, signer: 'md5' as unknown as () => Promise<string> })],
+      ['did', () => mgs({ ...APP, did: '' })],
+      ['parseJson', () => mgs({ ...APP, parseJson: 'JSON' as unknown as (t: string) => unknown })],
+      ['headers.X-Trace', () => mgs({ ...APP, headers: { 'X-Trace': 1 as unknown as string } })],
+    ];
+    for (const [option, t] of tries) {
       let err: unknown;
       try {
         t();
       } catch (e) {
         err = e;
       }
-      expect(err).toBeInstanceOf(RpcError);
-      expect((err as RpcError).code).toBe('BAD_CONFIG');
-      expect(JSON.stringify(err) + String(err)).not.toContain(SECRET);
+      expect(err, option).toBeInstanceOf(RpcError);
+      expect((err as RpcError).code, option).toBe('BAD_CONFIG');
+      expect((err as RpcError).details?.option, option).toBe(option);
+      expect((err as RpcError).message, option).toContain(option);
+      expect(JSON.stringify(err) + String(err), option).not.toContain(SECRET);
     }
   });
 });
@@ -314,10 +326,17 @@ describe('mgs gateway half (createGateway + handle)', () => {
     expect(boom.body + JSON.stringify([...boom.res.headers])).not.toContain('internal detail');
   });
 
-  it('counts rejections by result code in stats()', () => {
-    const r = gateway.stats().rejections;
-    expect(r['7002']).toBeGreaterThanOrEqual(1);
-    expect(r['7007']).toBeGreaterThanOrEqual(1);
+  it('counts rejections by result code in stats()', async () => {
+    // Self-contained: whatever earlier tests sent, one bad request adds exactly one to its own code.
+    const before = gateway.stats();
+    expect((await resultOf(signedRequest('echo', { key1: 'value1' }, { body: (b) => b.replace('value1', 'value2') }))).code).toBe(7002);
+    const after = gateway.stats();
+    expect((after.rejections['7002'] ?? 0) - (before.rejections['7002'] ?? 0)).toBe(1);
+    // ...and to nothing else.
+    const others = (r: Record<string, number>) => Object.entries(r).filter(([k]) => k !== '7002');
+    expect(others(after.rejections)).toEqual(others(before.rejections));
+    expect((await resultOf(signedRequest('echo', {}, { headers: { Ts: null } }))).code).toBe(7007);
+    expect((gateway.stats().rejections['7007'] ?? 0) - (after.rejections['7007'] ?? 0)).toBe(1);
   });
 });
 

@@ -444,6 +444,43 @@ describe('zip bombs are refused before anything is inflated', () => {
     expect(ok.files['zeros.bin'].length).toBe(64 * 1024 * 1024);
   });
 
+  it('the entry past the bound is never inflated: a bomb whose compressed data is corrupt is still refused for its size, not for the corruption', async () => {
+    // Why this shape of proof: fflate's inflate is an ESM export (vi.spyOn cannot replace it)
+    // and time says nothing about whether work was done. Instead, break zeros.bin's deflate
+    // stream right after its local header (first block type set to the reserved 11), leaving
+    // the zip's directories intact. Inflating that entry throws ("invalid block type"), which
+    // verifyPackage reports as "not a readable zip". So a refusal that names maxUnpackedBytes
+    // is only possible if zeros.bin was never inflated; the control below shows the same bytes
+    // do fail as corrupt once the bound lets them through.
+    const bomb = await signPackage({ ...FILES, 'zeros.bin': new Uint8Array(64 * 1024 * 1024) }, PRIVATE);
+    const corrupt = bomb.slice();
+    const name = new TextEncoder().encode('zeros.bin');
+    const view = new DataView(corrupt.buffer, corrupt.byteOffset, corrupt.byteLength);
+    let dataAt = -1;
+    for (let i = 0; i + 30 + name.length <= corrupt.length; i++) {
+      if (view.getUint32(i, true) !== 0x04034b50) continue; // local file header
+      const nameLen = view.getUint16(i + 26, true);
+      if (nameLen !== name.length || !name.every((b, j) => corrupt[i + 30 + j] === b)) continue;
+      expect(view.getUint16(i + 8, true)).toBe(8); // deflated
+      dataAt = i + 30 + nameLen + view.getUint16(i + 28, true);
+      break;
+    }
+    expect(dataAt).toBeGreaterThan(0);
+    corrupt[dataAt] = 0b111; // BFINAL=1, BTYPE=11: a reserved block type, invalid deflate
+    // Control: let it through the bound and it fails as corrupt (inflating it throws).
+    const control = await failure(verifyPackage(corrupt, { publicKey: PUBLIC, maxUnpackedBytes: 80 * 1024 * 1024 }));
+    expect(control.code).toBe('PACKAGE_SIGNATURE_INVALID');
+    expect(control.details?.file).toBe('(zip)');
+    expect(control.message).toMatch(/not a readable zip/);
+    expect(control.message).not.toMatch(/maxUnpackedBytes/);
+    // Under the bound: refused for its declared size, so its data was never read.
+    const err = await failure(verifyPackage(corrupt, { publicKey: PUBLIC, maxUnpackedBytes: 8 * 1024 * 1024 }));
+    expect(err.code).toBe('PACKAGE_SIGNATURE_INVALID');
+    expect(err.details?.file).toBe('(zip)');
+    expect(err.message).toMatch(/maxUnpackedBytes/);
+    expect(err.message).not.toMatch(/not a readable zip/);
+  });
+
   it('a maxUnpackedBytes that is not a positive whole number -> BAD_CONFIG naming it', async () => {
     const pkg = await signPackage(FILES, PRIVATE);
     for (const bad of [0, -1, 1.5, Number.NaN]) {
