@@ -10,7 +10,8 @@ import { createClient, memoryStore, fetchTransport, type Transport, type WireReq
 import { appSecret } from '../../src/profiles/app-secret.js';
 import { appSecret as appSecretGateway, type AppSecretGatewayOptions } from '../../src/server/app-secret.js';
 import { createGateway, OperationError, type Gateway } from '../../src/server/index.js';
-import type { CipherName, Digest, Encoding, KeyFrom } from '../../src/profiles/legacy.js';
+import type { KeyFrom } from '../../src/profiles/legacy.js';
+import { CIPHERS, DIGESTS, ENCODINGS, KEY_FROMS } from '../helpers/legacy-matrix.js';
 import type { ProfileContext } from '../../src/types.js';
 import { RpcError } from '../../src/errors.js';
 import { failure, serveGateway } from '../helpers/servers.js';
@@ -167,10 +168,6 @@ const SECRET_FOR: Record<KeyFrom, string> = {
   sha256: '公钥 passphrase',
   'java-sha1prng': '公钥 passphrase',
 };
-const CIPHERS: CipherName[] = ['AES-ECB', 'AES-CBC', 'AES-GCM'];
-const KEY_FROMS: KeyFrom[] = ['utf8', 'hex', 'base64', 'md5', 'sha256', 'java-sha1prng'];
-const ENCODINGS: Encoding[] = ['base64', 'hex', 'base64url'];
-const DIGESTS: Digest[] = ['md5', 'sha1', 'sha256', 'hmac-sha256'];
 
 describe('app-secret client <-> our gateway', () => {
   for (const cipher of CIPHERS)
