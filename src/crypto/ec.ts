@@ -165,8 +165,24 @@ export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> 
   return { publicRaw, priv };
 }
 
-/** The 32-byte private scalar inside a P-256 PKCS#8 (RFC 5915 ECPrivateKey: 04 20 <d>). */
+/** OID 1.2.840.10045.3.1.7 (prime256v1 / P-256), DER-encoded with its tag and length. */
+const P256_OID = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+function contains(der: Uint8Array, pattern: number[]): boolean {
+  outer: for (let i = 0; i + pattern.length <= der.length; i++) {
+    for (let j = 0; j < pattern.length; j++) if (der[i + j] !== pattern[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The 32-byte private scalar inside a P-256 PKCS#8 (RFC 5915 ECPrivateKey: 04 20 <d>).
+ * The curve must be named P-256: a key of another 32-byte curve (secp256k1) is refused,
+ * never signed with as if it were P-256.
+ */
 function pkcs8EcScalar(der: Uint8Array): Uint8Array {
+  if (!contains(der, P256_OID)) throw new TypeError('not a P-256 PKCS#8 private key (the curve is not prime256v1)');
   for (let i = 0; i + 34 <= der.length; i++) {
     if (der[i] === 0x02 && der[i + 1] === 0x01 && der[i + 2] === 0x01 && der[i + 3] === 0x04 && der[i + 4] === 0x20) return der.slice(i + 5, i + 37);
   }
