@@ -4,7 +4,7 @@
  * form and always uses noble. PKCS#7 padding for ECB/CBC. GCM output is
  * `iv12 || ciphertext || tag16` with no AAD unless one is given.
  */
-import { ecb } from '@noble/ciphers/aes.js';
+import { ecb, unsafe } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { buf, native, pure, randomBytes, subtle } from './provider.js';
@@ -107,11 +107,120 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
   }
 }
 
+// ------------------------------------------------------------------ ECB with a prepared key
+
+/**
+ * @internal An AES key prepared for ECB. noble's `ecb(key)` is single-use and expands the
+ * key schedule on every message; the legacy dialects make ~30 small ECB encryptions per call
+ * under two keys, so each schedule is expanded once here and noble's block function
+ * (`unsafe.encrypt`/`decrypt`, pinned noble version: see package.json) runs over it.
+ */
+export interface EcbKey {
+  readonly raw: Uint8Array;
+  enc?: Uint32Array;
+  dec?: Uint32Array;
+}
+
+export function ecbKey(raw: Uint8Array): EcbKey {
+  checkKey(raw);
+  return { raw: raw.slice() };
+}
+
+// The block function works on little-endian words; a big-endian engine takes noble's ecb().
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Above this many bytes ECB decryption goes to WebCrypto (see ecbDecrypt); below, one async hop costs more than the blocks. */
+const SUBTLE_ECB_MIN = 4096;
+
+/** AES-ECB with PKCS#7 padding, synchronous. */
+export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
+  const n = native();
+  if (n) return n.aes('ecb', false, k.raw, plaintext);
+  if (!LE) return ecb(k.raw).encrypt(plaintext);
+  const xk = (k.enc ??= unsafe.expandKeyLE(k.raw));
+  const len = (plaintext.length & ~15) + 16;
+  const out = new Uint8Array(len);
+  out.set(plaintext);
+  out.fill(len - plaintext.length, plaintext.length);
+  const w = new Uint32Array(out.buffer);
+  const encrypt = unsafe.encrypt;
+  for (let i = 0; i < w.length; i += 4) {
+    const r = encrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
+    w[i] = r.s0;
+    w[i + 1] = r.s1;
+    w[i + 2] = r.s2;
+    w[i + 3] = r.s3;
+  }
+  return out;
+}
+
+/** Strip PKCS#7 padding, reading every byte of the last block whatever it finds. */
+function unpad(p: Uint8Array): Uint8Array {
+  const pad = p[p.length - 1];
+  let bad = (pad - 1) >>> 8 | (16 - pad) >>> 8; // pad outside 1..16
+  for (let i = 1; i <= 16; i++) bad |= (i <= pad ? p[p.length - i] ^ pad : 0);
+  if (bad !== 0) throw new DecryptError();
+  return p.subarray(0, p.length - pad);
+}
+
+/**
+ * AES-ECB decryption with PKCS#7 padding; throws DecryptError. Large inputs go to
+ * WebCrypto's AES-CBC, which decrypts ECB blocks in parallel: CBC decryption under IV 0
+ * gives D(C_i) ^ C_(i-1), so XOR-ing the previous ciphertext block back gives D(C_i). One
+ * extra block X = E(C_n ^ 0x10…10) makes WebCrypto's own padding check pass and is dropped.
+ */
+export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Array> {
+  if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
+  const n = native();
+  if (n) {
+    try {
+      return n.aes('ecb', true, k.raw, data);
+    } catch {
+      throw new DecryptError();
+    }
+  }
+  const s = data.length >= SUBTLE_ECB_MIN && LE ? subtleFor(k.raw) : undefined;
+  if (s) {
+    const last = data.slice(data.length - 16);
+    for (let i = 0; i < 16; i++) last[i] ^= 16;
+    const x = ecbEncrypt(k, last).subarray(0, 16);
+    const input = new Uint8Array(data.length + 16);
+    input.set(data);
+    input.set(x, data.length);
+    const cbcKey = await importRaw(s, 'AES-CBC', k.raw);
+    const p = new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: new Uint8Array(16) }, cbcKey, input));
+    // p holds D(C_i) ^ C_(i-1) for every data block (the extra block's padding is already removed).
+    const pw = new Uint32Array(p.buffer, 0, p.length >> 2);
+    const cw = new Uint32Array(input.buffer, 0, (data.length - 16) >> 2);
+    for (let i = 0; i < cw.length; i++) pw[i + 4] ^= cw[i];
+    return unpad(p);
+  }
+  if (!LE) {
+    try {
+      return ecb(k.raw).decrypt(data);
+    } catch {
+      throw new DecryptError();
+    }
+  }
+  const xk = (k.dec ??= unsafe.expandKeyDecLE(k.raw));
+  const out = data.slice();
+  const w = new Uint32Array(out.buffer);
+  const decrypt = unsafe.decrypt;
+  for (let i = 0; i < w.length; i += 4) {
+    const r = decrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
+    w[i] = r.s0;
+    w[i + 1] = r.s1;
+    w[i + 2] = r.s2;
+    w[i + 3] = r.s3;
+  }
+  return unpad(out);
+}
+
 /** Encrypt with a raw key. CBC needs a 16-byte IV; GCM makes a random one unless given. */
 export async function aesEncrypt(cipher: CipherName, key: Uint8Array, plaintext: Uint8Array, iv?: Uint8Array): Promise<Uint8Array> {
   checkKey(key);
   const n = native();
-  if (cipher === 'AES-ECB') return n ? n.aes('ecb', false, key, plaintext) : ecb(key).encrypt(plaintext);
+  if (cipher === 'AES-ECB') return ecbEncrypt(ecbKey(key), plaintext);
   if (cipher === 'AES-GCM') return gcmSeal(key, plaintext, undefined, iv);
   if (!iv || iv.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
   if (n) return n.aes('cbc', false, key, plaintext, iv);
@@ -127,13 +236,13 @@ export async function aesDecrypt(cipher: CipherName, key: Uint8Array, data: Uint
   if (cipher === 'AES-GCM') return gcmOpen(key, data);
   // A wrong IV is the caller's mistake, not a decryption failure: checked before the try.
   if (cipher === 'AES-CBC' && iv?.length !== 16) throw new TypeError('CBC IV must be 16 bytes');
+  if (cipher === 'AES-ECB') return ecbDecrypt(ecbKey(key), data);
   if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
   const n = native();
   const s = subtleFor(key);
   // Loaded outside the try: a chunk that fails to load is not a decryption failure.
   const engine = cipher === 'AES-CBC' && !s && !n ? await pure() : undefined;
   try {
-    if (cipher === 'AES-ECB') return n ? n.aes('ecb', true, key, data) : ecb(key).decrypt(data);
     if (n) return n.aes('cbc', true, key, data, iv!);
     if (s) return new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: buf(iv!) }, await importRaw(s, 'AES-CBC', key), buf(data)));
     return engine!.cbc(key, iv!).decrypt(data);

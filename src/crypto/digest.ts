@@ -1,8 +1,9 @@
 /**
- * Digests. MD5 and SHA-1 only exist for the legacy dialects (WebCrypto has no MD5) and
- * always come from @noble/hashes; SHA-256 and HMAC use WebCrypto where it exists.
+ * Digests. MD5 and SHA-1 only exist for the legacy dialects (WebCrypto has no MD5): MD5 is
+ * md5.ts, SHA-1 comes from @noble/hashes; SHA-256 and HMAC use WebCrypto where it exists.
  */
-import { md5 as nobleMd5, sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
+import { sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
+import { md5 as jsMd5 } from './md5.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { buf, native, pure, subtle } from './provider.js';
@@ -11,7 +12,7 @@ export type Digest = 'md5' | 'sha1' | 'sha256' | 'hmac-sha256';
 
 export function md5(data: Uint8Array): Uint8Array {
   const n = native();
-  return n ? n.digest('md5', data) : nobleMd5(data);
+  return n ? n.digest('md5', data) : jsMd5(data);
 }
 
 export function sha1(data: Uint8Array): Uint8Array {

@@ -1,0 +1,129 @@
+// The legacy dialects' hot primitives: AES-ECB on a prepared key (noble's block function over
+// a schedule expanded once; large decryptions through WebCrypto's AES-CBC) and the unrolled
+// MD5. Expected bytes come from node:crypto (OpenSSL) and RFC 1321, never from the code under
+// test. Runs on every engine project: WebCrypto, no crypto.subtle, and node:crypto.
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
+import { toHex, utf8Encode } from '../../src/codec/index.js';
+import { DecryptError, ecbDecrypt, ecbEncrypt, ecbKey } from '../../src/crypto/aes.js';
+import { md5 } from '../../src/crypto/digest.js';
+import { native, subtle } from '../../src/crypto/provider.js';
+
+function opensslEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
+  const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
+  return new Uint8Array(Buffer.concat([c.update(data), c.final()]));
+}
+
+/** ECB of raw blocks with the padding chosen by the test (OpenSSL without its own padding). */
+function opensslEcbRaw(key: Uint8Array, blocks: Uint8Array): Uint8Array {
+  const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null).setAutoPadding(false);
+  return new Uint8Array(Buffer.concat([c.update(blocks), c.final()]));
+}
+
+// Lengths around block edges, and past the 4096-byte point where decryption moves to WebCrypto.
+const LENGTHS = [0, 1, 15, 16, 17, 31, 32, 100, 4079, 4080, 4095, 4096, 4097, 20_000, 70_001];
+
+describe('AES-ECB on a prepared key', () => {
+  for (const keyLen of [16, 24, 32]) {
+    it(`AES-${keyLen * 8}: ecbEncrypt equals OpenSSL and ecbDecrypt inverts it, at ${LENGTHS.length} lengths from 0 to 70,001 bytes`, async () => {
+      const raw = new Uint8Array(randomBytes(keyLen));
+      const k = ecbKey(raw);
+      for (const n of LENGTHS) {
+        const pt = new Uint8Array(randomBytes(n));
+        const ct = ecbEncrypt(k, pt);
+        expect(toHex(ct), `encrypt, ${n} bytes`).toBe(toHex(opensslEcb(raw, pt)));
+        expect(toHex(await ecbDecrypt(k, ct)), `decrypt, ${n} bytes`).toBe(toHex(pt));
+      }
+    });
+  }
+
+  it('a prepared key is reused: the same key object seals 1,000 different messages correctly', () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    for (let i = 0; i < 1000; i++) {
+      const pt = utf8Encode('message ' + i + ' ' + 'x'.repeat(i % 40));
+      expect(toHex(ecbEncrypt(k, pt))).toBe(toHex(opensslEcb(raw, pt)));
+    }
+  });
+
+  it('ecbKey copies the key: changing the caller’s bytes afterwards changes nothing', () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const expected = toHex(opensslEcb(raw, utf8Encode('abc')));
+    const k = ecbKey(raw);
+    raw.fill(0);
+    expect(toHex(ecbEncrypt(k, utf8Encode('abc')))).toBe(expected);
+  });
+
+  it('bad padding, a wrong length or an empty input is a DecryptError on both the small and the large (WebCrypto) path', async () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    for (const blocks of [1, 300]) {
+      const body = new Uint8Array(randomBytes(blocks * 16 - 16));
+      // Last blocks that decrypt to: pad 0, pad 17, pad 2 over a byte that is not 2, pad 16 with one byte off.
+      const lasts = [
+        new Uint8Array(16),
+        new Uint8Array(16).fill(17),
+        Uint8Array.from({ length: 16 }, (_, i) => (i === 15 ? 2 : i === 14 ? 3 : 0)),
+        Uint8Array.from({ length: 16 }, (_, i) => (i === 0 ? 15 : 16)),
+      ];
+      for (const last of lasts) {
+        const ct = opensslEcbRaw(raw, new Uint8Array([...body, ...last]));
+        await expect(ecbDecrypt(k, ct), `${blocks} blocks, last ${toHex(last)}`).rejects.toBeInstanceOf(DecryptError);
+      }
+      // And the good padding of the same shape opens.
+      const good = opensslEcbRaw(raw, new Uint8Array([...body, ...new Uint8Array(16).fill(16)]));
+      expect((await ecbDecrypt(k, good)).length).toBe(body.length);
+    }
+    await expect(ecbDecrypt(k, new Uint8Array(0))).rejects.toBeInstanceOf(DecryptError);
+    await expect(ecbDecrypt(k, new Uint8Array(4100))).rejects.toBeInstanceOf(DecryptError);
+    await expect(ecbDecrypt(k, new Uint8Array(17))).rejects.toBeInstanceOf(DecryptError);
+  });
+
+  it.skipIf(!subtle() || native())('with WebCrypto: decrypting 4,096 bytes or more is one subtle.decrypt call, smaller inputs none (the bytes above are checked on both paths)', async () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    const spy = vi.spyOn(globalThis.crypto.subtle, 'decrypt');
+    try {
+      await ecbDecrypt(k, opensslEcb(raw, new Uint8Array(4079)));
+      expect(spy).toHaveBeenCalledTimes(0);
+      await ecbDecrypt(k, opensslEcb(raw, new Uint8Array(4080)));
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('ecbKey refuses a key that is not 16, 24 or 32 bytes', () => {
+    for (const n of [0, 15, 17, 33]) expect(() => ecbKey(new Uint8Array(n))).toThrow(/16, 24 or 32/);
+  });
+});
+
+describe('MD5', () => {
+  it('RFC 1321 appendix A.5 test suite', () => {
+    const suite: [string, string][] = [
+      ['', 'd41d8cd98f00b204e9800998ecf8427e'],
+      ['a', '0cc175b9c0f1b6a831c399e269772661'],
+      ['abc', '900150983cd24fb0d6963f7d28e17f72'],
+      ['message digest', 'f96b697d7cb7938d525a2f31aaf161d0'],
+      ['abcdefghijklmnopqrstuvwxyz', 'c3fcd3d76192e4007dfb496cca67e13b'],
+      ['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 'd174ab98d277d9f5a5611c2c9f419d9f'],
+      ['12345678901234567890123456789012345678901234567890123456789012345678901234567890', '57edf4a22be3c955ac49da2e2107b67a'],
+    ];
+    for (const [m, h] of suite) expect(toHex(md5(utf8Encode(m))), JSON.stringify(m)).toBe(h);
+  });
+
+  it('equals OpenSSL’s MD5 at every length from 0 to 300 bytes (every padding case) and at 1 MB + 3', () => {
+    for (let n = 0; n <= 300; n++) {
+      const d = new Uint8Array(randomBytes(n));
+      expect(toHex(md5(d)), `${n} bytes`).toBe(createHash('md5').update(d).digest('hex'));
+    }
+    const big = new Uint8Array(randomBytes(1024 * 1024 + 3));
+    expect(toHex(md5(big))).toBe(createHash('md5').update(big).digest('hex'));
+  });
+
+  it('reads a view at an offset into a larger buffer correctly (no aligned-buffer assumption)', () => {
+    const whole = new Uint8Array(randomBytes(1000));
+    const view = whole.subarray(3, 777);
+    expect(toHex(md5(view))).toBe(createHash('md5').update(view).digest('hex'));
+  });
+});
