@@ -16,6 +16,7 @@ import type { ProfileContext } from '../../src/types.js';
 import { RpcError } from '../../src/errors.js';
 import { failure, serveGateway } from '../helpers/servers.js';
 import { OutputCollector, secretForms } from '../helpers/secret-scan.js';
+import { inProcess as sharedInProcess } from '../helpers/in-process.js';
 
 const PUBLIC = 'pubSecret-16byte';
 
@@ -29,19 +30,8 @@ function counterRandom(start = 1) {
   };
 }
 
-/** A transport that hands the request to a gateway in this process. */
-function inProcess(gateway: Gateway, sent: WireRequest[] = [], edit?: (res: WireResponse) => WireResponse): Transport {
-  return {
-    async send(req) {
-      sent.push(req);
-      const r = await gateway.handle(new Request('http://gw.test' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-      const headers: Record<string, string> = {};
-      r.headers.forEach((v, k) => (headers[k] = v));
-      const res = { status: r.status, headers, body: await r.text() };
-      return edit ? edit(res) : res;
-    },
-  };
-}
+/** The shared in-process transport, with this file's positional (sent, edit) arguments. */
+const inProcess = (gateway: Gateway, sent: WireRequest[] = [], edit?: (res: WireResponse) => WireResponse): Transport => sharedInProcess(gateway, { sent, ...(edit ? { edit } : {}) });
 
 function gatewayFor(options: Partial<AppSecretGatewayOptions> = {}, now?: () => number) {
   return createGateway({ profile: appSecretGateway({ publicSecret: PUBLIC, ...options }), ...(now ? { now } : {}) })

@@ -16,6 +16,7 @@ import type { ProfileContext } from '../../src/types.js';
 import { RpcError } from '../../src/errors.js';
 import { failure } from '../helpers/servers.js';
 import { OutputCollector, secretForms } from '../helpers/secret-scan.js';
+import { inProcess as sharedInProcess } from '../helpers/in-process.js';
 
 const APP_KEY = 'ZVNH8HUW5K3VQZKK'; // the seed's example key: 16 characters
 const SEED_TS = 1712386078465;
@@ -40,18 +41,8 @@ function scriptedRandom(...chunks: Uint8Array[]) {
   };
 }
 
-function inProcess(gateway: Gateway, sent: WireRequest[] = [], edit?: (res: WireResponse, req: WireRequest) => WireResponse): Transport {
-  return {
-    async send(req) {
-      sent.push(req);
-      const r = await gateway.handle(new Request('http://gw.test' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-      const headers: Record<string, string> = {};
-      r.headers.forEach((v, k) => (headers[k] = v));
-      const res = { status: r.status, headers, body: await r.text() };
-      return edit ? edit(res, req) : res;
-    },
-  };
-}
+/** The shared in-process transport, with this file's positional (sent, edit) arguments. */
+const inProcess = (gateway: Gateway, sent: WireRequest[] = [], edit?: (res: WireResponse, req: WireRequest) => WireResponse): Transport => sharedInProcess(gateway, { sent, ...(edit ? { edit } : {}) });
 
 function gatewayFor(options: Partial<SortedSignGatewayOptions> = {}, now?: () => number) {
   return createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY }, ...options }), ...(now ? { now } : {}) })

@@ -10,9 +10,9 @@ import { CREDENTIAL_SCHEMA, readRecord, versionOf } from '../../src/credentials/
 import { indexedDbStore, memoryStore, withMemoryFallback, type AtomicCredentialStore } from '../../src/credentials/store.js';
 import type { CrossTabLock } from '../../src/credentials/lock.js';
 import { createClient, modern, type Client } from '../../src/index.js';
-import type { Gateway } from '../../src/server/index.js';
-import type { CredentialStore, StoredCredential, Transport } from '../../src/types.js';
+import type { CredentialStore, StoredCredential } from '../../src/types.js';
 import { modernGateway } from '../helpers/servers.js';
+import { inProcess } from '../helpers/in-process.js';
 
 const restore: (() => void)[] = [];
 afterEach(() => {
@@ -24,17 +24,6 @@ function patch<T extends object, K extends keyof T>(obj: T, key: K, replacement:
   const original = obj[key];
   obj[key] = replacement;
   restore.push(() => (obj[key] = original));
-}
-
-function inProcess(gateway: Gateway): Transport {
-  return {
-    async send(req) {
-      const res = await gateway.handle(new Request('http://gw.test' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-      const headers: Record<string, string> = {};
-      res.headers.forEach((v, k) => (headers[k] = v));
-      return { status: res.status, headers, body: await res.text() };
-    },
-  };
 }
 
 let dbSeq = 0;
