@@ -12,21 +12,25 @@ export type KeyFrom = 'utf8' | 'hex' | 'base64' | 'md5' | 'sha256' | 'java-sha1p
 export const KEY_FROM: readonly KeyFrom[] = ['utf8', 'hex', 'base64', 'md5', 'sha256', 'java-sha1prng'];
 
 /**
+ * The key bytes a secret spells out directly (`utf8`, `hex`, `base64`), length unchecked;
+ * undefined for the `keyFrom` values that hash the secret (any secret gives a key there).
+ * Throws TypeError on bad hex or base64. Synchronous, so options can be checked at construction.
+ */
+export function spelledKey(secret: string, keyFrom: KeyFrom): Uint8Array | undefined {
+  if (keyFrom === 'utf8') return utf8Encode(secret);
+  if (keyFrom === 'hex') return fromHex(secret);
+  if (keyFrom === 'base64') return fromBase64(secret);
+  return undefined;
+}
+
+export const isAesKeyLength = (n: number): boolean => n === 16 || n === 24 || n === 32;
+
+/**
  * Secret string -> AES key bytes. Throws TypeError naming the problem (never the secret)
  * when the result is not 16, 24 or 32 bytes.
  */
 export async function deriveAesKey(secret: string, keyFrom: KeyFrom): Promise<Uint8Array> {
-  let k: Uint8Array;
   switch (keyFrom) {
-    case 'utf8':
-      k = utf8Encode(secret);
-      break;
-    case 'hex':
-      k = fromHex(secret);
-      break;
-    case 'base64':
-      k = fromBase64(secret);
-      break;
     case 'md5':
       return md5(utf8Encode(secret));
     case 'sha256':
@@ -35,12 +39,10 @@ export async function deriveAesKey(secret: string, keyFrom: KeyFrom): Promise<Ui
       // KeyGenerator("AES", 128) + SecureRandom("SHA1PRNG").setSeed(secret): the first
       // output block of SHA1PRNG seeded once is SHA1(SHA1(seed)); the key is its first 16 bytes.
       return sha1(sha1(utf8Encode(secret))).slice(0, 16);
-    default:
-      throw new TypeError(`unknown keyFrom "${String(keyFrom)}"`);
   }
-  if (k.length !== 16 && k.length !== 24 && k.length !== 32) {
-    throw new TypeError(`keyFrom "${keyFrom}" gives a ${k.length}-byte key; AES needs 16, 24 or 32`);
-  }
+  const k = KEY_FROM.includes(keyFrom) ? spelledKey(secret, keyFrom) : undefined;
+  if (!k) throw new TypeError(`unknown keyFrom "${String(keyFrom)}"`);
+  if (!isAesKeyLength(k.length)) throw new TypeError(`keyFrom "${keyFrom}" gives a ${k.length}-byte key; AES needs 16, 24 or 32`);
   return k;
 }
 

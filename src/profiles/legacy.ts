@@ -5,11 +5,9 @@
  */
 import { decodeBytes, encodeBytes, type Encoding } from '../codec/text.js';
 import { utf8Decode, utf8Encode } from '../codec/utf8.js';
-import { fromHex } from '../codec/hex.js';
-import { fromBase64 } from '../codec/base64.js';
 import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncrypt, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
 import { digestHex, type Digest } from '../crypto/digest.js';
-import { deriveAesKey, KEY_FROM, type KeyFrom } from '../crypto/kdf.js';
+import { deriveAesKey, isAesKeyLength, KEY_FROM, spelledKey, type KeyFrom } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/provider.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { RandomBytes, WireResponse } from '../types.js';
@@ -75,29 +73,14 @@ export function resolveLegacyOptions(options: LegacyOptions, defaults: LegacyCon
  */
 export function checkSecret(option: string, secret: unknown, keyFrom: KeyFrom): string {
   if (typeof secret !== 'string' || secret.length === 0) throw badConfig(option, 'must be a non-empty string');
-  let n: number;
-  switch (keyFrom) {
-    case 'utf8':
-      n = utf8Encode(secret).length;
-      break;
-    case 'hex':
-      try {
-        n = fromHex(secret).length;
-      } catch {
-        throw badConfig(option, 'is not valid hex (keyFrom: "hex")');
-      }
-      break;
-    case 'base64':
-      try {
-        n = fromBase64(secret).length;
-      } catch {
-        throw badConfig(option, 'is not valid base64 (keyFrom: "base64")');
-      }
-      break;
-    default:
-      return secret; // md5, sha256, java-sha1prng: any string gives a key
+  let k: Uint8Array | undefined;
+  try {
+    k = spelledKey(secret, keyFrom);
+  } catch {
+    throw badConfig(option, `is not valid ${keyFrom} (keyFrom: "${keyFrom}")`);
   }
-  if (n !== 16 && n !== 24 && n !== 32) throw badConfig(option, `gives a ${n}-byte AES key under keyFrom "${keyFrom}"; it must give 16, 24 or 32 bytes`);
+  // md5, sha256, java-sha1prng (k undefined): any string gives a key.
+  if (k && !isAesKeyLength(k.length)) throw badConfig(option, `gives a ${k.length}-byte AES key under keyFrom "${keyFrom}"; it must give 16, 24 or 32 bytes`);
   return secret;
 }
 
