@@ -4,7 +4,7 @@
  * form and always uses noble. PKCS#7 padding for ECB/CBC. GCM output is
  * `iv12 || ciphertext || tag16` with no AAD unless one is given.
  */
-import { ecb, unsafe } from '@noble/ciphers/aes.js';
+import { unsafe } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { buf, native, pure, randomBytes, subtle } from './provider.js';
@@ -126,8 +126,38 @@ export function ecbKey(raw: Uint8Array): EcbKey {
   return { raw: raw.slice() };
 }
 
-// The block function works on little-endian words; a big-endian engine takes noble's ecb().
+// The block function works on little-endian words: a big-endian engine swaps them around it.
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+function swapWords(w: Uint32Array): void {
+  if (!LE) for (let i = 0; i < w.length; i++) w[i] = ((w[i] >>> 24) | ((w[i] >>> 8) & 0xff00) | ((w[i] & 0xff00) << 8) | (w[i] << 24)) >>> 0;
+}
+
+// Whole blocks, in place. Two loops rather than one taking the block function as an
+// argument, so that each call site sees one function and the engine can inline it.
+function encryptBlocks(xk: Uint32Array, w: Uint32Array): void {
+  const encrypt = unsafe.encrypt;
+  swapWords(w);
+  for (let i = 0; i < w.length; i += 4) {
+    const r = encrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
+    w[i] = r.s0;
+    w[i + 1] = r.s1;
+    w[i + 2] = r.s2;
+    w[i + 3] = r.s3;
+  }
+  swapWords(w);
+}
+function decryptBlocks(xk: Uint32Array, w: Uint32Array): void {
+  const decrypt = unsafe.decrypt;
+  swapWords(w);
+  for (let i = 0; i < w.length; i += 4) {
+    const r = decrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
+    w[i] = r.s0;
+    w[i + 1] = r.s1;
+    w[i + 2] = r.s2;
+    w[i + 3] = r.s3;
+  }
+  swapWords(w);
+}
 
 /** Above this many bytes ECB decryption goes to WebCrypto (see ecbDecrypt); below, one async hop costs more than the blocks. */
 const SUBTLE_ECB_MIN = 4096;
@@ -136,21 +166,12 @@ const SUBTLE_ECB_MIN = 4096;
 export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
   const n = native();
   if (n) return n.aes('ecb', false, k.raw, plaintext);
-  if (!LE) return ecb(k.raw).encrypt(plaintext);
   const xk = (k.enc ??= unsafe.expandKeyLE(k.raw));
   const len = (plaintext.length & ~15) + 16;
   const out = new Uint8Array(len);
   out.set(plaintext);
   out.fill(len - plaintext.length, plaintext.length);
-  const w = new Uint32Array(out.buffer);
-  const encrypt = unsafe.encrypt;
-  for (let i = 0; i < w.length; i += 4) {
-    const r = encrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
-    w[i] = r.s0;
-    w[i + 1] = r.s1;
-    w[i + 2] = r.s2;
-    w[i + 3] = r.s3;
-  }
+  encryptBlocks(xk, new Uint32Array(out.buffer));
   return out;
 }
 
@@ -179,7 +200,7 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Arra
       throw new DecryptError();
     }
   }
-  const s = data.length >= SUBTLE_ECB_MIN && LE ? subtleFor(k.raw) : undefined;
+  const s = data.length >= SUBTLE_ECB_MIN ? subtleFor(k.raw) : undefined;
   if (s) {
     const last = data.slice(data.length - 16);
     for (let i = 0; i < 16; i++) last[i] ^= 16;
@@ -195,24 +216,9 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Arra
     for (let i = 0; i < cw.length; i++) pw[i + 4] ^= cw[i];
     return unpad(p);
   }
-  if (!LE) {
-    try {
-      return ecb(k.raw).decrypt(data);
-    } catch {
-      throw new DecryptError();
-    }
-  }
   const xk = (k.dec ??= unsafe.expandKeyDecLE(k.raw));
   const out = data.slice();
-  const w = new Uint32Array(out.buffer);
-  const decrypt = unsafe.decrypt;
-  for (let i = 0; i < w.length; i += 4) {
-    const r = decrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
-    w[i] = r.s0;
-    w[i + 1] = r.s1;
-    w[i + 2] = r.s2;
-    w[i + 3] = r.s3;
-  }
+  decryptBlocks(xk, new Uint32Array(out.buffer));
   return unpad(out);
 }
 
