@@ -9,6 +9,15 @@ export function utf8Encode(s: string): Uint8Array {
   if (s.length >= 128 && hasEncodeInto) {
     const out = new Uint8Array(s.length);
     if (encoder.encodeInto(s, out).read === s.length) return out;
+  } else if (s.length < 128) {
+    // Short ASCII (keys, short values: ~30 per app-secret call): a loop beats the encoder's call cost.
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 127) return encoder.encode(s);
+      out[i] = c;
+    }
+    return out;
   }
   return encoder.encode(s);
 }

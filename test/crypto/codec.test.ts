@@ -124,6 +124,19 @@ describe('base64 / base64url / hex', () => {
     expect(fromHex('')).toEqual(new Uint8Array(0));
   });
 
+  it('utf8Encode equals Node’s UTF-8 encoder for ASCII and non-ASCII text of every length 0–300, a non-ASCII character at the start, middle or end, and lone surrogates', () => {
+    const inserts = ['é', '中', '😀', '\ud800', '\udfff', '\u007f', '\u0080'];
+    for (let n = 0; n <= 300; n++) {
+      const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95))).join('');
+      expect(toHex(utf8Encode(ascii)), `ascii ${n}`).toBe(Buffer.from(ascii, 'utf8').toString('hex'));
+      for (const x of inserts)
+        for (const at of [0, n >> 1, n]) {
+          const s = ascii.slice(0, at) + x + ascii.slice(at);
+          expect(toHex(utf8Encode(s)), `${n} with ${JSON.stringify(x)} at ${at}`).toBe(Buffer.from(s, 'utf8').toString('hex'));
+        }
+    }
+  });
+
   it('utf8Decode is strict: invalid UTF-8 throws instead of becoming U+FFFD', () => {
     expect(utf8Decode(bytes('中文 ok'))).toBe('中文 ok');
     expect(() => utf8Decode(new Uint8Array([0xe4, 0xb8]))).toThrow();
