@@ -1,9 +1,8 @@
 /**
- * Digests. MD5 and SHA-1 only exist for the legacy dialects (WebCrypto has no MD5): MD5 is
- * md5.ts, SHA-1 comes from @noble/hashes; SHA-256 and HMAC use WebCrypto where it exists.
+ * Digests. MD5 and SHA-1 only exist for the legacy dialects (WebCrypto has no MD5) and come
+ * from legacy-hash.ts; SHA-256 and HMAC use WebCrypto where it exists, @noble otherwise.
  */
-import { sha1 as nobleSha1 } from '@noble/hashes/legacy.js';
-import { md5 as jsMd5 } from './md5.js';
+import { md5 as jsMd5, sha1 as jsSha1 } from './legacy-hash.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { buf, native, pure, subtle } from './provider.js';
@@ -17,7 +16,7 @@ export function md5(data: Uint8Array): Uint8Array {
 
 export function sha1(data: Uint8Array): Uint8Array {
   const n = native();
-  return n ? n.digest('sha1', data) : nobleSha1(data);
+  return n ? n.digest('sha1', data) : jsSha1(data);
 }
 
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {

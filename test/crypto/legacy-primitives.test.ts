@@ -1,12 +1,12 @@
-// The legacy dialects' hot primitives: AES-ECB on a prepared key (noble's block function over
-// a schedule expanded once; large decryptions through WebCrypto's AES-CBC) and the unrolled
-// MD5. Expected bytes come from node:crypto (OpenSSL) and RFC 1321, never from the code under
+// The legacy dialects' own primitives: AES-ECB on a prepared key (noble's block function over
+// a schedule expanded once; large decryptions through WebCrypto's AES-CBC), MD5 and SHA-1
+// (src/crypto/legacy-hash.ts). Expected bytes come from node:crypto (OpenSSL) and RFC 1321, never from the code under
 // test. Runs on every engine project: WebCrypto, no crypto.subtle, and node:crypto.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { toHex, utf8Encode } from '../../src/codec/index.js';
 import { DecryptError, ecbDecrypt, ecbEncrypt, ecbKey } from '../../src/crypto/aes.js';
-import { md5 } from '../../src/crypto/digest.js';
+import { md5, sha1 } from '../../src/crypto/digest.js';
 import { native, subtle } from '../../src/crypto/provider.js';
 
 function opensslEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -125,5 +125,22 @@ describe('MD5', () => {
     const whole = new Uint8Array(randomBytes(1000));
     const view = whole.subarray(3, 777);
     expect(toHex(md5(view))).toBe(createHash('md5').update(view).digest('hex'));
+  });
+});
+
+describe('SHA-1', () => {
+  it('FIPS 180 examples: "abc", the 448-bit message, and one million "a"', () => {
+    expect(toHex(sha1(utf8Encode('abc')))).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
+    expect(toHex(sha1(utf8Encode('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')))).toBe('84983e441c3bd26ebaae4aa1f95129e5e54670f1');
+    expect(toHex(sha1(utf8Encode('a'.repeat(1_000_000))))).toBe('34aa973cd4c4daa4f61eeb2bdbad27316534016f');
+  });
+
+  it('equals OpenSSL’s SHA-1 at every length from 0 to 300 bytes and on a view at an offset', () => {
+    for (let n = 0; n <= 300; n++) {
+      const d = new Uint8Array(randomBytes(n));
+      expect(toHex(sha1(d)), `${n} bytes`).toBe(createHash('sha1').update(d).digest('hex'));
+    }
+    const view = new Uint8Array(randomBytes(1000)).subarray(5, 905);
+    expect(toHex(sha1(view))).toBe(createHash('sha1').update(view).digest('hex'));
   });
 });

@@ -1,26 +1,46 @@
 /**
- * MD5 (RFC 1321), only for the legacy dialects' signs (WebCrypto has none). Written out
- * here rather than taken from @noble/hashes because the sign runs over the whole sealed
- * body: this unrolled form over 32-bit words is ~4x faster on large inputs (measured:
- * README, "Performance and size"). Checked against RFC 1321's suite, primitives.json and
- * node:crypto on random inputs (test/crypto/md5.test.ts).
+ * MD5 (RFC 1321) and SHA-1 (FIPS 180-4), only for the legacy dialects (WebCrypto has no
+ * MD5, and its SHA-1 is async): signs, `keyFrom: "md5"` and `"java-sha1prng"`. Written out
+ * here rather than taken from @noble/hashes because the MD5 sign runs over the whole sealed
+ * body (this unrolled form over 32-bit words is ~4x faster on large inputs) and because the
+ * two together are ~1.5 KB min+gz smaller than noble's, which then stays out of every
+ * bundle a page with `crypto.subtle` loads (measured: README, "Performance and size").
+ * Checked against RFC 1321's suite, FIPS 180 examples, primitives.json and node:crypto on
+ * random inputs (test/crypto/legacy-primitives.test.ts).
  */
 
 // Words are read little-endian, as MD5 defines them; a big-endian engine swaps them first.
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const bswap = (x: number) => ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) | 0;
 
-export function md5(data: Uint8Array): Uint8Array {
+/**
+ * The message as 32-bit words, padded the MD-style way: 0x80, zeros, then the bit length in
+ * 64 bits (little-endian words for MD5, big-endian for SHA-1), a multiple of 64 bytes.
+ */
+function padded(data: Uint8Array, littleEndian: boolean): Int32Array {
   const n = data.length;
-  // Message, 0x80, zeros, then the bit length as 64-bit little-endian: a multiple of 64 bytes.
   const total = (((n + 8) >>> 6) + 1) * 64;
   const bytes = new Uint8Array(total);
   bytes.set(data);
   bytes[n] = 0x80;
   const w = new Int32Array(bytes.buffer);
-  if (!LE) for (let i = 0; i < w.length; i++) w[i] = bswap(w[i]);
-  w[(total >> 2) - 2] = n << 3;
-  w[(total >> 2) - 1] = Math.floor(n / 0x20000000);
+  if (LE !== littleEndian) for (let i = 0; i < w.length; i++) w[i] = bswap(w[i]);
+  const lo = n << 3;
+  const hi = Math.floor(n / 0x20000000);
+  w[(total >> 2) - 2] = littleEndian ? lo : hi;
+  w[(total >> 2) - 1] = littleEndian ? hi : lo;
+  return w;
+}
+
+function digestBytes(h: number[], littleEndian: boolean): Uint8Array {
+  const out = new Uint8Array(h.length * 4);
+  const v = new DataView(out.buffer);
+  for (let i = 0; i < h.length; i++) v.setInt32(i * 4, h[i], littleEndian);
+  return out;
+}
+
+export function md5(data: Uint8Array): Uint8Array {
+  const w = padded(data, true);
   let h0 = 0x67452301;
   let h1 = 0xefcdab89 | 0;
   let h2 = 0x98badcfe | 0;
@@ -163,11 +183,42 @@ export function md5(data: Uint8Array): Uint8Array {
     h2 = (h2 + c) | 0;
     h3 = (h3 + d) | 0;
   }
-  const out = new Uint8Array(16);
-  const v = new DataView(out.buffer);
-  v.setInt32(0, h0, true);
-  v.setInt32(4, h1, true);
-  v.setInt32(8, h2, true);
-  v.setInt32(12, h3, true);
-  return out;
+  return digestBytes([h0, h1, h2, h3], true);
+}
+
+export function sha1(data: Uint8Array): Uint8Array {
+  const w = padded(data, false);
+  const x = new Int32Array(80);
+  let h0 = 0x67452301;
+  let h1 = 0xefcdab89 | 0;
+  let h2 = 0x98badcfe | 0;
+  let h3 = 0x10325476;
+  let h4 = 0xc3d2e1f0 | 0;
+  for (let o = 0; o < w.length; o += 16) {
+    for (let t = 0; t < 16; t++) x[t] = w[o + t];
+    for (let t = 16; t < 80; t++) {
+      const v = x[t - 3] ^ x[t - 8] ^ x[t - 14] ^ x[t - 16];
+      x[t] = (v << 1) | (v >>> 31);
+    }
+    let a = h0;
+    let b = h1;
+    let c = h2;
+    let d = h3;
+    let e = h4;
+    for (let t = 0; t < 80; t++) {
+      const f = t < 20 ? ((b & c) | (~b & d)) + 0x5a827999 : t < 40 ? (b ^ c ^ d) + 0x6ed9eba1 : t < 60 ? ((b & c) | (b & d) | (c & d)) - 0x70e44324 : (b ^ c ^ d) - 0x359d3e2a;
+      const tmp = (((a << 5) | (a >>> 27)) + f + e + x[t]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = tmp;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+  }
+  return digestBytes([h0, h1, h2, h3, h4], false);
 }
