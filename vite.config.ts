@@ -1,4 +1,5 @@
-import { defineConfig, type Plugin } from 'vite';
+import { resolve } from 'node:path';
+import { build, defineConfig, type LogLevel, type Plugin, type UserConfig } from 'vite';
 
 /** Dev server: the playground page plus the embedded demo gateways under /gw. */
 function gatewayPlugin(): Plugin {
@@ -12,7 +13,100 @@ function gatewayPlugin(): Plugin {
   };
 }
 
-// `vite build` -> client entry (ESM + IIFE global SealedRpc); `vite build --mode server` -> the gateway entry (ESM, Node).
+/**
+ * The classic-script (IIFE) files in dist/, for pages that use a plain <script>. A script tag
+ * cannot load chunks, so what only some pages need is not in sealed-rpc.iife.js: it is in
+ * on-demand files next to it, which that bundle injects as <script> on first use
+ * (src/crypto/load-script.ts). Each is one `vite build --mode <key>` (IIFE cannot be split).
+ */
+export const IIFE_BUILDS = {
+  /** Up front: the whole public API, global `SealedRpc` (plus setAssetBase). */
+  iife: { entry: 'src/iife.ts', file: 'sealed-rpc.iife.js', name: 'SealedRpc' },
+  /** On demand, where crypto.subtle is missing: pure.ts + pure-ec.ts (@noble AES-GCM/CBC, SHA-256, HMAC, HKDF, P-256). */
+  'iife-fallback': { entry: 'src/crypto/fallback.iife.ts', file: 'sealed-rpc.fallback.iife.js', name: 'SealedRpcFallback' },
+  /** On demand, by verifyPackage / loadPackage: fflate's unzip. */
+  'iife-unzip': { entry: 'src/package/unzip-entry.iife.ts', file: 'sealed-rpc.unzip.iife.js', name: 'SealedRpcUnzip' },
+} as const;
+type IifeMode = keyof typeof IIFE_BUILDS;
+
+/** In the IIFE builds these modules are replaced by their `.iife.ts` twins, which load the on-demand files instead of import()/static imports. */
+const IIFE_SWAPS: Record<string, string> = {
+  'src/crypto/load-pure.ts': 'src/crypto/load-pure.iife.ts',
+  'src/package/unzip.ts': 'src/package/unzip.iife.ts',
+};
+/** Must never be in the up-front IIFE (they are what the on-demand files are for). */
+const ON_DEMAND_ONLY = /\/src\/crypto\/pure(-ec)?\.ts$|\/node_modules\/(@noble\/curves|fflate)\//;
+
+function iifeSwaps(upFront: boolean): Plugin {
+  let root = process.cwd();
+  return {
+    name: 'sealed-rpc-iife-swaps',
+    enforce: 'pre',
+    configResolved(c) {
+      root = c.root;
+    },
+    async resolveId(source, importer, options) {
+      if (!importer || !/\/(load-pure|unzip)\.js$/.test(source)) return null;
+      const r = await this.resolve(source, importer, { ...options, skipSelf: true });
+      const swap = r && IIFE_SWAPS[r.id.slice(root.length + 1)];
+      return swap ? resolve(root, swap) : null;
+    },
+    generateBundle(options, bundle) {
+      if (options.format !== 'iife') return; // (scripts/size.mjs builds the same graph as ES, unminified, to weigh it)
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue;
+        // A classic script has no use for import(), and dev servers (Vite's import analysis) rewrite one that contains it as a module, breaking it.
+        const esm = /.{0,60}(\bimport\s*\(|\bimport\.meta\b).{0,40}/.exec(chunk.code);
+        if (esm) this.error(`${chunk.fileName} is a classic script but contains import() or import.meta: ${esm[0]}`);
+        const leaked = upFront ? Object.keys(chunk.modules).filter((id) => ON_DEMAND_ONLY.test(id)) : [];
+        if (leaked.length) this.error(`${chunk.fileName} must load these on demand, but bundles them: ${leaked.join(', ')} (something imports them statically)`);
+      }
+    },
+  };
+}
+
+function iifeConfig(mode: IifeMode): UserConfig {
+  const { entry, file, name } = IIFE_BUILDS[mode];
+  return {
+    plugins: [iifeSwaps(mode === 'iife')],
+    build: {
+      outDir: 'dist',
+      emptyOutDir: false,
+      target: 'es2020',
+      minify: true,
+      sourcemap: true,
+      lib: { entry, name, formats: ['iife'], fileName: () => file },
+    },
+  };
+}
+
+/** After the ESM build: the IIFE builds, into the same outDir (so `vite build` writes every client file). */
+function iifeBuilds(): Plugin {
+  let outDir = 'dist';
+  let sourcemap: boolean | 'inline' | 'hidden' = true;
+  let write = true;
+  let root = process.cwd();
+  let logLevel: LogLevel | undefined;
+  return {
+    name: 'sealed-rpc-iife-builds',
+    apply: 'build',
+    configResolved(c) {
+      ({ outDir, sourcemap, write } = c.build);
+      root = c.root;
+      logLevel = c.logLevel;
+    },
+    async closeBundle(error?: Error) {
+      if (error || !write) return;
+      for (const mode of Object.keys(IIFE_BUILDS) as IifeMode[]) {
+        const cfg = iifeConfig(mode);
+        await build({ ...cfg, configFile: false, root, mode, ...(logLevel ? { logLevel } : {}), build: { ...cfg.build, outDir, sourcemap } });
+      }
+    },
+  };
+}
+
+// `vite build` -> client entry: ESM (dist/sealed-rpc.js + chunks/), then the IIFE files (global SealedRpc and its
+// on-demand files); `vite build --mode iife|iife-fallback|iife-unzip` -> one IIFE file; `vite build --mode server` -> the gateway entry (ESM, Node).
 export default defineConfig(({ mode }) => {
   if (mode === 'server') {
     return {
@@ -27,8 +121,9 @@ export default defineConfig(({ mode }) => {
       },
     };
   }
+  if (Object.hasOwn(IIFE_BUILDS, mode)) return iifeConfig(mode as IifeMode);
   return {
-    plugins: [gatewayPlugin()],
+    plugins: [gatewayPlugin(), iifeBuilds()],
     server: { host: '127.0.0.1', port: 5173 },
     build: {
       outDir: 'dist',
@@ -40,8 +135,8 @@ export default defineConfig(({ mode }) => {
       lib: {
         entry: 'src/index.ts',
         name: 'SealedRpc',
-        formats: ['es', 'iife'],
-        fileName: (format) => (format === 'es' ? 'sealed-rpc.js' : 'sealed-rpc.iife.js'),
+        formats: ['es'],
+        fileName: () => 'sealed-rpc.js',
       },
     },
   };

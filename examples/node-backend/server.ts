@@ -9,6 +9,7 @@
  * made at start. PORT / HOST choose where to listen (default 127.0.0.1:8787).
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -74,7 +75,10 @@ export async function startExampleServer(options: { port?: number; host?: string
       return { greeting: `Hello, ${p.name}` };
     });
   const api = toNodeHandler(gateway, { basePath: '/api' });
-  const bundlePath = createRequire(import.meta.url).resolve('sealed-rpc/iife');
+  // The script-tag bundle and the files it loads on demand (pure-JS crypto where the page has
+  // no crypto.subtle, the offline-package unzipper), all served from the same folder.
+  const bundleDir = dirname(createRequire(import.meta.url).resolve('sealed-rpc/iife'));
+  const BUNDLES = new Set(['sealed-rpc.iife.js', 'sealed-rpc.fallback.iife.js', 'sealed-rpc.unzip.iife.js']);
   const html = page(key.jwk);
 
   const server = createServer((req, res) => {
@@ -82,15 +86,15 @@ export async function startExampleServer(options: { port?: number; host?: string
     if (url === '/' || url === '/index.html') {
       res.setHeader('content-type', 'text/html; charset=utf-8');
       res.end(html);
-    } else if (url === '/sealed-rpc.iife.js') {
-      readFile(bundlePath).then(
+    } else if (BUNDLES.has(url.slice(1))) {
+      readFile(join(bundleDir, url.slice(1))).then(
         (js) => {
           res.setHeader('content-type', 'text/javascript; charset=utf-8');
           res.end(js);
         },
         () => {
           res.statusCode = 500;
-          res.end('dist/sealed-rpc.iife.js is missing: run npm run build');
+          res.end(`dist${url} is missing: run npm run build`);
         },
       );
     } else {

@@ -5,6 +5,7 @@
  * `subtle` is handled without a reload.
  */
 import { RpcError } from '../errors.js';
+import { loadPure, loadPureEc } from './load-pure.js';
 
 /** @internal */
 export function subtle(): SubtleCrypto | undefined {
@@ -31,19 +32,20 @@ export function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /**
  * @internal The pure-JS engines, loaded on first use: pages with `crypto.subtle` never load
- * them (they stay out of the bundle a page parses; Vite puts them in their own chunk, and
- * inlines them into the IIFE). One promise each, so the import runs once.
+ * them (they stay out of the bundle a page parses). ESM: Vite puts them in their own chunks
+ * (load-pure.ts, `import()`); IIFE: sealed-rpc.fallback.iife.js, a classic script next to
+ * sealed-rpc.iife.js (load-pure.iife.ts). One promise each, so the load runs once.
  */
 let pureLoad: Promise<typeof import('./pure.js')> | undefined;
 let pureEcLoad: Promise<typeof import('./pure-ec.js')> | undefined;
 export function pure(): Promise<typeof import('./pure.js')> {
-  return (pureLoad ??= import('./pure.js').catch((e: unknown) => {
+  return (pureLoad ??= loadPure().catch((e: unknown) => {
     pureLoad = undefined; // a failed chunk load may succeed later
     throw e;
   }));
 }
 export function pureEc(): Promise<typeof import('./pure-ec.js')> {
-  return (pureEcLoad ??= import('./pure-ec.js').catch((e: unknown) => {
+  return (pureEcLoad ??= loadPureEc().catch((e: unknown) => {
     pureEcLoad = undefined;
     throw e;
   }));

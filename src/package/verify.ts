@@ -12,7 +12,8 @@
  * culprit (`(zip)` for an unreadable archive, `(package)` for a detached signature).
  * Files are returned only once everything verified.
  */
-import { unzipSync, type Unzipped } from 'fflate';
+import type { Unzipped } from 'fflate';
+import { loadUnzip } from './unzip.js';
 import { RpcError, badConfig } from '../errors.js';
 import { utf8Decode } from '../codec/utf8.js';
 import { decodeSignatureText, importRsaKey, verifyRsa, type RsaHash } from '../crypto/rsa.js';
@@ -71,7 +72,9 @@ function unsafePath(name: string): boolean {
   return name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
 }
 
-function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Unzipped {
+/** fflate is loaded first (on demand in the IIFE build: a failed load is its own RpcError, not a bad package). */
+async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Unzipped> {
+  const unzipSync = await loadUnzip();
   const seen = new Set<string>();
   let duplicate: string | undefined;
   // fflate inflates each entry into a buffer of its declared size, so bounding the declared
@@ -150,10 +153,10 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
       throw invalid('(package)', 'the detached signature does not verify');
     }
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
-    return { files: fileEntries(unzip(bytes, maxUnpackedBytes)) };
+    return { files: fileEntries(await unzip(bytes, maxUnpackedBytes)) };
   }
 
-  const files = fileEntries(unzip(bytes, maxUnpackedBytes));
+  const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
   const cert = readCert(files[CERT_FILE]);
   delete files[CERT_FILE];
 

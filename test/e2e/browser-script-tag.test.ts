@@ -33,6 +33,10 @@ describe('examples that run from a plain <script> (IIFE)', () => {
       const page = await context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (e) => pageErrors.push(String(e)));
+      const scripts: string[] = [];
+      page.on('request', (r) => {
+        if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname);
+      });
       await page.goto(`${server!.url}/examples/script-tag.html`, { timeout: 15_000 });
       // The page has no module script: only the classic bundle and inline code.
       expect(await page.locator('script[type="module"]').count()).toBe(0);
@@ -48,6 +52,8 @@ describe('examples that run from a plain <script> (IIFE)', () => {
       await page.click('#fail');
       await expect.poll(() => page.textContent('#error'), { timeout: 10_000 }).toContain('GATEWAY');
       expect(pageErrors).toEqual([]);
+      // 127.0.0.1 is a secure context (crypto.subtle is there): the on-demand files are never fetched.
+      expect(scripts).toEqual(['/dist/sealed-rpc.iife.js']);
     } finally {
       await context.close();
     }

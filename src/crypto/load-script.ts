@@ -1,0 +1,122 @@
+/**
+ * @internal IIFE build only (the ESM build never includes this module). A page that loads
+ * `sealed-rpc.iife.js` from a plain <script> cannot load chunks, so the code only some pages
+ * need is built into classic-script files next to it, fetched on first use:
+ *
+ * - `sealed-rpc.fallback.iife.js`: the pure-JS crypto (AES-GCM/CBC, SHA-256, HMAC, HKDF,
+ *   P-256) for pages without `crypto.subtle` (http:, file: web views);
+ * - `sealed-rpc.unzip.iife.js`: the unzipper of offline packages (fflate).
+ *
+ * Each file, when it runs, puts its modules on one global (see fallback.iife.ts,
+ * unzip-entry.iife.ts). Their URL is resolved against the URL of sealed-rpc.iife.js itself
+ * (`document.currentScript` when this bundle runs), or against the folder given to
+ * `SealedRpc.setAssetBase(url)`. One load per file at a time; a failed load is a typed
+ * RpcError and is tried again by the next call that needs the file.
+ */
+import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
+
+interface Asset {
+  /** File name in dist/, next to sealed-rpc.iife.js. */
+  file: string;
+  /** The global the file defines when it runs. */
+  global: string;
+  /** What is in it, for the error message. */
+  what: string;
+  code: RpcErrorCode;
+}
+
+/** @internal */
+export const ASSETS = {
+  fallback: { file: 'sealed-rpc.fallback.iife.js', global: '__sealedRpcFallback', what: 'the pure-JS crypto for pages without crypto.subtle', code: 'CRYPTO_UNAVAILABLE' },
+  unzip: { file: 'sealed-rpc.unzip.iife.js', global: '__sealedRpcUnzip', what: 'the offline-package unzipper', code: 'NETWORK' },
+} satisfies Record<string, Asset>;
+
+type Global = Record<string, unknown> & { document?: Document; location?: Location; importScripts?: (...urls: string[]) => void };
+const g = globalThis as unknown as Global;
+
+// Read while this bundle runs: document.currentScript is the <script> that loaded it only then.
+const own = g.document?.currentScript as HTMLScriptElement | null | undefined;
+const nonce = own?.nonce || undefined;
+/** Where the on-demand files are: the URL of sealed-rpc.iife.js (or of a worker that importScripts it). */
+let base: string | undefined = own ? own.src || undefined : !g.document && typeof g.importScripts === 'function' ? g.location?.href : undefined;
+
+/**
+ * Where `SealedRpc` finds its on-demand files (`sealed-rpc.fallback.iife.js`,
+ * `sealed-rpc.unzip.iife.js`): the URL of the folder holding them, absolute or relative to
+ * the page. By default, the folder `sealed-rpc.iife.js` was loaded from. Needed only where
+ * the files are elsewhere, or where the bundle was inlined or injected (no script URL).
+ * IIFE bundle only: the ESM build loads its chunks with import().
+ */
+export function setAssetBase(url: string): void {
+  if (typeof url !== 'string' || url === '') throw badConfig('setAssetBase', 'expected the URL of the folder holding sealed-rpc.iife.js and its on-demand files');
+  try {
+    // Resolved now: a later history.pushState must not move it.
+    base = new URL(url.endsWith('/') ? url : url + '/', g.document?.baseURI ?? g.location?.href).href;
+  } catch (e) {
+    throw new RpcError('BAD_CONFIG', `setAssetBase: not a URL: ${JSON.stringify(url)}`, { details: { option: 'setAssetBase' }, cause: e });
+  }
+}
+
+const loading = new Map<string, Promise<unknown>>();
+
+/** @internal The modules of an on-demand file, `valid` checking their shape; fetched once. */
+export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T> {
+  const ready = () => {
+    const m = g[asset.global] as T | undefined;
+    return m && valid(m) ? m : undefined;
+  };
+  const m = ready();
+  if (m) return Promise.resolve(m); // already there (the page may load the file itself)
+  let p = loading.get(asset.file) as Promise<T> | undefined;
+  if (!p) {
+    const url = base === undefined ? undefined : new URL(asset.file, base).href;
+    const canRun = !!g.document || typeof g.importScripts === 'function';
+    p = (async () => {
+      if (!canRun) throw new Error('there is no document (for a <script>) and no importScripts here');
+      if (url === undefined) throw new Error('the URL of sealed-rpc.iife.js is unknown (the bundle was inlined or injected, not loaded by <script src>)');
+      await run(url);
+      const m = ready();
+      if (!m) throw new Error(`it ran but did not define ${asset.global} (not that file, or another version)`);
+      return m;
+    })().catch((e: unknown) => {
+      loading.delete(asset.file); // the next call tries again
+      throw new RpcError(asset.code, `${asset.file} (${asset.what}) could not be loaded${url ? ` from ${url}` : ''}: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: canRun
+          ? `Serve ${asset.file} from the folder of sealed-rpc.iife.js (it is built next to it in dist/), or call SealedRpc.setAssetBase('<URL of the folder holding it>') before the first call.`
+          : `Run ${asset.file} in this context before the first call (it defines ${asset.global}), or use the ESM build (import from 'sealed-rpc'), which loads its own chunks.`,
+        details: url ? { file: asset.file, url } : { file: asset.file },
+        cause: e,
+      });
+    });
+    loading.set(asset.file, p);
+  }
+  return p;
+}
+
+/**
+ * Run a classic script: a <script> element in a page, importScripts in a classic worker.
+ * Nothing else can (a module worker or Node should use the ESM build, whose chunks load with
+ * import()); there is no import() here on purpose: a classic script that contains one is
+ * rewritten as a module by dev servers (Vite's import analysis), which breaks it.
+ */
+function run(url: string): Promise<void> {
+  const doc = g.document;
+  if (doc) {
+    return new Promise<void>((resolve, reject) => {
+      const s = doc.createElement('script');
+      s.src = url;
+      if (nonce) s.nonce = nonce;
+      s.onload = () => {
+        s.remove();
+        resolve();
+      };
+      s.onerror = () => {
+        s.remove();
+        reject(new Error('the <script> failed (HTTP error, blocked, or offline)'));
+      };
+      (doc.head ?? doc.documentElement).appendChild(s);
+    });
+  }
+  g.importScripts!(url); // a classic worker (loadAsset checked): synchronous, throws when the fetch or the script fails
+  return Promise.resolve();
+}
