@@ -81,7 +81,7 @@ export async function sealAppSecret(
   secret: string,
   publicSecret: string,
   config: LegacyConfig,
-  cipherFor: (secret: string) => { encrypt(text: string, random?: RandomBytes): Promise<string> },
+  cipherFor: (secret: string) => { encrypt(text: string, random?: RandomBytes, memoize?: boolean): Promise<string> },
   random: RandomBytes,
 ): Promise<WireRequest> {
   const inner = cipherFor(secret);
@@ -91,7 +91,8 @@ export async function sealAppSecret(
   for (const [k, v] of params) m.set(k, await inner.encrypt(v, random));
   m.set('sign', await appSecretSign(m, secret, config.digest));
   const form: [string, string][] = [];
-  for (const [k, v] of m) form.push([await outer.encrypt(k, random), await outer.encrypt(v, random)]);
+  // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may memoize.
+  for (const [k, v] of m) form.push([await outer.encrypt(k, random, true), await outer.encrypt(v, random, true)]);
   return {
     path,
     method: 'POST',

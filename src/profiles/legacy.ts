@@ -95,14 +95,21 @@ export function secretFits(secret: unknown, keyFrom: KeyFrom): secret is string 
 }
 
 export interface LegacyCipher {
-  /** UTF-8 text -> encoded ciphertext. GCM takes its 12-byte IV from `random` (injectable for tests). */
-  encrypt(text: string, random?: RandomBytes): Promise<string>;
+  /**
+   * UTF-8 text -> encoded ciphertext. GCM takes its 12-byte IV from `random` (injectable for
+   * tests). `memoize`: the text is public (a name, a ciphertext): a deterministic cipher may
+   * keep its ciphertext for the next call.
+   */
+  encrypt(text: string, random?: RandomBytes, memoize?: boolean): Promise<string>;
   /** Encoded ciphertext -> UTF-8 text; any decoding, padding, tag or UTF-8 failure is a DecryptError. */
   decrypt(text: string): Promise<string>;
 }
 
 // Java's MIME encoders wrap base64 lines; a tolerant reader costs nothing.
 const WHITESPACE = /[\s]+/g;
+
+const MEMO_TEXT_MAX = 64;
+const MEMO_ENTRIES = 128;
 
 /** AES under one secret with the dialect's common options. The key is derived once, on first use. */
 export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher {
@@ -118,14 +125,26 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
       };
       return ready;
     }));
+  // ECB and CBC (fixed IV) are deterministic: the same short text always gives the same
+  // ciphertext, so a caller may ask for short public texts (param names, appId, the inner
+  // layer's ciphertexts) to be encrypted once. Never asked for plaintext values, which
+  // should not outlive the call in memory.
+  const memo = config.cipher === 'AES-GCM' ? undefined : new Map<string, string>();
   return {
-    async encrypt(text, random = randomBytes) {
+    async encrypt(text, random = randomBytes, memoize = false) {
       // Take the GCM IV before any await, so IVs are drawn in call order.
       const gcmIv = config.cipher === 'AES-GCM' ? random(12) : undefined;
+      const known = memoize ? memo?.get(text) : undefined;
+      if (known !== undefined) return known;
       // Once the key exists, ECB runs without another await (~30 of these per app-secret call).
       const { key, iv, ecb } = ready ?? (await material());
       const ct = ecb ? ecbEncrypt(ecb, utf8Encode(text)) : await aesEncrypt(config.cipher, key, utf8Encode(text), gcmIv ?? iv);
-      return encodeBytes(ct, config.encoding);
+      const out = encodeBytes(ct, config.encoding);
+      if (memoize && memo && text.length <= MEMO_TEXT_MAX) {
+        if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
+        memo.set(text, out);
+      }
+      return out;
     },
     async decrypt(text) {
       const { key, iv, ecb } = ready ?? (await material());
