@@ -91,8 +91,9 @@ export async function sealAppSecret(
   for (const [k, v] of params) m.set(k, await inner.encrypt(v, random));
   m.set('sign', await appSecretSign(m, secret, config.digest));
   const form: [string, string][] = [];
-  // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may memoize.
-  for (const [k, v] of m) form.push([await outer.encrypt(k, random, true), await outer.encrypt(v, random, true)]);
+  // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may
+  // memoize, except the sign, which is new on every call and would only push the rest out.
+  for (const [k, v] of m) form.push([await outer.encrypt(k, random, true), await outer.encrypt(v, random, k !== 'sign')]);
   return {
     path,
     method: 'POST',
