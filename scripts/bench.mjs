@@ -14,6 +14,9 @@
  *   --dialects=a,b       subset (modern, app-secret, sorted-sign, mgs)
  *   --sizes=1,16,256     sizes in KB
  *   --clients=32         concurrent clients in the throughput run
+ *   --load-webcrypto     the throughput run's load generator on WebCrypto (default: its SDK
+ *                        clients run on node:crypto via useNodeCrypto(), so they take less of
+ *                        the CPU the gateway shares with them; the gateway rows are unaffected)
  *   --out=FILE           markdown output (default bench-results.md)
  */
 import { createServer } from 'node:http';
@@ -88,7 +91,7 @@ function speedTable(results, withNode) {
   return mdTable(head, rows);
 }
 
-const GW_LABEL = { 'http-echo': 'floor: node:http echo', 'adapter-echo': 'floor: toNodeHandler echo' };
+const GW_LABEL = { 'http-echo': 'floor: node:http echo', 'adapter-echo': 'floor: toNodeHandler echo, web Request/Response', 'gateway-echo': 'floor: toNodeHandler(gateway) echo, wire path' };
 const gwLabel = (r) => (GW_LABEL[r.dialect] ?? r.dialect) + (r.tuned ? ', useNodeCrypto()' : '');
 
 function gatewayTable(rs) {
@@ -191,20 +194,25 @@ if (runBrowser) {
 // ---------------------------------------------------------------- gateway throughput
 
 if (runGateway) {
-  log(`\nGateway throughput: ${clients} concurrent SDK clients -> toNodeHandler(gateway) in a child process, 1 KB, ${gwTiming.durationMs / 1000} s each`);
-  // Floors first (bare node:http echo; the same echo through toNodeHandler), then each dialect as
+  const clientNodeCrypto = !flag('load-webcrypto');
+  log(
+    `\nGateway throughput: ${clients} concurrent SDK clients -> toNodeHandler(gateway) in a child process, 1 KB, ${gwTiming.durationMs / 1000} s each; ` +
+      `load generator: node:http keep-alive Agent, its SDK clients on ${clientNodeCrypto ? 'node:crypto (useNodeCrypto() in the load-generator process only)' : 'WebCrypto (as shipped)'}, every answer opened and checked`,
+  );
+  // Floors first (bare node:http echo; the same echo through toNodeHandler with web Request/Response,
+  // and through a gateway on the wire-level path the built-in dialects take), then each dialect as
   // shipped, then each dialect with useNodeCrypto() in the gateway process
   // (what the recommendations in the README would give).
   const runs = [
-    ...['http-echo', 'adapter-echo'].map((dialect) => ({ dialect })),
+    ...['http-echo', 'adapter-echo', 'gateway-echo'].map((dialect) => ({ dialect })),
     ...dialects.map((dialect) => ({ dialect })),
     ...(flag('no-tuned') ? [] : dialects.map((dialect) => ({ dialect, tuned: true }))),
   ];
   for (const run of runs) {
     try {
-      const r = await bench.gatewayThroughput({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024, ...gwTiming });
+      const r = await bench.gatewayThroughput({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024, clientNodeCrypto, ...gwTiming });
       gatewayResults.push(r);
-      log(`  ${gwLabel(r).padEnd(34)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
+      log(`  ${gwLabel(r).padEnd(48)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
     } catch (e) {
       log(`  ${run.dialect}: ${e.message}`);
     }
@@ -246,7 +254,7 @@ if (gatewayResults.length) {
   md.push('');
   md.push(gatewayTable(gatewayResults));
   md.push('');
-  md.push(`Load generator and gateway are separate processes on the same ${machine.cores} cores; CPU/req is each process’s CPU time divided by the requests answered. The floors answer the same 1 KB body with no crypto: bare node:http, and through toNodeHandler (web Request/Response), so a dialect’s own cost is its row minus the second floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
+  md.push(`Load generator and gateway are separate processes on the same ${machine.cores} cores; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
   md.push('');
 }
 const text = md.join('\n');

@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeHandler } from '../../src/server/node.ts';
+import { createGateway, textAnswer, wireProfile } from '../../src/server/gateway.ts';
 import { useNodeCrypto } from '../../src/crypto/node.ts';
 import { dialectSetup, echoGateway } from './fixtures.ts';
 import type { DialectName } from './core.ts';
@@ -16,7 +17,12 @@ const OVERRIDES: Partial<Record<DialectName, Record<string, unknown>>> = {
   modern: { callsPerMinute: 1e9, maxStoredBytes: 1 << 30, maxRequestIds: 10_000_000, maxNonces: 10_000_000, issuesPerMinute: 1e6 },
 };
 
-/** Floors for the table: node:http echoing the body, and the same echo through toNodeHandler (Request/Response). */
+/**
+ * Floors for the table: node:http echoing the body; the same echo through toNodeHandler with a
+ * plain (Request) => Response handler (web Request/Response made for each call); and through
+ * toNodeHandler(createGateway(...)) with a profile on the gateway's wire-level path, as the
+ * built-in dialects are served (no web objects; the gateway's in-flight bound and error handling).
+ */
 const FLOORS: Record<string, Parameters<typeof createServer>[1]> = {
   'http-echo': (req, res) => {
     const chunks: Buffer[] = [];
@@ -27,6 +33,7 @@ const FLOORS: Record<string, Parameters<typeof createServer>[1]> = {
     });
   },
   'adapter-echo': toNodeHandler(async (request: Request) => new Response(await request.text(), { headers: { 'content-type': 'text/plain' } })),
+  'gateway-echo': toNodeHandler(createGateway({ profile: wireProfile({ name: 'echo' }, async (request) => textAnswer(200, await request.text(), { 'content-type': 'text/plain' })) })),
 };
 
 async function main() {

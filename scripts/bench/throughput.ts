@@ -1,18 +1,24 @@
 /**
- * Gateway throughput: N concurrent SDK clients (profile seal/open, node:http keep-alive) in
- * this process against `toNodeHandler(gateway)` in a child process on 127.0.0.1. Every
- * answer is opened and checked. Reports requests/s, latency, and CPU per request of the
+ * Gateway throughput: N concurrent SDK clients (profile seal/open, node:http keep-alive Agent,
+ * not fetch; on node:crypto by default, see `clientNodeCrypto`) in this process against
+ * `toNodeHandler(gateway)` in a child process on 127.0.0.1. Every answer is opened and
+ * checked by the SDK client. Reports requests/s, latency, and CPU per request of the
  * gateway process (the number that does not depend on how busy the load generator is).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { makeClientProfile, type DialectName, type WireRequestLike, type WireResponseLike } from './core.ts';
+import { useNodeCrypto } from '../../src/crypto/node.ts';
+import { native, setNativeEngine } from '../../src/crypto/provider.ts';
+import { pooledRandom } from '../../src/server/gateway.ts';
 import { paramsOfSize } from './fixtures.ts';
 
 export interface ThroughputResult {
   dialect: string;
   tuned: boolean;
+  /** The load generator's SDK clients ran on node:crypto (useNodeCrypto() in that process). */
+  clientNodeCrypto: boolean;
   clients: number;
   size: number;
   requests: number;
@@ -63,10 +69,19 @@ export interface ThroughputOptions {
   durationMs: number;
   /** The gateway process with useNodeCrypto() (the SDK's primitives on node:crypto). */
   tuned?: boolean;
+  /**
+   * The load generator's own SDK clients on node:crypto (default true): they are not what is
+   * measured, and on a shared 2-core machine their WebCrypto calls take CPU the gateway needs.
+   * Every answer is still opened and checked by the SDK client.
+   */
+  clientNodeCrypto?: boolean;
 }
 
 export async function gatewayThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
   const env = { ...process.env, ...(o.tuned ? { BENCH_NODE_CRYPTO: '1' } : {}) };
+  // Only for this run: the Node client bench in the same process measures the SDK as shipped.
+  const engineBefore = native();
+  if (o.clientNodeCrypto ?? true) useNodeCrypto();
   const child = fork(o.childPath, [o.dialect], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) });
   try {
     const { port, clientOptions } = await ask<{ port: number; clientOptions: Record<string, unknown> }>(child, undefined, (m) => typeof m?.port === 'number');
@@ -90,7 +105,8 @@ export async function gatewayThroughput(o: ThroughputOptions): Promise<Throughpu
       });
     const params = paramsOfSize(o.size, 99);
     const expected = JSON.stringify(params);
-    const ctx = { now: () => Date.now(), random: (n: number) => new Uint8Array(randomBytes(n)), parseJson: JSON.parse, send };
+    // Random bytes drawn 4 KiB at a time (each byte used once), as the gateway does.
+    const ctx = { now: () => Date.now(), random: pooledRandom((n: number) => new Uint8Array(randomBytes(n))), parseJson: JSON.parse, send };
     // One profile and credential per client, issued over HTTP like a real page's.
     const clients = await Promise.all(
       Array.from({ length: o.clients }, async () => {
@@ -145,6 +161,7 @@ export async function gatewayThroughput(o: ThroughputOptions): Promise<Throughpu
     return {
       dialect: o.dialect,
       tuned: !!o.tuned,
+      clientNodeCrypto: o.clientNodeCrypto ?? true,
       clients: o.clients,
       size: o.size,
       requests: n,
@@ -158,6 +175,7 @@ export async function gatewayThroughput(o: ThroughputOptions): Promise<Throughpu
       clientCpuUsPerReq: (own.user + own.system) / Math.max(1, n),
     };
   } finally {
+    setNativeEngine(engineBefore);
     child.send('exit');
     await new Promise((r) => {
       const t = setTimeout(() => {

@@ -9,8 +9,8 @@ import { formDecode } from '../codec/form.js';
 import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
-import { checkSecret, cipherCache, resolveLegacyOptions, type LegacyOptions } from '../profiles/legacy.js';
-import { raceTimeout, textResponse, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
+import { checkSecret, cipherCache, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -26,6 +26,35 @@ export interface AppSecretGatewayOptions extends LegacyOptions {
 interface IssuedCredential {
   appSecret: string;
   expiresAt: number;
+}
+
+/** Form entries (or values) decrypted per await: one await for a whole usual call, bounded work in flight for a huge form. */
+const BATCH = 64;
+
+/**
+ * @internal `formDecode(body)`, without URLSearchParams for the usual body (base64 with `%2B %2F %3D`
+ * escapes): a name or value with no `%` or `+` is taken as it is, others go through
+ * decodeURIComponent, which gives the same text for valid escapes of valid UTF-8. Anything it
+ * refuses (a stray `%`, bytes that are not UTF-8), and a leading `?`, goes to formDecode.
+ */
+export function decodeForm(body: string): [string, string][] {
+  if (body.startsWith('?')) return formDecode(body);
+  const out: [string, string][] = [];
+  try {
+    for (const part of body.split('&')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      out.push(eq < 0 ? [formComponent(part), ''] : [formComponent(part.slice(0, eq)), formComponent(part.slice(eq + 1))]);
+    }
+  } catch {
+    return formDecode(body);
+  }
+  return out;
+}
+
+function formComponent(s: string): string {
+  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
+  return decodeURIComponent(s.indexOf('+') < 0 ? s : s.replace(/\+/g, ' '));
 }
 
 /** Thrown inside the handler for the plain-text refusals; caught in `handle`. */
@@ -48,6 +77,22 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   if (!(ttl > 0)) throw new TypeError('appSecret gateway: credentialTtlMs must be positive');
   if (!(maxCredentials > 0)) throw new TypeError('appSecret gateway: maxCredentials must be positive');
   const cipherFor = cipherCache(config, 64);
+  // Form names by their outer-layer ciphertext. ECB and CBC (fixed IV) under the publicSecret
+  // are deterministic, and every call of an app sends the same few names (appId, sign, its
+  // params), so most name decryptions are repeats. Only successful decryptions are kept (a
+  // ciphertext always decrypts to the same text, so a kept one is exactly what decrypting it
+  // again would give); bounded, never evicted, so hostile names cannot grow it. The outer layer
+  // hides nothing from whoever holds the app (the publicSecret is in it), so whether a name was
+  // seen before is no secret either. GCM has a random IV per message: nothing to reuse.
+  const outerNames = config.cipher === 'AES-GCM' ? undefined : new Map<string, string>();
+  const OUTER_NAMES_MAX = 1024;
+  const outerName = (outer: LegacyCipher, ek: string): string | Promise<string> => {
+    const known = outerNames?.get(ek);
+    if (known !== undefined) return known;
+    const k = outer.decrypt(ek);
+    if (outerNames && outerNames.size < OUTER_NAMES_MAX) k.then((name) => outerNames.size < OUTER_NAMES_MAX && outerNames.set(ek, name), () => {});
+    return k;
+  };
   const credentials = new Map<string, IssuedCredential>();
 
   /** A new appSecret that gives an AES key under the configured keyFrom (32 hex chars, as the Java originals issue). */
@@ -72,31 +117,35 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
     credentials.set(appId, cred);
   }
 
-  async function handle(request: Request, core: GatewayCore): Promise<Response> {
-    const path = new URL(request.url).pathname;
+  async function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
+    const path = request.pathname;
     const issuance = path === issuePath;
     if (!issuance && !core.hasOperation(path)) {
       core.reject('NOT_FOUND');
-      return textResponse(404, 'not_found');
+      return textAnswer(404, 'not_found');
     }
     if (request.method !== 'POST') {
       core.reject('METHOD_NOT_ALLOWED');
-      return textResponse(405, 'method_not_allowed', { allow: 'POST' });
+      return textAnswer(405, 'method_not_allowed', { allow: 'POST' });
     }
-    const body = await core.readText(request);
+    const body = await request.text();
     try {
       // Outer layer: every key and value under the publicSecret.
       const outer = cipherFor(publicSecret);
       const m = new Map<string, string>();
-      for (const [ek, ev] of formDecode(body)) {
-        let k: string, v: string;
+      const form = decodeForm(body);
+      // Decrypted in batches, one await each (not two per entry); any failure -> param_error.
+      for (let i = 0; i < form.length; i += BATCH) {
+        let plain: string[];
         try {
-          [k, v] = await Promise.all([outer.decrypt(ek), outer.decrypt(ev)]);
+          plain = await Promise.all(form.slice(i, i + BATCH).flatMap(([ek, ev]) => [outerName(outer, ek), outer.decrypt(ev)]));
         } catch {
           throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
         }
-        if (m.has(k)) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
-        m.set(k, v);
+        for (let j = 0; j < plain.length; j += 2) {
+          if (m.has(plain[j])) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
+          m.set(plain[j], plain[j + 1]);
+        }
       }
       if (m.size === 0) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
 
@@ -119,13 +168,16 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       // Inner layer: business values under the appSecret (the publicSecret at issuance).
       const inner = cipherFor(secret);
       const params: Record<string, string> = {};
-      for (const [k, v] of m) {
-        if (k === 'sign' || k === 'appId') continue;
+      const names = [...m.keys()].filter((k) => k !== 'sign' && k !== 'appId');
+      for (let i = 0; i < names.length; i += BATCH) {
+        const batch = names.slice(i, i + BATCH);
+        let plain: string[];
         try {
-          params[k] = await inner.decrypt(v);
+          plain = await Promise.all(batch.map((k) => inner.decrypt(m.get(k)!)));
         } catch {
           throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
         }
+        batch.forEach((k, j) => (params[k] = plain[j]));
       }
 
       if (issuance) {
@@ -135,30 +187,41 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
         const cred = { appSecret: newAppSecret(core), expiresAt: now + ttl };
         remember(newId, cred, now);
         const answer = JSON.stringify({ data: { appId: newId, appSecret: cred.appSecret }, success: true });
-        return textResponse(200, await outer.encrypt(answer, core.random));
+        return textAnswer(200, await outer.encrypt(answer, core.random));
       }
 
       core.count('call');
-      const run = core.run(path, params, { operationType: path, dialect: 'app-secret', appId, headers: request.headers });
-      const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'timeout' };
+      const ctx = {
+        operationType: path,
+        dialect: 'app-secret',
+        appId,
+        // Made only if the operation reads it (the node:http path has no Headers object otherwise).
+        get headers() {
+          return request.headers;
+        },
+      };
+      const ran = runBounded(core, path, params, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
+      const result: OperationResult = isThenable(ran) ? await ran : ran;
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };
-      return textResponse(200, await inner.encrypt(JSON.stringify(envelope), core.random));
+      return textAnswer(200, await inner.encrypt(JSON.stringify(envelope), core.random));
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       core.reject(e.code);
       // The scheme's refusals are HTTP 200 with a plain-text body, never encrypted.
-      return textResponse(200, e.body);
+      return textAnswer(200, e.body);
     }
   }
 
-  return {
-    name: 'app-secret',
-    handle,
-    expireCredentials() {
-      credentials.clear();
+  return wireProfile(
+    {
+      name: 'app-secret',
+      expireCredentials() {
+        credentials.clear();
+      },
+      cacheSizes() {
+        return { credentials: credentials.size, outerNames: outerNames?.size ?? 0 };
+      },
     },
-    cacheSizes() {
-      return { credentials: credentials.size };
-    },
-  };
+    serve,
+  );
 }

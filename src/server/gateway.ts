@@ -57,6 +57,8 @@ export interface GatewayCore {
   hasOperation(op: string): boolean;
   /** Run an operation; a thrown OperationError becomes `{ok:false}`, anything else `{ok:false, code:'INTERNAL'}`. */
   run(op: string, params: unknown, ctx: OperationContext): Promise<OperationResult>;
+  /** @internal `run`, with the result itself (no promise) when the handler answered synchronously. */
+  runNow?(op: string, params: unknown, ctx: OperationContext): OperationResult | Promise<OperationResult>;
   /** Read the body as text, refusing more than `maxBodyBytes` (GatewayReject 413). */
   readText(request: Request): Promise<string>;
   count(what: 'issuance' | 'call'): void;
@@ -72,6 +74,117 @@ export interface GatewayProfile {
   expireCredentials?(): void;
   /** Bounded caches, for monitoring (`nonces`, `credentials`, `requestIds`). */
   cacheSizes?(): Record<string, number>;
+}
+
+/**
+ * @internal A request as the built-in profiles read it: a web Request seen through
+ * `requestView`, or (in `toNodeHandler`) node:http's IncomingMessage read directly, with no
+ * Request made. Both give the same answers (test/unit/gateway-fast-path.test.ts).
+ */
+export interface GatewayRequest {
+  /** Upper case for the standard methods (as `Request` normalizes them). */
+  readonly method: string;
+  /** The path of the request target, normalized as the URL parser does (no query). */
+  readonly pathname: string;
+  /** A query parameter's first value, as `new URL(request.url).searchParams.get(name)` gives it. */
+  query(name: string): string | null;
+  /** A header's value (lower-case name), `null` when absent; repeated headers joined with ", " as `Headers.get` does. */
+  header(name: string): string | null;
+  /** Every header as a web `Headers` (made on first use on the node:http path). */
+  readonly headers: Headers;
+  /** A web `Request` for callbacks that take one (made on first use on the node:http path, without its body). */
+  readonly request: Request;
+  /** The body as text: at most `maxBodyBytes`, within `bodyTimeoutMs`, strict UTF-8 (GatewayReject 413 / 408 / 400). */
+  text(): Promise<string>;
+  /** The body will not be read (a refusal before reading it). */
+  discard(): void;
+}
+
+/** @internal An answer as the built-in profiles give it: made into a `Response`, or written to node:http as is. */
+export interface GatewayAnswer {
+  status: number;
+  /** Lower-case names; always a content-type. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** @internal The wire-level half of a built-in profile: `handle` is `serve` seen through `requestView` and `toResponse`. */
+export type ServeFn = (request: GatewayRequest, core: GatewayCore) => Promise<GatewayAnswer>;
+
+/** Built-in profiles, with their wire-level half; a profile whose `handle` was replaced is not in it (or no longer matches). */
+const servers = new WeakMap<GatewayProfile, { handle: GatewayProfile['handle']; serve: ServeFn }>();
+
+/** @internal A built-in profile: `handle(Request)` from `serve`, and `serve` registered for the gateway's fast path. */
+export function wireProfile<P extends Omit<GatewayProfile, 'handle'>>(profile: P, serve: ServeFn): P & GatewayProfile {
+  const handle = async (request: Request, core: GatewayCore) => toResponse(await serve(requestView(request, core), core));
+  const out = { ...profile, handle } as P & GatewayProfile;
+  servers.set(out, { handle, serve });
+  return out;
+}
+
+function serveOf(profile: GatewayProfile): ServeFn | undefined {
+  const s = servers.get(profile);
+  return s && s.handle === profile.handle ? s.serve : undefined;
+}
+
+/** @internal A web Request as a GatewayRequest (its body read by `core.readText`). */
+export function requestView(request: Request, core: GatewayCore): GatewayRequest {
+  let url: URL | undefined;
+  const parsed = () => (url ??= new URL(request.url));
+  return {
+    method: request.method,
+    get pathname() {
+      return parsed().pathname;
+    },
+    query: (name) => parsed().searchParams.get(name),
+    header: (name) => request.headers.get(name),
+    headers: request.headers,
+    request,
+    text: () => core.readText(request),
+    discard() {
+      request.body?.cancel().catch(() => {});
+    },
+  };
+}
+
+/** @internal */
+export function toResponse(a: GatewayAnswer): Response {
+  return new Response(a.body, { status: a.status, headers: a.headers });
+}
+
+/** @internal `jsonResponse` as a GatewayAnswer. */
+export function jsonAnswer(status: number, body: unknown, headers: Record<string, string> = {}): GatewayAnswer {
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** @internal `textResponse` as a GatewayAnswer. */
+export function textAnswer(status: number, body: string, headers: Record<string, string> = {}): GatewayAnswer {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...headers }, body };
+}
+
+/** @internal `plainError` as a GatewayAnswer. */
+export function plainAnswer(status: number, code: string, now: number): GatewayAnswer {
+  return jsonAnswer(status, { error: code, serverTime: String(now) }, { date: new Date(now).toUTCString() });
+}
+
+/**
+ * @internal What `toNodeHandler` needs to serve a gateway without web Request/Response
+ * objects: its limits and the wire-level entry (the same checks as `handle`). Only for
+ * gateways made by `createGateway` with a built-in profile whose `handle` is unchanged.
+ */
+export interface WireEntry {
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+  /** The gateway's `handle` when this entry was made: a replaced `handle` turns the fast path off. */
+  readonly handle: Gateway['handle'];
+  serve(request: GatewayRequest): Promise<GatewayAnswer>;
+}
+const wireEntries = new WeakMap<Gateway, WireEntry>();
+
+/** @internal The wire-level entry of a gateway, when it has one and its `handle` is still its own. */
+export function wireEntry(gateway: Gateway): WireEntry | undefined {
+  const e = wireEntries.get(gateway);
+  return e && e.handle === gateway.handle && serveOf(gateway.profile) ? e : undefined;
 }
 
 export interface GatewayOptions {
@@ -125,6 +238,49 @@ export async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | und
   }
 }
 
+/** @internal */
+export function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * @internal An operation's result under the operation timeout (`onTimeout` when it runs out).
+ * A handler that answered synchronously needs no promise race and no timer: its result is
+ * there before any timer could fire, so the answer is the one `raceTimeout` would give.
+ */
+export function runBounded(core: GatewayCore, op: string, params: unknown, ctx: OperationContext, onTimeout: OperationResult): OperationResult | Promise<OperationResult> {
+  const ran = runOperation(core, op, params, ctx);
+  return isThenable(ran) ? raceTimeout(ran, core.operationTimeoutMs).then((r) => r ?? onTimeout) : ran;
+}
+
+/** @internal `core.runNow` when the core has it (the gateway's does), else `core.run`. */
+export function runOperation(core: GatewayCore, op: string, params: unknown, ctx: OperationContext): OperationResult | Promise<OperationResult> {
+  return core.runNow ? core.runNow(op, params, ctx) : core.run(op, params, ctx);
+}
+
+/**
+ * @internal Random bytes drawn from the platform 4 KiB at a time (one getRandomValues call
+ * instead of one per IV, trace id or appId). Every byte is handed out once, as a copy, and
+ * wiped from the pool when handed out.
+ */
+export function pooledRandom(source: (n: number) => Uint8Array = randomBytes): (n: number) => Uint8Array {
+  const SIZE = 4096;
+  let pool: Uint8Array = new Uint8Array(0);
+  let offset = 0;
+  return (n) => {
+    if (n > 256) return source(n);
+    if (offset + n > pool.length) {
+      pool.fill(0);
+      pool = source(SIZE);
+      offset = 0;
+    }
+    const out = pool.slice(offset, offset + n);
+    pool.fill(0, offset, offset + n);
+    offset += n;
+    return out;
+  };
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
 
@@ -154,23 +310,35 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
+  const failed = (e: unknown): OperationResult => {
+    if (e instanceof OperationError) return { ok: false, code: String(e.code), message: String(e.message) };
+    internalError(e);
+    return { ok: false, code: 'INTERNAL', message: 'the operation failed' };
+  };
+
   const core: GatewayCore = {
     now,
-    random: options.random ?? randomBytes,
+    random: options.random ?? pooledRandom(),
     maxBodyBytes,
     operationTimeoutMs,
     hasOperation: (op) => ops.has(op),
     async run(op, params, ctx) {
+      return core.runNow!(op, params, ctx);
+    },
+    runNow(op, params, ctx) {
       const handler = ops.get(op);
       if (!handler) return { ok: false, code: 'NOT_FOUND', message: 'unknown operation' };
       stats.executions++;
+      let out: unknown;
       try {
-        return { ok: true, data: await handler(params, ctx) };
+        out = handler(params, ctx);
+        // What `await` would wait for: a thenable (its result, or its failure, as below).
+        if (out !== null && (typeof out === 'object' || typeof out === 'function') && typeof (out as { then?: unknown }).then === 'function')
+          return Promise.resolve(out).then((data): OperationResult => ({ ok: true, data }), failed);
       } catch (e) {
-        if (e instanceof OperationError) return { ok: false, code: String(e.code), message: String(e.message) };
-        internalError(e);
-        return { ok: false, code: 'INTERNAL', message: 'the operation failed' };
+        return failed(e);
       }
+      return { ok: true, data: out };
     },
     async readText(request) {
       const declared = request.headers.get('content-length');
@@ -239,6 +407,29 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   };
 
+  /** `handle` for built-in profiles, on either kind of request: the same bounds, refusals and error handling. */
+  async function serveWire(serve: ServeFn, request: GatewayRequest): Promise<GatewayAnswer> {
+    const answer = (status: number, code: string) => {
+      core.reject(code);
+      return plainAnswer(status, code, now());
+    };
+    if (inFlight >= maxInFlight) {
+      request.discard();
+      return answer(503, 'GATEWAY_BUSY');
+    }
+    inFlight++;
+    try {
+      return await serve(request, core);
+    } catch (e) {
+      if (e instanceof GatewayReject) return answer(e.status, e.code);
+      // Never a stack trace on the wire: the error goes to the operator only.
+      internalError(e);
+      return answer(500, 'INTERNAL');
+    } finally {
+      inFlight--;
+    }
+  }
+
   const gateway: Gateway = {
     profile,
     operation(name, handler) {
@@ -248,6 +439,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       return gateway;
     },
     async handle(request) {
+      const serve = serveOf(profile);
+      if (serve) return toResponse(await serveWire(serve, requestView(request, core)));
       const answer = (status: number, code: string) => {
         core.reject(code);
         return plainError(status, code, now());
@@ -277,5 +470,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       return { ...stats, rejections: { ...stats.rejections }, caches: profile.cacheSizes?.() ?? {} };
     },
   };
+  wireEntries.set(gateway, {
+    maxBodyBytes,
+    bodyTimeoutMs,
+    handle: gateway.handle,
+    serve(request) {
+      const serve = serveOf(profile);
+      if (!serve) return Promise.reject(new TypeError('this gateway has no wire-level entry'));
+      return serveWire(serve, request);
+    },
+  });
   return gateway;
 }

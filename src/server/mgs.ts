@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { raceTimeout, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
+import { isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -60,7 +60,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
   const digest = options.digest ?? 'md5';
   if (digest !== 'md5' && digest !== 'hmac-sha256') throw new TypeError("mgs gateway: digest must be 'md5' or 'hmac-sha256'");
 
-  function answer(core: GatewayCore, resultCode: number, body: unknown, memo: string, tips?: string): Response {
+  function answer(core: GatewayCore, resultCode: number, body: unknown, memo: string, tips?: string): GatewayAnswer {
     if (resultCode !== 1000) core.reject(String(resultCode));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -71,16 +71,16 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
       date: new Date(core.now()).toUTCString(),
     };
     if (tips) headers.tips = encodeURIComponent(tips);
-    return new Response(JSON.stringify(body ?? null), { status: 200, headers });
+    return { status: 200, headers, body: JSON.stringify(body ?? null) };
   }
 
-  function fail(core: GatewayCore, resultCode: number, memo?: string, tips?: string): Response {
+  function fail(core: GatewayCore, resultCode: number, memo?: string, tips?: string): GatewayAnswer {
     const meaning = MGS_RESULT_CODES[resultCode]?.meaning ?? 'gateway error';
     return answer(core, resultCode, { resultStatus: resultCode, memo: memo ?? meaning }, memo ?? meaning, tips);
   }
 
   /** Operation errors: a numeric code is a result code (e.g. 6666) unless reserved (then 6666); anything else is the back end's failure. */
-  function operationFailure(core: GatewayCore, r: Extract<OperationResult, { ok: false }>): Response {
+  function operationFailure(core: GatewayCore, r: Extract<OperationResult, { ok: false }>): GatewayAnswer {
     if (NUMERIC.test(r.code) && !reservedCode(Number(r.code))) return fail(core, Number(r.code), r.message, r.message);
     if (r.code === 'NOT_FOUND') return fail(core, 3000);
     if (r.code === 'INTERNAL') return fail(core, 4002);
@@ -88,66 +88,73 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     return fail(core, 6666, `${r.code}: ${r.message}`, r.message);
   }
 
-  return {
-    name: 'mgs',
-    async handle(request, core) {
-      core.count('call');
-      if (request.method !== 'POST') return fail(core, 3002, 'POST only');
-      const h = request.headers;
-      const sign = h.get('sign');
-      const ts = h.get('ts');
-      const appId = h.get('appid');
-      const op = h.get('operation-type');
-      if (!sign) return fail(core, 7014);
-      if (!ts) return fail(core, 7007);
-      if (!appId || !op) return fail(core, 7001);
-      const app = apps.get(appId);
-      if (!app || (app.workspaceId !== undefined && h.get('workspaceid') !== app.workspaceId)) return fail(core, 7000);
-      let sentAt: number;
+  async function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
+    core.count('call');
+    if (request.method !== 'POST') return fail(core, 3002, 'POST only');
+    const sign = request.header('sign');
+    const ts = request.header('ts');
+    const appId = request.header('appid');
+    const op = request.header('operation-type');
+    if (!sign) return fail(core, 7014);
+    if (!ts) return fail(core, 7007);
+    if (!appId || !op) return fail(core, 7001);
+    const app = apps.get(appId);
+    if (!app || (app.workspaceId !== undefined && request.header('workspaceid') !== app.workspaceId)) return fail(core, 7000);
+    let sentAt: number;
+    try {
+      sentAt = decodeTs(ts);
+    } catch {
+      return fail(core, 7001, 'Ts is not a base-64 time');
+    }
+    if (Math.abs(core.now() - sentAt) > windowMs) return fail(core, 7003);
+
+    // readText refuses invalid UTF-8 (and strips a BOM, which then fails the sign: JSON has none).
+    const text = await request.text();
+    const input = mgsSignInput(op, utf8Encode(text), ts);
+    const expected = options.signer ? await options.signer(input, appId) : await mgsBuiltInSign(digest, input, app.secret);
+    if (!constantTimeEqualString(sign.toLowerCase(), expected.toLowerCase())) return fail(core, 7002);
+
+    if (!core.hasOperation(op)) return fail(core, 3000);
+    if (text.trim() === '') return fail(core, 3001);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return fail(core, 3002);
+    }
+    if (!Array.isArray(body) || body.length === 0) return fail(core, body === null || (Array.isArray(body) && body.length === 0) ? 3001 : 3002);
+    const first: unknown = body[0];
+    if (first === null || typeof first !== 'object' || Array.isArray(first)) return fail(core, 3002);
+    let params: unknown;
+    const requestBody = (first as { _requestBody?: unknown })._requestBody;
+    if (typeof requestBody === 'string') {
+      if (requestBody.trim() === '') return fail(core, 3001);
       try {
-        sentAt = decodeTs(ts);
+        params = JSON.parse(requestBody);
       } catch {
-        return fail(core, 7001, 'Ts is not a base-64 time');
+        return fail(core, 3002, '_requestBody is not JSON');
       }
-      if (Math.abs(core.now() - sentAt) > windowMs) return fail(core, 7003);
+    } else if (requestBody === undefined) {
+      // An RPC-backed operation: the first element is the parameter object itself.
+      params = first;
+    } else {
+      return fail(core, 3002, '_requestBody must be a string');
+    }
 
-      // readText refuses invalid UTF-8 (and strips a BOM, which then fails the sign: JSON has none).
-      const text = await core.readText(request);
-      const input = mgsSignInput(op, utf8Encode(text), ts);
-      const expected = options.signer ? await options.signer(input, appId) : await mgsBuiltInSign(digest, input, app.secret);
-      if (!constantTimeEqualString(sign.toLowerCase(), expected.toLowerCase())) return fail(core, 7002);
+    const ctx = {
+      operationType: op,
+      dialect: 'mgs',
+      appId,
+      // Made only if the operation reads it (the node:http path has no Headers object otherwise).
+      get headers() {
+        return request.headers;
+      },
+    };
+    const ran = runBounded(core, op, params, ctx, { ok: false, code: 'TIMEOUT', message: 'the operation took too long' });
+    const result: OperationResult = isThenable(ran) ? await ran : ran;
+    if (!result.ok) return operationFailure(core, result);
+    return answer(core, 1000, result.data, 'ok');
+  }
 
-      if (!core.hasOperation(op)) return fail(core, 3000);
-      if (text.trim() === '') return fail(core, 3001);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return fail(core, 3002);
-      }
-      if (!Array.isArray(body) || body.length === 0) return fail(core, body === null || (Array.isArray(body) && body.length === 0) ? 3001 : 3002);
-      const first: unknown = body[0];
-      if (first === null || typeof first !== 'object' || Array.isArray(first)) return fail(core, 3002);
-      let params: unknown;
-      const requestBody = (first as { _requestBody?: unknown })._requestBody;
-      if (typeof requestBody === 'string') {
-        if (requestBody.trim() === '') return fail(core, 3001);
-        try {
-          params = JSON.parse(requestBody);
-        } catch {
-          return fail(core, 3002, '_requestBody is not JSON');
-        }
-      } else if (requestBody === undefined) {
-        // An RPC-backed operation: the first element is the parameter object itself.
-        params = first;
-      } else {
-        return fail(core, 3002, '_requestBody must be a string');
-      }
-
-      const run = core.run(op, params, { operationType: op, dialect: 'mgs', appId, headers: request.headers });
-      const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'the operation took too long' };
-      if (!result.ok) return operationFailure(core, result);
-      return answer(core, 1000, result.data, 'ok');
-    },
-  };
+  return wireProfile({ name: 'mgs' }, serve);
 }

@@ -10,7 +10,7 @@ import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
 import { PEER_HEADER } from './node.js';
-import { GatewayReject, jsonResponse, raceTimeout, textResponse, type GatewayCore, type GatewayProfile } from './gateway.js';
+import { GatewayReject, isThenable, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -82,7 +82,8 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const maxRequestIds = options.maxRequestIds ?? 100_000;
   const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
   const ephemeral = options.ephemeral ?? generateEcdh;
-  const clientAddress = options.clientAddress ?? ((r: Request) => r.headers.get(PEER_HEADER) ?? 'unknown');
+  const custom = options.clientAddress;
+  const clientAddress = (r: GatewayRequest): string => (custom ? custom(r.request) : (r.header(PEER_HEADER) ?? 'unknown'));
 
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
@@ -125,7 +126,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     }
   }
 
-  async function issue(request: Request, core: GatewayCore): Promise<Response> {
+  async function issue(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
     const now = core.now();
     purge(now);
     const addr = clientAddress(request);
@@ -143,7 +144,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     let clientKey: string;
     let clientRaw: Uint8Array;
     try {
-      const body = JSON.parse(await core.readText(request)) as { clientKey?: unknown };
+      const body = JSON.parse(await request.text()) as { clientKey?: unknown };
       if (typeof body?.clientKey !== 'string') throw new Error('clientKey');
       clientKey = body.clientKey;
       clientRaw = fromBase64UrlStrict(clientKey);
@@ -164,25 +165,25 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     credentials.set(appId, { appId, expiresAt: now + ttl, reqKey, resKey, rate: { windowStart: now, count: 0 } });
     core.count('issuance');
     // Field order as in the spec's example (any order is valid JSON; this one diffs cleanly against the vectors).
-    return jsonResponse(200, { kid: fields.kid, appId, expiresAt, serverTime: fields.serverTime, serverKey: fields.serverKey, salt: fields.salt, sig });
+    return jsonAnswer(200, { kid: fields.kid, appId, expiresAt, serverTime: fields.serverTime, serverKey: fields.serverKey, salt: fields.salt, sig });
   }
 
-  async function sealEnvelope(cred: Credential, nonce: string, envelope: string, core: GatewayCore): Promise<Response> {
+  async function sealEnvelope(cred: Credential, nonce: string, envelope: string, core: GatewayCore): Promise<GatewayAnswer> {
     const body = toBase64Url(await gcmSeal(cred.resKey, utf8Encode(envelope), utf8Encode(nonce), core.random(12)));
-    return textResponse(200, body, { 'content-type': 'text/plain' });
+    return textAnswer(200, body, { 'content-type': 'text/plain' });
   }
 
   function errorEnvelope(code: string, message: string, now: number): string {
     return JSON.stringify({ ok: false, error: { code, message, serverTime: String(now) } });
   }
 
-  async function call(request: Request, op: string, core: GatewayCore): Promise<Response> {
+  async function call(request: GatewayRequest, op: string, core: GatewayCore): Promise<GatewayAnswer> {
     core.count('call');
     if (!core.hasOperation(op)) throw new GatewayReject(404, 'NOT_FOUND');
-    const text = await core.readText(request);
-    const appId = request.headers.get('x-app-id');
-    const ts = request.headers.get('x-ts');
-    const nonce = request.headers.get('x-nonce');
+    const text = await request.text();
+    const appId = request.header('x-app-id');
+    const ts = request.header('x-ts');
+    const nonce = request.header('x-nonce');
     if (!appId || !ts || !nonce || !DIGITS.test(ts)) throw new GatewayReject(400, 'BAD_REQUEST');
     let sealed: Uint8Array;
     try {
@@ -242,46 +243,63 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     let finish!: () => void;
     const rec: RequestRecord = { binding, expiresAt: now + 2 * windowMs, done: new Promise<void>((r) => (finish = r)) };
     requests.set(id, rec);
-    // The run keeps going past the timeout and stores its envelope when it ends, so a
-    // resend after a 503 gets that result instead of running the operation again.
-    const envelope = core
-      .run(op, parsed.params, { operationType: op, dialect: 'modern', appId, headers: request.headers })
-      .then((result) => {
-        const at = String(core.now());
+    const store = (result: OperationResult): string => {
+      try {
         let env: string;
         try {
           if (result.ok) env = JSON.stringify({ ok: true, data: result.data ?? null });
-          else env = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, Number(at));
+          else env = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
         } catch {
-          env = errorEnvelope('INTERNAL', 'the result could not be serialized', Number(at));
+          env = errorEnvelope('INTERNAL', 'the result could not be serialized', core.now());
         }
         rec.envelope = env;
         storedBytes += env.length;
         return env;
-      })
-      .finally(() => finish());
-    const env = await raceTimeout(envelope, core.operationTimeoutMs);
-    if (env === undefined) throw new GatewayReject(503, 'GATEWAY_BUSY');
+      } finally {
+        finish();
+      }
+    };
+    const ran = runOperation(core, op, parsed.params, {
+      operationType: op,
+      dialect: 'modern',
+      appId,
+      get headers() {
+        return request.headers;
+      },
+    });
+    let env: string | undefined;
+    if (isThenable(ran)) {
+      // The run keeps going past the timeout and stores its envelope when it ends, so a
+      // resend after a 503 gets that result instead of running the operation again.
+      env = await raceTimeout(
+        ran.then(store).finally(() => finish()),
+        core.operationTimeoutMs,
+      );
+      if (env === undefined) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    } else env = store(ran);
     return sealEnvelope(cred, nonce, env, core);
   }
 
-  return {
-    name: 'modern',
-    async handle(request, core) {
-      const url = new URL(request.url);
-      const op = request.headers.get('x-op');
-      if (op === null) {
-        if (request.method === 'POST' && url.pathname === issuePath) return issue(request, core);
-        throw new GatewayReject(url.pathname === issuePath ? 405 : 400, 'BAD_REQUEST');
-      }
-      if (request.method !== 'POST') throw new GatewayReject(400, 'BAD_REQUEST');
-      return call(request, op, core);
+  function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
+    const op = request.header('x-op');
+    if (op === null) {
+      if (request.method === 'POST' && request.pathname === issuePath) return issue(request, core);
+      throw new GatewayReject(request.pathname === issuePath ? 405 : 400, 'BAD_REQUEST');
+    }
+    if (request.method !== 'POST') throw new GatewayReject(400, 'BAD_REQUEST');
+    return call(request, op, core);
+  }
+
+  return wireProfile(
+    {
+      name: 'modern',
+      expireCredentials() {
+        credentials.clear();
+      },
+      cacheSizes() {
+        return { credentials: credentials.size, nonces: nonces.size, requestIds: requests.size, storedBytes };
+      },
     },
-    expireCredentials() {
-      credentials.clear();
-    },
-    cacheSizes() {
-      return { credentials: credentials.size, nonces: nonces.size, requestIds: requests.size, storedBytes };
-    },
-  };
+    async (request, core) => serve(request, core),
+  );
 }

@@ -2,10 +2,16 @@
  * node:http adapter: turns IncomingMessage/ServerResponse into Request/Response. Works as
  * a plain `http.createServer(handler)` handler and as connect/Vite middleware (requests
  * outside `basePath` go to `next()`).
+ *
+ * A gateway made by `createGateway` with a built-in profile is served without web
+ * Request/Response objects (they cost more CPU than a small sealed call's crypto): the
+ * IncomingMessage is read directly under the same bounds (`maxBodyBytes`, `bodyTimeoutMs`,
+ * `maxInFlight`) and the answer written as is. Same answers as `gateway.handle(Request)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { plainError, type Gateway } from './gateway.js';
+import { utf8Decode } from '../codec/utf8.js';
+import { GatewayReject, plainAnswer, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
 
 /** Set from the socket by this adapter (any incoming copy is dropped). */
 export const PEER_HEADER = 'x-sealed-rpc-peer';
@@ -29,20 +35,40 @@ async function write(res: ServerResponse, response: Response): Promise<void> {
   res.end(body);
 }
 
+function cut(res: ServerResponse): void {
+  try {
+    res.destroy();
+  } catch {
+    // already gone
+  }
+}
+
 /** A plain error answer (no stack, no detail); once headers are out, the connection is cut instead. */
 function fail(res: ServerResponse, status: number, code: string): void {
-  const cut = () => {
-    try {
-      res.destroy();
-    } catch {
-      // already gone
-    }
-  };
+  writeAnswer(res, plainAnswer(status, code, Date.now()), false);
+}
+
+/**
+ * Write a GatewayAnswer as is (what `write(toResponse(answer))` sends). `close`: the request
+ * body was left part-read (too large, too slow, broken), so this connection ends after it.
+ */
+function writeAnswer(res: ServerResponse, answer: GatewayAnswer, close: boolean): void {
   try {
-    if (res.headersSent) return cut();
-    write(res, plainError(status, code, Date.now())).catch(cut);
+    if (res.headersSent) return cut(res);
+    const headers = answer.headers;
+    // Every answer carries a Date: node:http adds its own (cached per second) unless sendDate was turned off.
+    if (headers.date === undefined && !res.sendDate) headers.date = new Date().toUTCString();
+    if (close) headers.connection = 'close';
+    // As `write` does with a web Response: headers set, then end(body), so node frames the
+    // body exactly as before (Content-Length from the body; none for HEAD).
+    res.statusCode = answer.status;
+    for (const name in headers) res.setHeader(name, headers[name]);
+    res.end(answer.body);
   } catch {
-    cut();
+    // A header node refuses (never one of the profiles' or a plain answer's): the 500 the Request path gives.
+    if (res.headersSent || answer.status === 500) return cut(res);
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    writeAnswer(res, plainAnswer(500, 'INTERNAL', Date.now()), close);
   }
 }
 
@@ -72,10 +98,180 @@ function originFor(host: string | undefined): string {
   return 'http://localhost';
 }
 
+/** Paths the URL parser leaves as they are (no dot segments, nothing it would encode); others go through it. */
+const PLAIN_PATH = /^\/[A-Za-z0-9_~!$&'()*+,;=:@\/.-]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/** What the URL parser or URLSearchParams would change in a query (escapes, `+`, a fragment, tabs and newlines). */
+const UNPLAIN_QUERY = ['%', '+', '#', '\t', '\n', '\r'];
+
+/**
+ * A query parameter's first value as `new URL(origin + target).searchParams.get(name)` gives
+ * it. A query with none of UNPLAIN_QUERY is read as it is: the URL parser's encoding and
+ * URLSearchParams' decoding undo each other there. Anything else goes through both.
+ */
+function queryValue(query: string, name: string, target: string): string | null {
+  // indexOf scans are much faster than a regular expression over a long (hex) query.
+  for (const c of UNPLAIN_QUERY) if (query.indexOf(c) >= 0) return new URL('http://localhost' + target).searchParams.get(name);
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end < 0) end = query.length;
+    if (end > start) {
+      const eq = query.indexOf('=', start);
+      const nameEnd = eq < 0 || eq > end ? end : eq;
+      if (nameEnd - start === name.length && query.startsWith(name, start)) return nameEnd === end ? '' : query.slice(nameEnd + 1, end);
+    }
+    start = end + 1;
+  }
+  return null;
+}
+
+/**
+ * The request straight from node:http, as the built-in profiles read it. The path is
+ * normalized the way the URL parser would (it is used for anything unusual); headers are
+ * node's (which already joins repeats with ", " as Headers.get does), minus any incoming copy
+ * of PEER_HEADER, which is the socket's address instead.
+ */
+class NodeRequest implements GatewayRequest {
+  readonly pathname: string;
+  /** The query without its `?`. */
+  private readonly rawQuery: string;
+  /** The body was left part-read: the connection must close after the answer. */
+  abandoned = false;
+  private read = false;
+  private web?: Headers;
+  private webRequest?: Request;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    readonly method: string,
+    private readonly target: string,
+    private readonly entry: WireEntry,
+  ) {
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    this.rawQuery = q < 0 ? '' : target.slice(q + 1);
+    // As the Request path parses it (origin + target: `//x` stays a path, never a host).
+    this.pathname = PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path) ? path : new URL('http://localhost' + target).pathname;
+  }
+
+  query(name: string): string | null {
+    return queryValue(this.rawQuery, name, this.target);
+  }
+
+  header(name: string): string | null {
+    if (name === PEER_HEADER) return this.req.socket?.remoteAddress ?? 'unknown';
+    const v = this.req.headers[name];
+    if (v === undefined) return null;
+    return typeof v === 'string' ? v : v.join(', ');
+  }
+
+  get headers(): Headers {
+    if (!this.web) this.web = webHeaders(this.req);
+    return this.web;
+  }
+
+  get request(): Request {
+    if (!this.webRequest) {
+      try {
+        this.webRequest = new Request(originFor(this.req.headers.host) + this.target, { method: this.method, headers: this.headers });
+      } catch {
+        throw new GatewayReject(400, 'BAD_REQUEST');
+      }
+    }
+    return this.webRequest;
+  }
+
+  discard(): void {
+    // Left to node:http: it reads and drops an unread body once the answer is out.
+  }
+
+  /** core.readText's rules on the IncomingMessage: Content-Length checked first, then counted. */
+  text(): Promise<string> {
+    const { maxBodyBytes, bodyTimeoutMs } = this.entry;
+    const declared = this.req.headers['content-length'];
+    if (declared !== undefined && !/^\s*[0-9]+\s*$/.test(declared)) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
+    if (declared !== undefined && Number(declared) > maxBodyBytes) return Promise.reject(new GatewayReject(413, 'BODY_TOO_LARGE'));
+    // Request carries no body for these methods, so readText reads none.
+    if (this.method === 'GET' || this.method === 'HEAD') return Promise.resolve('');
+    // Read once: a second read is a locked stream on the Request path.
+    if (this.read) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
+    this.read = true;
+    const req = this.req;
+    if (req.destroyed || req.readableAborted) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
+    // Already read by earlier middleware: an empty body, as Readable.toWeb gives on the Request path.
+    if (req.readableEnded) return Promise.resolve('');
+    return new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      let settled = false;
+      const finish = (e: GatewayReject | undefined) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('close', onClose);
+        if (e) {
+          // Keep draining (into nothing) so the answer can be written; the connection then closes.
+          this.abandoned = true;
+          req.resume();
+          return reject(e);
+        }
+        // A body of many tiny chunks is joined once, with its length known.
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
+        try {
+          resolve(utf8Decode(body));
+        } catch {
+          reject(new GatewayReject(400, 'BAD_REQUEST'));
+        }
+      };
+      const onData = (chunk: Buffer | string) => {
+        // Text chunks (someone called setEncoding) are refused, as on the Request path.
+        if (typeof chunk === 'string') return finish(new GatewayReject(400, 'BAD_REQUEST'));
+        n += chunk.length;
+        if (n > maxBodyBytes) return finish(new GatewayReject(413, 'BODY_TOO_LARGE'));
+        chunks.push(chunk);
+      };
+      const onEnd = () => finish(undefined);
+      // A stream that breaks (client gone) or closes without its end: never a 500.
+      const onError = () => finish(new GatewayReject(400, 'BAD_REQUEST'));
+      const onClose = () => {
+        if (!req.complete) onError();
+      };
+      const timer = setTimeout(() => finish(new GatewayReject(408, 'BODY_TIMEOUT')), bodyTimeoutMs);
+      req.on('data', onData);
+      req.on('end', onEnd);
+      // Stays on after the read: an 'error' with no listener would throw.
+      req.on('error', onError);
+      req.on('close', onClose);
+    });
+  }
+}
+
+function webHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k === PEER_HEADER) continue;
+    try {
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+      else headers.set(k, v);
+    } catch {
+      // a header the Fetch API refuses (node:http is more lenient): dropped
+    }
+  }
+  // The peer address from the socket, for per-client rate limits; a client cannot set it.
+  headers.set(PEER_HEADER, req.socket?.remoteAddress ?? 'unknown');
+  return headers;
+}
+
 export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<Response>), options: NodeHandlerOptions = {}): NodeHandler {
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
+    // Checked per request: a gateway whose handle was replaced goes through that handle.
+    const entry = typeof gateway === 'function' ? undefined : wireEntry(gateway);
     // Nothing here may throw: a synchronous throw in a node:http request listener ends the process.
     let request: Request;
     try {
@@ -96,18 +292,8 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
         req.resume();
         return fail(res, 400, 'BAD_REQUEST');
       }
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (v === undefined || k === PEER_HEADER) continue;
-        try {
-          if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-          else headers.set(k, v);
-        } catch {
-          // a header the Fetch API refuses (node:http is more lenient): dropped
-        }
-      }
-      // The peer address from the socket, for per-client rate limits; a client cannot set it.
-      headers.set(PEER_HEADER, req.socket?.remoteAddress ?? 'unknown');
+      if (entry) return serveFast(entry, req, res, method, path);
+      const headers = webHeaders(req);
       const hasBody = method !== 'GET' && method !== 'HEAD';
       request = new Request(originFor(req.headers.host) + path, {
         method,
@@ -133,4 +319,20 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
         fail(res, 500, 'INTERNAL');
       });
   };
+}
+
+/** The fast path: the gateway's wire-level entry on the IncomingMessage, its answer written directly. */
+function serveFast(entry: WireEntry, req: IncomingMessage, res: ServerResponse, method: string, path: string): void {
+  let request: NodeRequest;
+  try {
+    request = new NodeRequest(req, method, path, entry);
+  } catch {
+    req.resume();
+    return writeAnswer(res, plainAnswer(400, 'BAD_REQUEST', Date.now()), false);
+  }
+  entry.serve(request).then(
+    (answer) => writeAnswer(res, answer, request.abandoned),
+    // serve answers every failure itself; this is a last resort, never a stack.
+    () => writeAnswer(res, plainAnswer(500, 'INTERNAL', Date.now()), true),
+  );
 }

@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { GatewayReject, raceTimeout, type GatewayCore, type GatewayProfile, type OperationResult } from './gateway.js';
+import { GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -80,25 +80,24 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     }
   }
 
-  async function handle(request: Request, core: GatewayCore): Promise<Response> {
+  async function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
     const now = core.now();
     const date = new Date(now).toUTCString();
-    const plain = (code: number, msg: string) => {
+    const plain = (code: number, msg: string): GatewayAnswer => {
       core.reject(REJECT_NAMES[code] ?? String(code));
-      return new Response(JSON.stringify({ code, msg, timestamp: now }), { status: 200, headers: { 'content-type': 'application/json', date } });
+      return { status: 200, headers: { 'content-type': 'application/json', date }, body: JSON.stringify({ code, msg, timestamp: now }) };
     };
-    const url = new URL(request.url);
-    const path = url.pathname;
+    const path = request.pathname;
     if (!core.hasOperation(path)) {
       core.reject('NOT_FOUND');
-      return new Response('not_found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+      return { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: 'not_found' };
     }
     let appId: unknown, params: unknown;
     if (request.method === 'GET') {
-      appId = url.searchParams.get('appId') ?? undefined;
-      params = url.searchParams.get('params') ?? undefined;
+      appId = request.query('appId') ?? undefined;
+      params = request.query('params') ?? undefined;
     } else if (request.method === 'POST') {
-      const text = await core.readText(request);
+      const text = await request.text();
       try {
         ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
       } catch {
@@ -106,7 +105,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       }
     } else {
       core.reject('METHOD_NOT_ALLOWED');
-      return new Response('method_not_allowed', { status: 405, headers: { allow: 'GET, POST', date } });
+      // The content-type a web Response gives a string body by default, written out so both paths send the same.
+      return { status: 405, headers: { allow: 'GET, POST', date, 'content-type': 'text/plain;charset=UTF-8' }, body: 'method_not_allowed' };
     }
     const app = typeof appId === 'string' || typeof appId === 'number' ? apps.get(String(appId)) : undefined;
     if (!app) return plain(SORTED_SIGN_CODES.appNotFound, 'app not found');
@@ -122,13 +122,13 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     const fields = parseRaw(decrypted);
     const q = new Map(fields ?? []);
     const safeCode = q.get('safeCode');
-    const sealed = async (code: number | string, msg: string, data?: unknown) => {
+    const sealed = async (code: number | string, msg: string, data?: unknown): Promise<GatewayAnswer> => {
       if (typeof code === 'number' && REJECT_NAMES[code]) core.reject(REJECT_NAMES[code]);
       const reply: Record<string, unknown> = { code, msg };
       if (data !== undefined) reply.data = data;
       if (echo && safeCode !== undefined) reply.safeCode = safeCode;
       reply.timestamp = core.now();
-      return new Response(await app.cipher.encrypt(JSON.stringify(reply), core.random), { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date } });
+      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(JSON.stringify(reply), core.random) };
     };
     if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
     const given = q.get('signature');
@@ -153,18 +153,29 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     core.count('call');
     const business: Record<string, string> = {};
     for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
-    const run = core.run(path, business, { operationType: path, dialect: 'sorted-sign', appId: String(appId), headers: request.headers });
+    const ctx = {
+      operationType: path,
+      dialect: 'sorted-sign',
+      appId: String(appId),
+      // Made only if the operation reads it (the node:http path has no Headers object otherwise).
+      get headers() {
+        return request.headers;
+      },
+    };
+    const ran = runBounded(core, path, business, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
     // A timeout is a business error whose code is no protocol code.
-    const result: OperationResult = (await raceTimeout(run, core.operationTimeoutMs)) ?? { ok: false, code: 'TIMEOUT', message: 'timeout' };
+    const result: OperationResult = isThenable(ran) ? await ran : ran;
     if (result.ok) return sealed(SORTED_SIGN_CODES.ok, 'ok', result.data);
     return sealed(businessCode(result.code), result.message);
   }
 
-  return {
-    name: 'sorted-sign',
-    handle,
-    cacheSizes() {
-      return { safeCodes: safeCodes.size };
+  return wireProfile(
+    {
+      name: 'sorted-sign',
+      cacheSizes() {
+        return { safeCodes: safeCodes.size };
+      },
     },
-  };
+    serve,
+  );
 }
