@@ -162,9 +162,15 @@ function decryptBlocks(xk: Uint32Array, w: Uint32Array): void {
 /** Above this many bytes ECB decryption goes to WebCrypto (see ecbDecrypt); below, one async hop costs more than the blocks. */
 const SUBTLE_ECB_MIN = 4096;
 
+/**
+ * Below this many bytes the block function over the prepared key beats a node:crypto cipher
+ * (whose creation costs ~3 µs): an app-secret call makes ~30 ECB operations on short values.
+ */
+const NATIVE_ECB_MIN = 512;
+
 /** AES-ECB with PKCS#7 padding, synchronous. */
 export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
-  const n = native();
+  const n = plaintext.length >= NATIVE_ECB_MIN ? native() : undefined;
   if (n) return n.aes('ecb', false, k.raw, plaintext);
   const xk = (k.enc ??= unsafe.expandKeyLE(k.raw));
   const len = (plaintext.length & ~15) + 16;
@@ -192,7 +198,7 @@ function unpad(p: Uint8Array): Uint8Array {
  */
 export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Array> {
   if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
-  const n = native();
+  const n = data.length >= NATIVE_ECB_MIN ? native() : undefined;
   if (n) {
     try {
       return n.aes('ecb', true, k.raw, data);
