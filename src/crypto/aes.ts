@@ -57,25 +57,27 @@ export async function importGcmKey(raw: Uint8Array): Promise<GcmKey> {
   return s.importKey('raw', buf(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
 
-async function gcmKeyFor(key: GcmKey, s: SubtleCrypto): Promise<CryptoKey> {
-  return key instanceof Uint8Array ? importRaw(s, 'AES-GCM', key) : key;
-}
-
 /** AES-GCM seal: returns `iv || ct || tag`. `iv` is 12 random bytes unless given. */
 export async function gcmSeal(key: GcmKey, plaintext: Uint8Array, aad?: Uint8Array, iv: Uint8Array = randomBytes(12)): Promise<Uint8Array> {
+  return concatBytes(iv, await gcmEncrypt(key, plaintext, aad, iv));
+}
+
+/** AES-GCM encryption under a given 12-byte IV: `ct || tag` (the caller sends the IV). */
+export async function gcmEncrypt(key: GcmKey, plaintext: Uint8Array, aad: Uint8Array | undefined, iv: Uint8Array): Promise<Uint8Array> {
   if (iv.length !== 12) throw new TypeError('GCM IV must be 12 bytes');
   const n = native();
-  if (n) return concatBytes(iv, n.aes('gcm', false, key, plaintext, iv, aad));
+  if (n) return n.aes('gcm', false, key, plaintext, iv, aad);
   const s = subtleFor(key);
   if (s) {
     const params: AesGcmParams = { name: 'AES-GCM', iv: buf(iv), tagLength: 128 };
     if (aad) params.additionalData = buf(aad);
-    const ct = await s.encrypt(params, await gcmKeyFor(key, s), buf(plaintext));
-    return concatBytes(iv, new Uint8Array(ct));
+    // A CryptoKey (the usual case) is used as it is: no extra await before the encryption.
+    const k = key instanceof Uint8Array ? await importRaw(s, 'AES-GCM', key) : key;
+    return new Uint8Array(await s.encrypt(params, k, buf(plaintext)));
   }
   if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
   const { gcm } = await pure();
-  return concatBytes(iv, gcm(key, iv, aad).encrypt(plaintext));
+  return gcm(key, iv, aad).encrypt(plaintext);
 }
 
 /** AES-GCM open of `iv || ct || tag`. Throws DecryptError when it does not authenticate. */
@@ -98,7 +100,7 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
     if (s) {
       const params: AesGcmParams = { name: 'AES-GCM', iv: buf(iv.slice()), tagLength: 128 };
       if (aad) params.additionalData = buf(aad);
-      return new Uint8Array(await s.decrypt(params, await gcmKeyFor(key, s), buf(body)));
+      return new Uint8Array(await s.decrypt(params, key instanceof Uint8Array ? await importRaw(s, 'AES-GCM', key) : key, buf(body)));
     }
     if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
     return engine!.gcm(key, iv, aad).decrypt(body);
