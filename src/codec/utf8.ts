@@ -22,6 +22,26 @@ export function utf8Encode(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
+/**
+ * Write `s` at the start of `out` when it is ASCII (then its UTF-8 is its char codes) and
+ * fits; false otherwise, with `out` left in an unspecified state. Lets a caller encode
+ * straight into a buffer it sized (e.g. with room for padding) instead of copying.
+ */
+export function asciiInto(s: string, out: Uint8Array): boolean {
+  if (s.length > out.length) return false;
+  if (s.length >= 128 && hasEncodeInto) {
+    // ASCII exactly when every unit was read and each took one byte.
+    const r = encoder.encodeInto(s, out);
+    return r.read === s.length && r.written === s.length;
+  }
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) return false;
+    out[i] = c;
+  }
+  return true;
+}
+
 /** Strict: invalid UTF-8 throws (a tampered ciphertext must not turn into replacement characters). */
 export function utf8Decode(b: Uint8Array): string {
   return decoder.decode(b);

@@ -7,6 +7,7 @@
 import { unsafe } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
+import { asciiInto, utf8Encode } from '../codec/utf8.js';
 import { buf, native, pure, randomBytes, subtle } from './provider.js';
 
 export type CipherName = 'AES-ECB' | 'AES-CBC' | 'AES-GCM';
@@ -180,6 +181,20 @@ export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
   out.set(plaintext);
   out.fill(len - plaintext.length, plaintext.length);
   encryptBlocks(xk, new Uint32Array(out.buffer));
+  return out;
+}
+
+/**
+ * `ecbEncrypt(k, utf8Encode(text))` without the intermediate copy: ASCII text (most of what
+ * the legacy dialects encrypt: base64, hex, names) is written straight into the padded buffer.
+ */
+export function ecbEncryptText(k: EcbKey, text: string): Uint8Array {
+  const len = (text.length & ~15) + 16;
+  if (len >= NATIVE_ECB_MIN && native()) return ecbEncrypt(k, utf8Encode(text));
+  const out = new Uint8Array(len);
+  if (!asciiInto(text, out)) return ecbEncrypt(k, utf8Encode(text));
+  out.fill(len - text.length, text.length);
+  encryptBlocks((k.enc ??= unsafe.expandKeyLE(k.raw)), new Uint32Array(out.buffer));
   return out;
 }
 

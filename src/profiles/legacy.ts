@@ -5,7 +5,7 @@
  */
 import { decodeBytes, encodeBytes, type Encoding } from '../codec/text.js';
 import { utf8Decode, utf8Encode } from '../codec/utf8.js';
-import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncrypt, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
+import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncryptText, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
 import { digestHex, type Digest } from '../crypto/digest.js';
 import { deriveAesKey, isAesKeyLength, KEY_FROM, spelledKey, type KeyFrom } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/provider.js';
@@ -138,7 +138,7 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
       if (known !== undefined) return known;
       // Once the key exists, ECB runs without another await (~30 of these per app-secret call).
       const { key, iv, ecb } = ready ?? (await material());
-      const ct = ecb ? ecbEncrypt(ecb, utf8Encode(text)) : await aesEncrypt(config.cipher, key, utf8Encode(text), gcmIv ?? iv);
+      const ct = ecb ? ecbEncryptText(ecb, text) : await aesEncrypt(config.cipher, key, utf8Encode(text), gcmIv ?? iv);
       const out = encodeBytes(ct, config.encoding);
       if (memoize && memo && text.length <= MEMO_TEXT_MAX) {
         if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);

@@ -20,6 +20,7 @@ import {
   toHex,
   utf8Decode,
   utf8Encode,
+  asciiInto,
 } from '../../src/codec/index.js';
 
 function random(n: number): Uint8Array {
@@ -134,6 +135,19 @@ describe('base64 / base64url / hex', () => {
           const s = ascii.slice(0, at) + x + ascii.slice(at);
           expect(toHex(utf8Encode(s)), `${n} with ${JSON.stringify(x)} at ${at}`).toBe(Buffer.from(s, 'utf8').toString('hex'));
         }
+    }
+  });
+
+  it('asciiInto writes ASCII text of any length into a larger buffer and refuses non-ASCII text or a buffer too small', () => {
+    for (const n of [0, 1, 127, 128, 129, 1000]) {
+      const s = 'k'.repeat(n);
+      const out = new Uint8Array(n + 16).fill(0xaa);
+      expect(asciiInto(s, out)).toBe(true);
+      expect(toHex(out.subarray(0, n))).toBe(Buffer.from(s).toString('hex'));
+      expect(out[n]).toBe(0xaa); // nothing written past the text
+      expect(asciiInto(s + 'é', new Uint8Array(n + 16))).toBe(false);
+      expect(asciiInto('é' + s, new Uint8Array(2 * n + 16))).toBe(false);
+      if (n > 0) expect(asciiInto(s, new Uint8Array(n - 1))).toBe(false);
     }
   });
 

@@ -5,7 +5,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { toHex, utf8Encode } from '../../src/codec/index.js';
-import { DecryptError, ecbDecrypt, ecbEncrypt, ecbKey } from '../../src/crypto/aes.js';
+import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptText, ecbKey } from '../../src/crypto/aes.js';
 import { md5, sha1 } from '../../src/crypto/digest.js';
 import { native, subtle } from '../../src/crypto/provider.js';
 
@@ -36,6 +36,16 @@ describe('AES-ECB on a prepared key', () => {
       }
     });
   }
+
+  it('ecbEncryptText equals OpenSSL over the UTF-8 bytes: ASCII of every length 0–300 and 5,000, and text with é, 中, 😀 or a lone surrogate', () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    const texts: string[] = [];
+    for (let n = 0; n <= 300; n++) texts.push(Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 13) % 95))).join(''));
+    texts.push('x'.repeat(5000));
+    for (const x of ['é', '中', '😀', '\ud800']) for (const n of [0, 10, 200]) texts.push('a'.repeat(n) + x + 'b'.repeat(n));
+    for (const t of texts) expect(toHex(ecbEncryptText(k, t)), JSON.stringify(t.slice(0, 20)) + ` (${t.length})`).toBe(toHex(opensslEcb(raw, new Uint8Array(Buffer.from(t, 'utf8')))));
+  });
 
   it('a prepared key is reused: the same key object seals 1,000 different messages correctly', () => {
     const raw = new Uint8Array(randomBytes(16));
