@@ -18,7 +18,7 @@ import { randomBytes } from '../../src/crypto/provider.js';
 import { RpcError } from '../../src/errors.js';
 import { appSecret, mgs, modern, sortedSign } from '../../src/index.js';
 import { APP_SECRET_DEFAULTS } from '../../src/profiles/app-secret.js';
-import { legacyCipher } from '../../src/profiles/legacy.js';
+import { nodeAppSecretCipher, nodeSortedSignCipher } from '../helpers/node-legacy.js';
 import { SORTED_SIGN_DEFAULTS } from '../../src/profiles/sorted-sign.js';
 import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, OperationError, sortedSign as sortedSignGateway } from '../../src/server/index.js';
 import type { CallInfo, ProfileContext, Transport, WireResponse } from '../../src/types.js';
@@ -303,7 +303,9 @@ async function appSecretSubject(): Promise<Subject> {
   const genuine = await transport.send(sealed.wire, {});
   const others: WireResponse[] = [];
   for (const op of ['/echo', '/fail']) others.push(await transport.send((await profile.seal(callInfo(op, { b: '2' }), cred, ctx)).wire, {}));
-  const cipher = legacyCipher(cred.appSecret, APP_SECRET_DEFAULTS);
+  // The model decrypts with node:crypto (OpenSSL), not with the code under test, under the defaults it assumes.
+  expect(APP_SECRET_DEFAULTS).toMatchObject({ cipher: 'AES-ECB', keyFrom: 'utf8', encoding: 'base64' });
+  const cipher = nodeAppSecretCipher(cred.appSecret);
   const errors = ['secret_pass_time_error', 'sign_error', 'param_error'];
   return {
     name: 'app-secret',
@@ -325,8 +327,10 @@ async function appSecretSubject(): Promise<Subject> {
       if (res.status !== 200) return 'reject';
       const body = res.body.trim();
       if (errors.includes(body)) return 'reject';
+      const text = cipher.decrypt(body);
+      if (text === undefined) return 'reject';
       try {
-        const env = JSON.parse(await cipher.decrypt(body)) as { success?: unknown; data?: unknown };
+        const env = JSON.parse(text) as { success?: unknown; data?: unknown };
         return env !== null && typeof env === 'object' && env.success === true ? { resolve: env.data } : 'reject';
       } catch {
         return 'reject';
@@ -350,7 +354,8 @@ async function sortedSignSubject(): Promise<Subject> {
   const genuine = await transport.send(sealed.wire, {});
   const others: WireResponse[] = [];
   for (const op of ['/echo', '/fail']) others.push(await transport.send((await profile.seal(callInfo(op, { b: '2' }), undefined, ctx)).wire, {}));
-  const cipher = legacyCipher(appKey, SORTED_SIGN_DEFAULTS);
+  expect(SORTED_SIGN_DEFAULTS).toMatchObject({ cipher: 'AES-CBC', iv: 'key', keyFrom: 'utf8', encoding: 'hex' });
+  const cipher = nodeSortedSignCipher(appKey);
   const safeCode = sealed.state.safeCode;
   const resultCode = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?[0-9]{1,9}$/.test(v) ? Number(v) : typeof v === 'string' && v ? v : undefined);
   return {
@@ -367,8 +372,10 @@ async function sortedSignSubject(): Promise<Subject> {
       if (res.status !== 200) return 'reject';
       const body = res.body.trim();
       if (body.startsWith('{')) return 'reject';
+      const text = cipher.decrypt(body);
+      if (text === undefined) return 'reject';
       try {
-        const reply = JSON.parse(await cipher.decrypt(body)) as { code?: unknown; data?: unknown; safeCode?: unknown };
+        const reply = JSON.parse(text) as { code?: unknown; data?: unknown; safeCode?: unknown };
         if (reply === null || typeof reply !== 'object') return 'reject';
         return resultCode(reply.code) === 0 && reply.safeCode === safeCode ? { resolve: reply.data } : 'reject';
       } catch {
@@ -631,7 +638,7 @@ describe('hostile issuance answers', () => {
   it('app-secret issue(): 2,000 broken issuance answers -> RpcError with a PROTOCOLS.md code, never a credential without a usable appSecret', async () => {
     const publicSecret = 'pUbLiC-sEcReT-16';
     const profile = appSecret({ publicSecret });
-    const cipher = legacyCipher(publicSecret, APP_SECRET_DEFAULTS);
+    const cipher = nodeAppSecretCipher(publicSecret);
     const codes: Record<string, number> = {};
     let cases = 0;
     let issued = 0;
