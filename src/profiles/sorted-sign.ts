@@ -50,6 +50,18 @@ export const SORTED_SIGN_CODES = {
 } as const;
 
 /** Names the protocol itself puts in `q`; a business param by one of these names is refused. */
+/**
+ * The protocol refusals, one table for both halves: the RpcError code the client raises, and
+ * the gateway's message (which also names its refusal in `stats()`).
+ */
+export const SORTED_SIGN_REFUSALS: Readonly<Record<number, { error: RpcErrorCode; message: string }>> = {
+  [SORTED_SIGN_CODES.appNotFound]: { error: 'KEY_NOT_SET', message: 'app not found' },
+  [SORTED_SIGN_CODES.paramsInvalid]: { error: 'BAD_REQUEST', message: 'params invalid' },
+  [SORTED_SIGN_CODES.signatureInvalid]: { error: 'SIGNATURE_INVALID', message: 'signature invalid' },
+  [SORTED_SIGN_CODES.timestampOutOfWindow]: { error: 'CLOCK_SKEW', message: 'timestamp out of window' },
+  [SORTED_SIGN_CODES.replayed]: { error: 'REPLAYED_REQUEST', message: 'request replayed' },
+};
+
 export const SORTED_SIGN_RESERVED = new Set(['appId', 'timestamp', 'safeCode', 'signature', 'token', 'machineCode', 'params']);
 
 const SAFE_CODE_MOD = 10n ** 13n;
@@ -180,25 +192,15 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
         throw new RpcError('RESPONSE_REPLAYED', 'the answer does not echo this request’s safeCode; it was discarded', { gatewayCode: code });
     }
     const message = typeof reply.msg === 'string' && reply.msg ? reply.msg : undefined;
-    const fail = (rpcCode: RpcErrorCode, fallback: string, extra: { hint?: string; serverTime?: number } = {}) => new RpcError(rpcCode, message ?? fallback, { gatewayCode: code, ...extra });
-    switch (code) {
-      case 0:
-        return reply.data;
-      case 1000:
-        throw fail('KEY_NOT_SET', 'app not found', { hint: HINT_APP });
-      case 1001:
-        throw fail('BAD_REQUEST', 'params invalid');
-      case 1002:
-        throw fail('SIGNATURE_INVALID', 'signature invalid', { hint: HINT_SIGNATURE });
-      case 1003: {
-        const serverTime = epochMs(reply.timestamp);
-        throw fail('CLOCK_SKEW', 'timestamp out of window', serverTime === undefined ? {} : { serverTime });
-      }
-      case 1004:
-        throw fail('REPLAYED_REQUEST', 'request replayed');
-      default:
-        throw fail('GATEWAY', 'the gateway reported an error');
-    }
+    if (code === SORTED_SIGN_CODES.ok) return reply.data;
+    const refusal = typeof code === 'number' ? SORTED_SIGN_REFUSALS[code] : undefined;
+    const hint = code === SORTED_SIGN_CODES.appNotFound ? HINT_APP : code === SORTED_SIGN_CODES.signatureInvalid ? HINT_SIGNATURE : undefined;
+    const serverTime = code === SORTED_SIGN_CODES.timestampOutOfWindow ? epochMs(reply.timestamp) : undefined;
+    throw new RpcError(refusal?.error ?? 'GATEWAY', message ?? refusal?.message ?? 'the gateway reported an error', {
+      gatewayCode: code,
+      ...(hint ? { hint } : {}),
+      ...(serverTime !== undefined ? { serverTime } : {}),
+    });
   }
 
   return {

@@ -7,7 +7,7 @@
  */
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
-import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
+import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
 import { GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
@@ -23,15 +23,9 @@ export interface SortedSignGatewayOptions extends LegacyOptions {
 }
 
 /** Protocol codes an operation may not use: the client would act on them (clock, replay). */
-const RESERVED_CODES = new Set<number>([0, 1000, 1001, 1002, 1003, 1004]);
+const RESERVED_CODES = new Set<number>([SORTED_SIGN_CODES.ok, ...Object.keys(SORTED_SIGN_REFUSALS).map(Number)]);
 
-const REJECT_NAMES: Record<number, string> = {
-  1000: 'KEY_NOT_SET',
-  1001: 'BAD_REQUEST',
-  1002: 'SIGNATURE_INVALID',
-  1003: 'CLOCK_SKEW',
-  1004: 'REPLAYED_REQUEST',
-};
+const refusalName = (code: number): string | undefined => SORTED_SIGN_REFUSALS[code]?.error;
 
 function businessCode(code: string): number | string {
   const n = /^-?[0-9]{1,9}$/.test(code) ? Number(code) : undefined;
@@ -83,8 +77,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   async function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
     const now = core.now();
     const date = new Date(now).toUTCString();
-    const plain = (code: number, msg: string): GatewayAnswer => {
-      core.reject(REJECT_NAMES[code] ?? String(code));
+    const plain = (code: number, msg = SORTED_SIGN_REFUSALS[code].message): GatewayAnswer => {
+      core.reject(refusalName(code) ?? String(code));
       return { status: 200, headers: { 'content-type': 'application/json', date }, body: JSON.stringify({ code, msg, timestamp: now }) };
     };
     const path = request.pathname;
@@ -101,7 +95,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       try {
         ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
       } catch {
-        return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+        return plain(SORTED_SIGN_CODES.paramsInvalid);
       }
     } else {
       core.reject('METHOD_NOT_ALLOWED');
@@ -109,28 +103,28 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       return { status: 405, headers: { allow: 'GET, POST', date, 'content-type': 'text/plain;charset=UTF-8' }, body: 'method_not_allowed' };
     }
     const app = typeof appId === 'string' || typeof appId === 'number' ? apps.get(String(appId)) : undefined;
-    if (!app) return plain(SORTED_SIGN_CODES.appNotFound, 'app not found');
-    if (typeof params !== 'string' || params === '') return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    if (!app) return plain(SORTED_SIGN_CODES.appNotFound);
+    if (typeof params !== 'string' || params === '') return plain(SORTED_SIGN_CODES.paramsInvalid);
     let decrypted: string;
     try {
       decrypted = await app.cipher.decrypt(params);
     } catch {
-      return plain(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+      return plain(SORTED_SIGN_CODES.paramsInvalid);
     }
 
     // From here the request was readable: every reply is encrypted.
     const fields = parseRaw(decrypted);
     const q = new Map(fields ?? []);
     const safeCode = q.get('safeCode');
-    const sealed = async (code: number | string, msg: string, data?: unknown): Promise<GatewayAnswer> => {
-      if (typeof code === 'number' && REJECT_NAMES[code]) core.reject(REJECT_NAMES[code]);
+    const sealed = async (code: number | string, msg = SORTED_SIGN_REFUSALS[code as number].message, data?: unknown): Promise<GatewayAnswer> => {
+      if (typeof code === 'number' && refusalName(code)) core.reject(refusalName(code)!);
       const reply: Record<string, unknown> = { code, msg };
       if (data !== undefined) reply.data = data;
       if (echo && safeCode !== undefined) reply.safeCode = safeCode;
       reply.timestamp = core.now();
       return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(JSON.stringify(reply), core.random) };
     };
-    if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
+    if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid);
     const given = q.get('signature');
     if (given === undefined) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature missing');
     const expected = await sortedSignSignature(
@@ -139,14 +133,14 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       app.appKey,
       config.digest,
     );
-    if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid, 'signature invalid');
+    if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid);
     const ts = q.get('timestamp');
-    if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid, 'params invalid');
-    if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow, 'timestamp out of window');
+    if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid);
+    if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow);
     const seenKey = String(appId) + '\n' + safeCode;
     purge(now);
     const until = safeCodes.get(seenKey);
-    if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed, 'request replayed');
+    if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed);
     if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     safeCodes.set(seenKey, now + 2 * windowMs);
 
