@@ -10,7 +10,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
 import { checkSecret, cipherCache, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
-import { isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
+import { isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -191,15 +191,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       }
 
       core.count('call');
-      const ctx = {
-        operationType: path,
-        dialect: 'app-secret',
-        appId,
-        // Made only if the operation reads it (the node:http path has no Headers object otherwise).
-        get headers() {
-          return request.headers;
-        },
-      };
+      const ctx = operationContext(request, 'app-secret', path, appId);
       const ran = runBounded(core, path, params, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
       const result: OperationResult = isThenable(ran) ? await ran : ran;
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };

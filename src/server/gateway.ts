@@ -238,6 +238,21 @@ export async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | und
   }
 }
 
+/**
+ * @internal What an operation is given: its names, and the request's headers, made only if it
+ * reads them (the node:http path has no Headers object otherwise).
+ */
+export function operationContext(request: GatewayRequest, dialect: string, operationType: string, appId: string | undefined): OperationContext {
+  return {
+    operationType,
+    dialect,
+    ...(appId !== undefined ? { appId } : {}),
+    get headers() {
+      return request.headers;
+    },
+  };
+}
+
 /** @internal */
 export function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';

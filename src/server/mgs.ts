@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
+import { isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -141,15 +141,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
       return fail(core, 3002, '_requestBody must be a string');
     }
 
-    const ctx = {
-      operationType: op,
-      dialect: 'mgs',
-      appId,
-      // Made only if the operation reads it (the node:http path has no Headers object otherwise).
-      get headers() {
-        return request.headers;
-      },
-    };
+    const ctx = operationContext(request, 'mgs', op, appId);
     const ran = runBounded(core, op, params, ctx, { ok: false, code: 'TIMEOUT', message: 'the operation took too long' });
     const result: OperationResult = isThenable(ran) ? await ran : ran;
     if (!result.ok) return operationFailure(core, result);

@@ -10,7 +10,7 @@ import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
 import { PEER_HEADER } from './node.js';
-import { GatewayReject, isThenable, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
+import { GatewayReject, isThenable, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -259,14 +259,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         finish();
       }
     };
-    const ran = runOperation(core, op, parsed.params, {
-      operationType: op,
-      dialect: 'modern',
-      appId,
-      get headers() {
-        return request.headers;
-      },
-    });
+    const ran = runOperation(core, op, parsed.params, operationContext(request, 'modern', op, appId));
     let env: string | undefined;
     if (isThenable(ran)) {
       // The run keeps going past the timeout and stores its envelope when it ends, so a

@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult } from './gateway.js';
+import { GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -147,15 +147,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     core.count('call');
     const business: Record<string, string> = {};
     for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
-    const ctx = {
-      operationType: path,
-      dialect: 'sorted-sign',
-      appId: String(appId),
-      // Made only if the operation reads it (the node:http path has no Headers object otherwise).
-      get headers() {
-        return request.headers;
-      },
-    };
+    const ctx = operationContext(request, 'sorted-sign', path, String(appId));
     const ran = runBounded(core, path, business, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
     // A timeout is a business error whose code is no protocol code.
     const result: OperationResult = isThenable(ran) ? await ran : ran;
