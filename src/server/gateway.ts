@@ -422,27 +422,35 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   };
 
-  /** `handle` for built-in profiles, on either kind of request: the same bounds, refusals and error handling. */
-  async function serveWire(serve: ServeFn, request: GatewayRequest): Promise<GatewayAnswer> {
+  /**
+   * Every request, whichever path: the in-flight bound, then `run`; a GatewayReject is its plain
+   * refusal, anything else a plain 500 (never a stack trace on the wire: the error goes to the
+   * operator only). `refuse` makes the refusal in the path's own type.
+   */
+  async function bounded<T>(discard: () => void, run: () => Promise<T>, refuse: (status: number, code: string, now: number) => T): Promise<T> {
     const answer = (status: number, code: string) => {
       core.reject(code);
-      return plainAnswer(status, code, now());
+      return refuse(status, code, now());
     };
     if (inFlight >= maxInFlight) {
-      request.discard();
+      discard();
       return answer(503, 'GATEWAY_BUSY');
     }
     inFlight++;
     try {
-      return await serve(request, core);
+      return await run();
     } catch (e) {
       if (e instanceof GatewayReject) return answer(e.status, e.code);
-      // Never a stack trace on the wire: the error goes to the operator only.
       internalError(e);
       return answer(500, 'INTERNAL');
     } finally {
       inFlight--;
     }
+  }
+
+  /** `handle` for built-in profiles, on either kind of request. */
+  function serveWire(serve: ServeFn, request: GatewayRequest): Promise<GatewayAnswer> {
+    return bounded(() => request.discard(), () => serve(request, core), plainAnswer);
   }
 
   const gateway: Gateway = {
@@ -456,27 +464,15 @@ export function createGateway(options: GatewayOptions): Gateway {
     async handle(request) {
       const serve = serveOf(profile);
       if (serve) return toResponse(await serveWire(serve, requestView(request, core)));
-      const answer = (status: number, code: string) => {
-        core.reject(code);
-        return plainError(status, code, now());
-      };
-      if (inFlight >= maxInFlight) {
-        request.body?.cancel().catch(() => {});
-        return answer(503, 'GATEWAY_BUSY');
-      }
-      inFlight++;
-      try {
-        const response = await profile.handle(request, core);
-        if (!(response instanceof Response)) throw new TypeError('the gateway profile did not answer with a Response');
-        return response;
-      } catch (e) {
-        if (e instanceof GatewayReject) return answer(e.status, e.code);
-        // Never a stack trace on the wire: the error goes to the operator only.
-        internalError(e);
-        return answer(500, 'INTERNAL');
-      } finally {
-        inFlight--;
-      }
+      return bounded(
+        () => request.body?.cancel().catch(() => {}),
+        async () => {
+          const response = await profile.handle(request, core);
+          if (!(response instanceof Response)) throw new TypeError('the gateway profile did not answer with a Response');
+          return response;
+        },
+        plainError,
+      );
     },
     expireCredentials() {
       profile.expireCredentials?.();
