@@ -7,7 +7,7 @@
  * Adding a dialect is one entry in DEMO_DIALECTS (and one in the playground's table,
  * examples/playground/dialects.ts).
  */
-import { appSecret, createGateway, mgs, modern, OperationError, sortedSign, type Gateway, type GatewayProfile } from '../../src/server/index.js';
+import { appSecret, createGateway, generateSigningKeyPair, mgs, modern, OperationError, sortedSign, type Gateway, type GatewayProfile } from '../../src/server/index.js';
 
 export interface DemoGateways {
   /** Gateways by dialect name, mounted at `/gw/<dialect>`. */
@@ -36,11 +36,8 @@ export function demoOperations(gw: Gateway): Gateway {
 
 /** A fresh ECDSA P-256 key: PKCS#8 PEM for the gateway, the public JWK for clients to pin. */
 export async function demoSigningKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
-  const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
-  const pem = `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(...pkcs8))}\n-----END PRIVATE KEY-----\n`;
-  const { x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-  return { pem, jwk: { kty: 'EC', crv: 'P-256', x, y } };
+  const { privateKeyPem, publicJwk } = await generateSigningKeyPair();
+  return { pem: privateKeyPem, jwk: publicJwk };
 }
 
 /** `n` random hex characters (demo secrets). */

@@ -14,7 +14,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { createGateway, modern, OperationError, toNodeHandler } from 'sealed-rpc/server';
+import { createGateway, generateSigningKeyPair, modern, OperationError, toNodeHandler } from 'sealed-rpc/server';
 
 /** The gateway's signing key (PEM) and the public JWK the page pins. */
 async function gatewayKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
@@ -25,10 +25,8 @@ async function gatewayKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
     const { x, y } = await crypto.subtle.exportKey('jwk', priv);
     return { pem: fromEnv, jwk: { kty: 'EC', crv: 'P-256', x, y } };
   }
-  const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', pair.privateKey)).toString('base64');
-  const { x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-  return { pem: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n`, jwk: { kty: 'EC', crv: 'P-256', x, y } };
+  const { privateKeyPem, publicJwk } = await generateSigningKeyPair();
+  return { pem: privateKeyPem, jwk: publicJwk };
 }
 
 /** The page: the IIFE bundle from a plain script tag, the gateway's public key pinned inline. */

@@ -11,7 +11,7 @@ import { modern as modernGateway } from '../../src/server/modern.ts';
 import { appSecret as appSecretGateway } from '../../src/server/app-secret.ts';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.ts';
 import { mgs as mgsGateway } from '../../src/server/mgs.ts';
-import { ecdhFromScalar } from '../../src/crypto/ec.ts';
+import { ecdhFromScalar, generateSigningKeyPair } from '../../src/crypto/ec.ts';
 import { BENCH_DIALECTS, credFor, makeClientProfile, poolRandom, type DialectFixture, type DialectName, type Fixtures, type WireRequestLike, type WireResponseLike } from './core.ts';
 
 
@@ -46,11 +46,8 @@ export function paramsOfSize(n: number, seed: number): Record<string, string> {
 }
 
 export async function signingKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
-  const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
-  const pem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64')}\n-----END PRIVATE KEY-----\n`;
-  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-  return { pem, jwk: { kty, crv, x, y } };
+  const { privateKeyPem, publicJwk } = await generateSigningKeyPair();
+  return { pem: privateKeyPem, jwk: publicJwk };
 }
 
 /** Gateway + client options for one dialect, with fixed bench secrets. Shared with the throughput bench. */

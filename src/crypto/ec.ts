@@ -6,7 +6,8 @@
 import { fromBase64, fromBase64Url, toBase64Url } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
-import { buf, pureEc, randomBytes, subtle } from './provider.js';
+import { derToPem } from '../codec/pem.js';
+import { buf, pureEc, randomBytes, requireSubtle, subtle } from './provider.js';
 
 const ECDH = { name: 'ECDH', namedCurve: 'P-256' } as const;
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -195,4 +196,16 @@ export async function ecdsaSign(key: EcSignKey, message: Uint8Array): Promise<Ui
   if (!(key.priv instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
   const { p256 } = await pureEc();
   return p256.sign(message, key.priv, { prehash: true, format: 'compact', extraEntropy: randomBytes(32) });
+}
+
+/**
+ * A fresh ECDSA P-256 key for a `modern` gateway: the private key as PKCS#8 PEM (the gateway's
+ * `signingKeys`) and the public key as a JWK (what clients pin in `serverKeys`).
+ */
+export async function generateSigningKeyPair(): Promise<{ privateKeyPem: string; publicJwk: JsonWebKey }> {
+  const s = requireSubtle('signing-key generation');
+  const pair = (await s.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await s.exportKey('pkcs8', pair.privateKey));
+  const { kty, crv, x, y } = await s.exportKey('jwk', pair.publicKey);
+  return { privateKeyPem: derToPem(pkcs8, 'PRIVATE KEY'), publicJwk: { kty, crv, x, y } };
 }

@@ -11,6 +11,7 @@
 import { RpcError, badConfig } from '../errors.js';
 import { fromBase64, toBase64 } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
+import { derToPem } from '../codec/pem.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { buf, requireSubtle } from './provider.js';
 
@@ -101,12 +102,6 @@ function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
   const pkcs1 = label === null ? isPkcs1(bytes, kind) : label.startsWith('RSA ');
   if (!pkcs1) return bytes;
   return kind === 'public' ? pkcs1PublicToSpki(bytes) : pkcs1PrivateToPkcs8(bytes);
-}
-
-function derToPem(derBytes: Uint8Array, label: string): string {
-  const b64 = toBase64(derBytes);
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 // ---- key cache ----

@@ -9,6 +9,7 @@ export { RpcError } from '../errors.js';
 export { signRsaSha256, verifyPushCallback } from './push.js';
 export { signPackage, signPackageDetached, type SignPackageOptions } from './package-sign.js';
 export { generateRsaKeyPair, signRsa } from '../crypto/rsa.js';
+export { generateSigningKeyPair } from '../crypto/ec.js';
 export { runCli, type CliIo } from './cli.js';
 // Opt-in: run the SDK's primitives on node:crypto in this process (same bytes; ~6x less CPU
 // per small message than Node's WebCrypto). Call once at gateway start; it affects every

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RpcError } from '../../src/errors.js';
-import { createGateway, modern, OperationError, toNodeHandler, type Gateway } from '../../src/server/index.js';
+import { createGateway, generateSigningKeyPair, modern, OperationError, toNodeHandler, type Gateway } from '../../src/server/index.js';
 import type { ModernGatewayOptions } from '../../src/server/modern.js';
 
 export interface Running {
@@ -32,11 +32,8 @@ export async function serveGateway(gateway: Gateway): Promise<Running> {
 
 /** A fresh P-256 signing key: the PKCS#8 PEM for the gateway and the JWK for the client. */
 export async function signingKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
-  const pair = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
-  const pem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64')}\n-----END PRIVATE KEY-----\n`;
-  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-  return { pem, jwk: { kty, crv, x, y } };
+  const { privateKeyPem, publicJwk } = await generateSigningKeyPair();
+  return { pem: privateKeyPem, jwk: publicJwk };
 }
 
 /** A modern gateway with the demo operations, and the serverKeys a client pins. */
