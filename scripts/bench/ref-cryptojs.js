@@ -12,14 +12,10 @@
  * made by the same code at setup.
  */
 import CryptoJS from 'crypto-js';
-import { encodeTs, joinRaw, poolRandom, safeCodeFromBytes } from './util.js';
+import { joinRaw, mgsReference, pathOf, poolRandom, safeCodeFromBytes } from './util.js';
 
 const WA = (bytes) => CryptoJS.lib.WordArray.create(bytes);
 const b64u = (wa) => CryptoJS.enc.Base64url.stringify(wa);
-
-function pathOf(op) {
-  return op.startsWith('/') ? op : '/' + op;
-}
 
 // ---- app-secret: AES-ECB (utf8 key), base64, MD5 sign, two layers ----
 
@@ -98,24 +94,10 @@ function sortedSignRef(fx, sf) {
 // ---- mgs: MD5(Operation-Type=…&Request-Data=base64(body)&Ts=… + secret), plain JSON ----
 
 function mgsRef(fx, sf) {
-  const { appId, workspaceId, secret, did } = fx.clientOptions;
-  return {
-    name: 'crypto-js',
-    sameWire: true,
-    seal() {
-      const ts = encodeTs(Math.round(fx.now));
-      const body = JSON.stringify([{ _requestBody: JSON.stringify(sf.params) }]);
-      const input = `Operation-Type=${sf.op}&Request-Data=${CryptoJS.enc.Base64.stringify(CryptoJS.enc.Utf8.parse(body))}&Ts=${ts}`;
-      const sign = CryptoJS.MD5(input + secret).toString();
-      const headers = { Version: '2', 'Operation-Type': sf.op, AppId: appId, WorkspaceId: workspaceId, Did: did, Ts: ts, Sign: sign, signType: 'md5', 'Content-Type': 'application/json' };
-      return { wire: { path: fx.clientOptions.gatewayPath ?? '/mgw.htm', method: 'POST', headers, body, operationType: sf.op }, state: null };
-    },
-    open() {
-      const status = sf.response.headers['result-status'];
-      if (status !== '1000') throw new Error('mgs ' + status);
-      return JSON.parse(sf.response.body);
-    },
-  };
+  return mgsReference('crypto-js', fx, sf, {
+    base64Utf8: (text) => CryptoJS.enc.Base64.stringify(CryptoJS.enc.Utf8.parse(text)),
+    md5Hex: (text) => CryptoJS.MD5(text).toString(),
+  });
 }
 
 // ---- modern: crypto-js has no GCM; AES-256-CBC + HMAC-SHA256 over the same fields ----

@@ -5,9 +5,8 @@
  * with the SDK for all four.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
-import { encodeTs, hexToBytes, joinRaw, poolRandom, safeCodeFromBytes } from './util.js';
+import { hexToBytes, joinRaw, mgsReference, pathOf, poolRandom, safeCodeFromBytes } from './util.js';
 
-const pathOf = (op) => (op.startsWith('/') ? op : '/' + op);
 const aesName = (key, mode) => `aes-${key.length * 8}-${mode}`;
 
 function ecbEnc(text, key) {
@@ -121,23 +120,10 @@ function sortedSignNode(fx, sf) {
 }
 
 function mgsNode(fx, sf) {
-  const { appId, workspaceId, secret, did } = fx.clientOptions;
-  return {
-    name: 'node',
-    sameWire: true,
-    seal() {
-      const ts = encodeTs(Math.round(fx.now));
-      const body = JSON.stringify([{ _requestBody: JSON.stringify(sf.params) }]);
-      const input = `Operation-Type=${sf.op}&Request-Data=${Buffer.from(body, 'utf8').toString('base64')}&Ts=${ts}`;
-      const sign = createHash('md5').update(input + secret).digest('hex');
-      const headers = { Version: '2', 'Operation-Type': sf.op, AppId: appId, WorkspaceId: workspaceId, Did: did, Ts: ts, Sign: sign, signType: 'md5', 'Content-Type': 'application/json' };
-      return { wire: { path: fx.clientOptions.gatewayPath ?? '/mgw.htm', method: 'POST', headers, body, operationType: sf.op }, state: null };
-    },
-    open() {
-      if (sf.response.headers['result-status'] !== '1000') throw new Error('mgs error');
-      return JSON.parse(sf.response.body);
-    },
-  };
+  return mgsReference('node', fx, sf, {
+    base64Utf8: (text) => Buffer.from(text, 'utf8').toString('base64'),
+    md5Hex: (text) => createHash('md5').update(text).digest('hex'),
+  });
 }
 
 const FLOORS = { modern: modernNode, 'app-secret': appSecretNode, 'sorted-sign': sortedSignNode, mgs: mgsNode };

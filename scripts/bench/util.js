@@ -40,3 +40,30 @@ export function encodeTs(ms) {
 
 /** `k=v&k=v`, raw values. */
 export const joinRaw = (entries) => entries.map(([k, v]) => k + '=' + v).join('&');
+
+/** A path from an operation name (`op` or `/op`). */
+export const pathOf = (op) => (op.startsWith('/') ? op : '/' + op);
+
+/**
+ * The mgs client half as both references write it: MD5(Operation-Type=…&Request-Data=base64(body)&Ts=… + secret)
+ * over a plain JSON body. `base64Utf8` and `md5Hex` are the reference's own primitives (crypto-js or node:crypto).
+ */
+export function mgsReference(name, fx, sf, { base64Utf8, md5Hex }) {
+  const { appId, workspaceId, secret, did } = fx.clientOptions;
+  return {
+    name,
+    sameWire: true,
+    seal() {
+      const ts = encodeTs(Math.round(fx.now));
+      const body = JSON.stringify([{ _requestBody: JSON.stringify(sf.params) }]);
+      const sign = md5Hex(`Operation-Type=${sf.op}&Request-Data=${base64Utf8(body)}&Ts=${ts}` + secret);
+      const headers = { Version: '2', 'Operation-Type': sf.op, AppId: appId, WorkspaceId: workspaceId, Did: did, Ts: ts, Sign: sign, signType: 'md5', 'Content-Type': 'application/json' };
+      return { wire: { path: fx.clientOptions.gatewayPath ?? '/mgw.htm', method: 'POST', headers, body, operationType: sf.op }, state: null };
+    },
+    open() {
+      const status = sf.response.headers['result-status'];
+      if (status !== '1000') throw new Error('mgs ' + status);
+      return JSON.parse(sf.response.body);
+    },
+  };
+}
