@@ -176,12 +176,15 @@ const NATIVE_ECB_MIN = 512;
 export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
   const n = plaintext.length >= NATIVE_ECB_MIN ? native() : undefined;
   if (n) return n.aes('ecb', false, k.raw, plaintext);
-  const xk = (k.enc ??= unsafe.expandKeyLE(k.raw));
-  const len = (plaintext.length & ~15) + 16;
-  const out = new Uint8Array(len);
+  const out = new Uint8Array((plaintext.length & ~15) + 16);
   out.set(plaintext);
-  out.fill(len - plaintext.length, plaintext.length);
-  encryptBlocks(xk, new Uint32Array(out.buffer));
+  return padAndEncrypt(k, out, plaintext.length);
+}
+
+/** `out` holds `n` plaintext bytes and room for the padding (a whole block at most): pad, encrypt in place. */
+function padAndEncrypt(k: EcbKey, out: Uint8Array, n: number): Uint8Array {
+  out.fill(out.length - n, n);
+  encryptBlocks((k.enc ??= unsafe.expandKeyLE(k.raw)), new Uint32Array(out.buffer));
   return out;
 }
 
@@ -193,10 +196,7 @@ export function ecbEncryptText(k: EcbKey, text: string): Uint8Array {
   const len = (text.length & ~15) + 16;
   if (len >= NATIVE_ECB_MIN && native()) return ecbEncrypt(k, utf8Encode(text));
   const out = new Uint8Array(len);
-  if (!asciiInto(text, out)) return ecbEncrypt(k, utf8Encode(text));
-  out.fill(len - text.length, text.length);
-  encryptBlocks((k.enc ??= unsafe.expandKeyLE(k.raw)), new Uint32Array(out.buffer));
-  return out;
+  return asciiInto(text, out) ? padAndEncrypt(k, out, text.length) : ecbEncrypt(k, utf8Encode(text));
 }
 
 /** Strip PKCS#7 padding, reading every byte of the last block whatever it finds. */
