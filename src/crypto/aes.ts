@@ -1,12 +1,12 @@
 /**
  * AES in the three modes the dialects use. GCM and CBC go through WebCrypto where it
  * exists and noble otherwise; ECB (Java's `Cipher.getInstance("AES")`) has no WebCrypto
- * form: it runs noble's block function over a prepared key, except that large decryptions
- * borrow WebCrypto's AES-CBC (see ecbDecrypt). PKCS#7 padding for ECB/CBC. GCM output is
+ * form: it runs our block function (aes-block.ts) over a prepared key, except that large
+ * decryptions borrow WebCrypto's AES-CBC (see ecbDecrypt). PKCS#7 padding for ECB/CBC. GCM output is
  * `iv12 || ciphertext || tag16` with no AAD unless one is given.
  */
-import { unsafe } from '@noble/ciphers/aes.js';
 import { concatBytes } from '../codec/bytes.js';
+import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from './aes-block.js';
 import { toHex } from '../codec/hex.js';
 import { asciiInto, utf8Encode } from '../codec/utf8.js';
 import { buf, native, pure, randomBytes, subtle } from './provider.js';
@@ -114,15 +114,13 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
 // ------------------------------------------------------------------ ECB with a prepared key
 
 /**
- * @internal An AES key prepared for ECB. noble's `ecb(key)` is single-use and expands the
- * key schedule on every message; the legacy dialects make ~30 small ECB encryptions per call
- * under two keys, so each schedule is expanded once here and noble's block function
- * (`unsafe.encrypt`/`decrypt`, pinned noble version: see package.json) runs over it.
+ * @internal An AES key prepared for ECB: the legacy dialects make ~30 small ECB operations
+ * per call under two keys, so each key schedule is expanded once, on first use.
  */
 export interface EcbKey {
   readonly raw: Uint8Array;
-  enc?: Uint32Array;
-  dec?: Uint32Array;
+  enc?: Int32Array;
+  dec?: Int32Array;
 }
 
 export function ecbKey(raw: Uint8Array): EcbKey {
@@ -132,34 +130,16 @@ export function ecbKey(raw: Uint8Array): EcbKey {
 
 // The block function works on little-endian words: a big-endian engine swaps them around it.
 const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-function swapWords(w: Uint32Array): void {
-  if (!LE) for (let i = 0; i < w.length; i++) w[i] = ((w[i] >>> 24) | ((w[i] >>> 8) & 0xff00) | ((w[i] & 0xff00) << 8) | (w[i] << 24)) >>> 0;
+function swapWords(w: Int32Array): void {
+  if (!LE) for (let i = 0; i < w.length; i++) w[i] = (w[i] >>> 24) | ((w[i] >>> 8) & 0xff00) | ((w[i] & 0xff00) << 8) | (w[i] << 24);
 }
 
-// Whole blocks, in place. Two loops rather than one taking the block function as an
-// argument, so that each call site sees one function and the engine can inline it.
-function encryptBlocks(xk: Uint32Array, w: Uint32Array): void {
-  const encrypt = unsafe.encrypt;
+/** ECB over whole blocks of `b` (its own buffer, from offset 0), in place. */
+function ecbBlocks(k: EcbKey, b: Uint8Array, decrypt: boolean): void {
+  const w = new Int32Array(b.buffer, 0, b.length >> 2);
   swapWords(w);
-  for (let i = 0; i < w.length; i += 4) {
-    const r = encrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
-    w[i] = r.s0;
-    w[i + 1] = r.s1;
-    w[i + 2] = r.s2;
-    w[i + 3] = r.s3;
-  }
-  swapWords(w);
-}
-function decryptBlocks(xk: Uint32Array, w: Uint32Array): void {
-  const decrypt = unsafe.decrypt;
-  swapWords(w);
-  for (let i = 0; i < w.length; i += 4) {
-    const r = decrypt(xk, w[i], w[i + 1], w[i + 2], w[i + 3]);
-    w[i] = r.s0;
-    w[i + 1] = r.s1;
-    w[i + 2] = r.s2;
-    w[i + 3] = r.s3;
-  }
+  if (decrypt) decryptBlocks((k.dec ??= decryptionKey((k.enc ??= expandKey(k.raw)))), w);
+  else encryptBlocks((k.enc ??= expandKey(k.raw)), w);
   swapWords(w);
 }
 
@@ -184,7 +164,7 @@ export function ecbEncrypt(k: EcbKey, plaintext: Uint8Array): Uint8Array {
 /** `out` holds `n` plaintext bytes and room for the padding (a whole block at most): pad, encrypt in place. */
 function padAndEncrypt(k: EcbKey, out: Uint8Array, n: number): Uint8Array {
   out.fill(out.length - n, n);
-  encryptBlocks((k.enc ??= unsafe.expandKeyLE(k.raw)), new Uint32Array(out.buffer));
+  ecbBlocks(k, out, false);
   return out;
 }
 
@@ -240,9 +220,8 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Arra
     for (let i = 0; i < cw.length; i++) pw[i + 4] ^= cw[i];
     return unpad(p);
   }
-  const xk = (k.dec ??= unsafe.expandKeyDecLE(k.raw));
   const out = data.slice();
-  decryptBlocks(xk, new Uint32Array(out.buffer));
+  ecbBlocks(k, out, true);
   return unpad(out);
 }
 

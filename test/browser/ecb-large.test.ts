@@ -1,6 +1,6 @@
 // In Chromium: ECB decryption of large bodies runs on WebCrypto's AES-CBC (see ecbDecrypt),
-// small ones and every encryption on noble's block function over a prepared key. Reference
-// bytes: @noble/ciphers' public ecb() API.
+// small ones and every encryption on our block function (aes-block.ts) over a prepared key.
+// Reference bytes: @noble/ciphers' public ecb() API, an independent implementation.
 import { ecb } from '@noble/ciphers/aes.js';
 import { describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/codec/index.js';

@@ -1,11 +1,12 @@
-// The legacy dialects' own primitives: AES-ECB on a prepared key (noble's block function over
-// a schedule expanded once; large decryptions through WebCrypto's AES-CBC), MD5 and SHA-1
-// (src/crypto/legacy-hash.ts). Expected bytes come from node:crypto (OpenSSL) and RFC 1321, never from the code under
+// The legacy dialects' own primitives: AES-ECB on a prepared key (our block function,
+// src/crypto/aes-block.ts, over a schedule expanded once; large decryptions through
+// WebCrypto's AES-CBC), MD5 and SHA-1 (src/crypto/legacy-hash.ts). Expected bytes come from node:crypto (OpenSSL) and RFC 1321, never from the code under
 // test. Runs on every engine project: WebCrypto, no crypto.subtle, and node:crypto.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8Encode } from '../../src/codec/index.js';
 import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptText, ecbKey } from '../../src/crypto/aes.js';
+import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from '../../src/crypto/aes-block.js';
 import { md5, sha1 } from '../../src/crypto/digest.js';
 
 function opensslEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -21,6 +22,39 @@ function opensslEcbRaw(key: Uint8Array, blocks: Uint8Array): Uint8Array {
 
 // Lengths around block edges, and past the 4096-byte point where decryption moves to WebCrypto.
 const LENGTHS = [0, 1, 15, 16, 17, 31, 32, 100, 4079, 4080, 4095, 4096, 4097, 20_000, 70_001];
+
+describe('the AES block function (aes-block.ts)', () => {
+  const hex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
+  const words = (b: Uint8Array) => new Int32Array(b.slice().buffer);
+  // FIPS-197 Appendix C: plaintext 00112233…ff under keys 000102…
+  const FIPS197 = [
+    ['000102030405060708090a0b0c0d0e0f', '69c4e0d86a7b0430d8cdb78070b4c55a'],
+    ['000102030405060708090a0b0c0d0e0f1011121314151617', 'dda97ca4864cdfe06eaf70a0ec0d7191'],
+    ['000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', '8ea2b7ca516745bfeafc49904b496089'],
+  ];
+  for (const [key, ct] of FIPS197) {
+    it(`FIPS-197 appendix C, AES-${key.length * 4}: encrypts 00112233…ff to ${ct.slice(0, 8)}… and decrypts it back`, () => {
+      const w = expandKey(hex(key));
+      const x = words(hex('00112233445566778899aabbccddeeff'));
+      encryptBlocks(w, x);
+      expect(Buffer.from(x.buffer).toString('hex')).toBe(ct);
+      decryptBlocks(decryptionKey(w), x);
+      expect(Buffer.from(x.buffer).toString('hex')).toBe('00112233445566778899aabbccddeeff');
+    });
+  }
+
+  it('decrypts OpenSSL’s ECB ciphertext of 1–64 random blocks under 300 random keys of each size', () => {
+    for (const keyLen of [16, 24, 32]) {
+      for (let i = 0; i < 300; i++) {
+        const raw = new Uint8Array(randomBytes(keyLen));
+        const blocks = new Uint8Array(randomBytes(16 * (1 + (i % 64))));
+        const x = words(opensslEcbRaw(raw, blocks));
+        decryptBlocks(decryptionKey(expandKey(raw)), x);
+        expect(toHex(new Uint8Array(x.buffer)), `AES-${keyLen * 8}, key ${i}`).toBe(toHex(blocks));
+      }
+    }
+  });
+});
 
 describe('AES-ECB on a prepared key', () => {
   for (const keyLen of [16, 24, 32]) {
