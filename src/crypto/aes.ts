@@ -134,9 +134,9 @@ function swapWords(w: Int32Array): void {
   if (!LE) for (let i = 0; i < w.length; i++) w[i] = (w[i] >>> 24) | ((w[i] >>> 8) & 0xff00) | ((w[i] & 0xff00) << 8) | (w[i] << 24);
 }
 
-/** ECB over whole blocks of `b` (its own buffer, from offset 0), in place. */
+/** ECB over the whole blocks of `b`, in place (`b` starts 4-byte aligned: the callers allocate it). */
 function ecbBlocks(k: EcbKey, b: Uint8Array, decrypt: boolean): void {
-  const w = new Int32Array(b.buffer, 0, b.length >> 2);
+  const w = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
   swapWords(w);
   if (decrypt) decryptBlocks((k.dec ??= decryptionKey((k.enc ??= expandKey(k.raw)))), w);
   else encryptBlocks((k.enc ??= expandKey(k.raw)), w);
