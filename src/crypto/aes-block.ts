@@ -2,12 +2,14 @@
  * @internal The AES block cipher (FIPS-197), for ECB, which WebCrypto does not offer.
  *
  * Why our own and not noble's block function: noble merges its T-tables into 64K-entry
- * ones (1 MB for both directions), which miss the CPU cache. Here the classic four 256-entry
- * tables per direction (4 KB each) stay in L1: about 1.7× noble's speed on large inputs in
- * Chromium and 2.5× on the short values the legacy dialects make ~30 of per call, and no
- * megabyte allocated at first use in a web view. Like noble's, table lookups depend on key
- * and data (cache timing; see the README's threat model). Checked against OpenSSL, the
- * shared vectors, FIPS-197 and noble in test/crypto/legacy-primitives.test.ts.
+ * ones (1 MB for both directions), which miss the CPU cache as soon as other code runs
+ * between calls. Here the classic four 256-entry tables per direction (4 KB each) stay in L1.
+ * Alone in a loop it is 1.05–1.3× noble's speed; in the bench, with other code in between,
+ * the app-secret round got 1.6–2.2× faster and the gateway's app-secret throughput ~1.5×
+ * (README, "Performance and size"); it is 4.7 KB min+gz smaller, and no megabyte is
+ * allocated at first use in a web view. Like noble's, table lookups depend on key and data
+ * (cache timing; see the README's threat model). Checked against FIPS-197, OpenSSL and
+ * noble (test/crypto/legacy-primitives.test.ts, test/browser/ecb-large.test.ts).
  *
  * Blocks are Int32 words in little-endian byte order (a view over the bytes on a
  * little-endian engine; aes.ts swaps on a big-endian one).
