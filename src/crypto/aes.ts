@@ -2,8 +2,8 @@
  * AES in the three modes the dialects use. GCM and CBC go through WebCrypto where it
  * exists and noble otherwise; ECB (Java's `Cipher.getInstance("AES")`) has no WebCrypto
  * form: it runs our block function (aes-block.ts) over a prepared key, except that large
- * decryptions borrow WebCrypto's AES-CBC (see ecbDecrypt). PKCS#7 padding for ECB/CBC. GCM output is
- * `iv12 || ciphertext || tag16` with no AAD unless one is given.
+ * decryptions borrow WebCrypto's AES-CBC (see ecbDecrypt). PKCS#7 padding for ECB/CBC.
+ * GCM output is `iv12 || ciphertext || tag16` with no AAD unless one is given.
  */
 import { concatBytes } from '../codec/bytes.js';
 import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from './aes-block.js';
