@@ -71,7 +71,7 @@ export function appSecretSign(m: ReadonlyMap<string, string>, secret: string, di
 
 /**
  * Seal one request (§1 steps 1–5). `appId` is undefined for issuance, where `secret` is the
- * publicSecret. Encryptions run in a fixed order (inner values in param order, then each
+ * publicSecret. Encryptions start in a fixed order (inner values in param order, then each
  * outer key and value), so injected GCM IVs reproduce exact bytes.
  */
 export async function sealAppSecret(
@@ -88,12 +88,17 @@ export async function sealAppSecret(
   const outer = cipherFor(publicSecret);
   const m = new Map<string, string>();
   if (appId !== undefined) m.set('appId', appId);
-  for (const [k, v] of params) m.set(k, await inner.encrypt(v, random));
+  // Each layer's encryptions are independent: started together and awaited once (one
+  // WebCrypto round trip for all under CBC/GCM, not one per value). Each draws its GCM IV
+  // as it starts, so IVs are still drawn in the order above.
+  const values = await Promise.all(params.map(([, v]) => inner.encrypt(v, random)));
+  params.forEach(([k], i) => m.set(k, values[i]));
   m.set('sign', await appSecretSign(m, secret, config.digest));
-  const form: [string, string][] = [];
   // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may
   // memoize, except the sign, which is new on every call and would only push the rest out.
-  for (const [k, v] of m) form.push([await outer.encrypt(k, random, true), await outer.encrypt(v, random, k !== 'sign')]);
+  const entries = [...m];
+  const sealed = await Promise.all(entries.flatMap(([k, v]) => [outer.encrypt(k, random, true), outer.encrypt(v, random, k !== 'sign')]));
+  const form = entries.map((_, i): [string, string] => [sealed[2 * i], sealed[2 * i + 1]]);
   return {
     path,
     method: 'POST',

@@ -5,7 +5,7 @@
  * test/interop/java-legacy.test.ts.
  */
 import { createDecipheriv, createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createClient, memoryStore, fetchTransport, type Transport, type WireRequest, type WireResponse } from '../../src/index.js';
 import { appSecret } from '../../src/profiles/app-secret.js';
 import { appSecret as appSecretGateway, type AppSecretGatewayOptions } from '../../src/server/app-secret.js';
@@ -286,6 +286,31 @@ describe('app-secret client <-> our gateway', () => {
     const res = await gateway.handle(new Request('http://gw.test/api/echo', { method: 'POST', headers: last.headers, body: new URLSearchParams(pairs).toString() }));
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('sign_error');
+  });
+
+  it('under AES-CBC (WebCrypto) a layer’s encryptions start together, not one by one: 9 in flight at once for 8 params + accessFrom, and the gateway opens the call', async () => {
+    const options = { publicSecret: PUBLIC, cipher: 'AES-CBC', iv: 'key' } as const;
+    const client = createClient({ profile: appSecret(options), transport: inProcess(gatewayFor(options)), store: memoryStore() });
+    await client.call('/api/echo', {}); // issuance, and every key imported
+    const subtle = globalThis.crypto.subtle;
+    const encrypt = subtle.encrypt.bind(subtle);
+    let inFlight = 0;
+    let peak = 0;
+    const spy = vi.spyOn(subtle, 'encrypt').mockImplementation(async (...args: Parameters<SubtleCrypto['encrypt']>) => {
+      peak = Math.max(peak, ++inFlight);
+      try {
+        return await encrypt(...args);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const params = Object.fromEntries(Array.from({ length: 8 }, (_, i) => ['p' + i, 'value ' + i]));
+      expect(await client.call('/api/echo', params)).toEqual({ ...params, accessFrom: 'h5' });
+      expect(peak).toBeGreaterThanOrEqual(9);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('renewOnStart "load" is exposed on the profile and the client issues at start, before any call', async () => {
