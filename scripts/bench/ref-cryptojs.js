@@ -12,7 +12,7 @@
  * made by the same code at setup.
  */
 import CryptoJS from 'crypto-js';
-import { joinRaw, mgsReference, pathOf, poolRandom, safeCodeFromBytes } from './util.js';
+import { appSecretReference, mgsReference, pathOf, poolRandom, sortedSignReference } from './util.js';
 
 const WA = (bytes) => CryptoJS.lib.WordArray.create(bytes);
 const b64u = (wa) => CryptoJS.enc.Base64url.stringify(wa);
@@ -20,75 +20,25 @@ const b64u = (wa) => CryptoJS.enc.Base64url.stringify(wa);
 // ---- app-secret: AES-ECB (utf8 key), base64, MD5 sign, two layers ----
 
 function appSecretRef(fx, sf) {
-  const { publicSecret } = fx.clientOptions;
-  const accessFrom = fx.clientOptions.accessFrom ?? 'h5';
-  const { appId, appSecret } = fx.cred;
-  const pubKey = CryptoJS.enc.Utf8.parse(publicSecret);
-  const appKey = CryptoJS.enc.Utf8.parse(appSecret);
+  const keys = { public: CryptoJS.enc.Utf8.parse(fx.clientOptions.publicSecret), app: CryptoJS.enc.Utf8.parse(fx.cred.appSecret) };
   const ecb = { mode: CryptoJS.mode.ECB, padding: CryptoJS.pad.Pkcs7 };
-  const enc = (text, key) => CryptoJS.AES.encrypt(text, key, ecb).toString();
-  return {
-    name: 'crypto-js',
-    sameWire: true,
-    seal() {
-      const m = [['appId', appId]];
-      for (const [k, v] of Object.entries(sf.params)) m.push([k, enc(v, appKey)]);
-      m.push(['accessFrom', enc(accessFrom, appKey)]);
-      const byKey = Object.fromEntries(m);
-      const concat = Object.keys(byKey)
-        .sort()
-        .map((k) => byKey[k])
-        .join('');
-      m.push(['sign', CryptoJS.MD5(concat + appSecret).toString()]);
-      const form = new URLSearchParams();
-      for (const [k, v] of m) form.append(enc(k, pubKey), enc(v, pubKey));
-      return {
-        wire: { path: pathOf(sf.op), method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: form.toString(), operationType: sf.op },
-        state: null,
-      };
-    },
-    open() {
-      const body = sf.response.body.trim();
-      if (body === 'secret_pass_time_error' || body === 'sign_error' || body === 'param_error') throw new Error(body);
-      const text = CryptoJS.AES.decrypt(body, appKey, ecb).toString(CryptoJS.enc.Utf8);
-      const env = JSON.parse(text);
-      if (!env.success) throw new Error(env.msg);
-      return env.data;
-    },
-  };
+  return appSecretReference('crypto-js', fx, sf, {
+    encrypt: (text, key) => CryptoJS.AES.encrypt(text, keys[key], ecb).toString(),
+    md5Hex: (text) => CryptoJS.MD5(text).toString(),
+    decrypt: (b64) => CryptoJS.AES.decrypt(b64, keys.app, ecb).toString(CryptoJS.enc.Utf8),
+  });
 }
 
 // ---- sorted-sign: timestamp + safeCode, MD5 over the sorted join, AES-CBC (iv = key), hex ----
 
 function sortedSignRef(fx, sf) {
-  const { appId, appKey } = fx.clientOptions;
-  const key = CryptoJS.enc.Utf8.parse(appKey);
+  const key = CryptoJS.enc.Utf8.parse(fx.clientOptions.appKey);
   const cbc = { iv: key, mode: CryptoJS.mode.CBC, padding: CryptoJS.pad.Pkcs7 };
-  const rnd = poolRandom(sf.pool);
-  return {
-    name: 'crypto-js',
-    sameWire: true,
-    seal() {
-      rnd.reset();
-      const timestamp = String(Math.round(fx.now));
-      const safeCode = safeCodeFromBytes(rnd.random(8));
-      const q = [['timestamp', timestamp], ['safeCode', safeCode], ...Object.entries(sf.params)];
-      const sorted = [...q].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      q.push(['signature', CryptoJS.MD5(joinRaw(sorted)).toString()]);
-      const params = CryptoJS.AES.encrypt(joinRaw(q), key, cbc).ciphertext.toString(CryptoJS.enc.Hex);
-      const query = new URLSearchParams([['appId', appId], ['params', params]]).toString();
-      return { wire: { path: pathOf(sf.op) + '?' + query, method: 'GET', headers: {}, operationType: sf.op }, state: safeCode };
-    },
-    open(sealed) {
-      const body = sf.response.body.trim();
-      if (body.startsWith('{')) throw new Error('plain error answer');
-      const cp = CryptoJS.lib.CipherParams.create({ ciphertext: CryptoJS.enc.Hex.parse(body) });
-      const reply = JSON.parse(CryptoJS.AES.decrypt(cp, key, cbc).toString(CryptoJS.enc.Utf8));
-      if (reply.safeCode !== sealed.state) throw new Error('safeCode not echoed');
-      if (Number(reply.code) !== 0) throw new Error(reply.msg);
-      return reply.data;
-    },
-  };
+  return sortedSignReference('crypto-js', fx, sf, {
+    md5Hex: (text) => CryptoJS.MD5(text).toString(),
+    encryptHex: (text) => CryptoJS.AES.encrypt(text, key, cbc).ciphertext.toString(CryptoJS.enc.Hex),
+    decryptHex: (hex) => CryptoJS.AES.decrypt(CryptoJS.lib.CipherParams.create({ ciphertext: CryptoJS.enc.Hex.parse(hex) }), key, cbc).toString(CryptoJS.enc.Utf8),
+  });
 }
 
 // ---- mgs: MD5(Operation-Type=…&Request-Data=base64(body)&Ts=… + secret), plain JSON ----

@@ -5,7 +5,7 @@
  * with the SDK for all four.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
-import { hexToBytes, joinRaw, mgsReference, pathOf, poolRandom, safeCodeFromBytes } from './util.js';
+import { appSecretReference, hexToBytes, mgsReference, pathOf, poolRandom, sortedSignReference } from './util.js';
 
 const aesName = (key, mode) => `aes-${key.length * 8}-${mode}`;
 
@@ -56,67 +56,28 @@ function modernNode(fx, sf) {
 }
 
 function appSecretNode(fx, sf) {
-  const { publicSecret } = fx.clientOptions;
-  const accessFrom = fx.clientOptions.accessFrom ?? 'h5';
-  const { appId, appSecret } = fx.cred;
-  const pubKey = Buffer.from(publicSecret, 'utf8');
-  const appKey = Buffer.from(appSecret, 'utf8');
-  return {
-    name: 'node',
-    sameWire: true,
-    seal() {
-      const m = [['appId', appId]];
-      for (const [k, v] of Object.entries(sf.params)) m.push([k, ecbEnc(v, appKey)]);
-      m.push(['accessFrom', ecbEnc(accessFrom, appKey)]);
-      const byKey = Object.fromEntries(m);
-      const concat = Object.keys(byKey)
-        .sort()
-        .map((k) => byKey[k])
-        .join('');
-      m.push(['sign', createHash('md5').update(concat + appSecret).digest('hex')]);
-      const form = new URLSearchParams();
-      for (const [k, v] of m) form.append(ecbEnc(k, pubKey), ecbEnc(v, pubKey));
-      return {
-        wire: { path: pathOf(sf.op), method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: form.toString(), operationType: sf.op },
-        state: null,
-      };
-    },
-    open() {
-      const env = JSON.parse(ecbDec(sf.response.body.trim(), appKey));
-      if (!env.success) throw new Error(env.msg);
-      return env.data;
-    },
-  };
+  const keys = { public: Buffer.from(fx.clientOptions.publicSecret, 'utf8'), app: Buffer.from(fx.cred.appSecret, 'utf8') };
+  return appSecretReference('node', fx, sf, {
+    encrypt: (text, key) => ecbEnc(text, keys[key]),
+    md5Hex: (text) => createHash('md5').update(text).digest('hex'),
+    decrypt: (b64) => ecbDec(b64, keys.app),
+  });
 }
 
 function sortedSignNode(fx, sf) {
-  const { appId, appKey } = fx.clientOptions;
-  const key = Buffer.from(appKey, 'utf8');
+  const key = Buffer.from(fx.clientOptions.appKey, 'utf8');
   const iv = key.subarray(0, 16);
-  const rnd = poolRandom(sf.pool);
-  return {
-    name: 'node',
-    sameWire: true,
-    seal() {
-      rnd.reset();
-      const timestamp = String(Math.round(fx.now));
-      const safeCode = safeCodeFromBytes(rnd.random(8));
-      const q = [['timestamp', timestamp], ['safeCode', safeCode], ...Object.entries(sf.params)];
-      const sorted = [...q].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      q.push(['signature', createHash('md5').update(joinRaw(sorted)).digest('hex')]);
+  return sortedSignReference('node', fx, sf, {
+    md5Hex: (text) => createHash('md5').update(text).digest('hex'),
+    encryptHex: (text) => {
       const c = createCipheriv(aesName(key, 'cbc'), key, iv);
-      const params = Buffer.concat([c.update(joinRaw(q), 'utf8'), c.final()]).toString('hex');
-      const query = new URLSearchParams([['appId', appId], ['params', params]]).toString();
-      return { wire: { path: pathOf(sf.op) + '?' + query, method: 'GET', headers: {}, operationType: sf.op }, state: safeCode };
+      return Buffer.concat([c.update(text, 'utf8'), c.final()]).toString('hex');
     },
-    open(sealed) {
+    decryptHex: (hex) => {
       const d = createDecipheriv(aesName(key, 'cbc'), key, iv);
-      const reply = JSON.parse(Buffer.concat([d.update(Buffer.from(sf.response.body.trim(), 'hex')), d.final()]).toString('utf8'));
-      if (reply.safeCode !== sealed.state) throw new Error('safeCode not echoed');
-      if (Number(reply.code) !== 0) throw new Error(reply.msg);
-      return reply.data;
+      return Buffer.concat([d.update(Buffer.from(hex, 'hex')), d.final()]).toString('utf8');
     },
-  };
+  });
 }
 
 function mgsNode(fx, sf) {

@@ -67,3 +67,73 @@ export function mgsReference(name, fx, sf, { base64Utf8, md5Hex }) {
     },
   };
 }
+
+/**
+ * The app-secret client half as both references write it: each value AES-ECB'd under the
+ * appSecret, MD5 of the values in sorted key order + appSecret, then every name and value
+ * AES-ECB'd under the publicSecret into a form. `encrypt(text, key)` (key: 'public' | 'app')
+ * gives base64, `md5Hex` and `decrypt(base64)` (under the appSecret) are the reference's own.
+ */
+export function appSecretReference(name, fx, sf, { encrypt, md5Hex, decrypt }) {
+  const accessFrom = fx.clientOptions.accessFrom ?? 'h5';
+  const { appId, appSecret } = fx.cred;
+  return {
+    name,
+    sameWire: true,
+    seal() {
+      const m = [['appId', appId]];
+      for (const [k, v] of Object.entries(sf.params)) m.push([k, encrypt(v, 'app')]);
+      m.push(['accessFrom', encrypt(accessFrom, 'app')]);
+      const byKey = Object.fromEntries(m);
+      const concat = Object.keys(byKey)
+        .sort()
+        .map((k) => byKey[k])
+        .join('');
+      m.push(['sign', md5Hex(concat + appSecret)]);
+      const form = new URLSearchParams();
+      for (const [k, v] of m) form.append(encrypt(k, 'public'), encrypt(v, 'public'));
+      return {
+        wire: { path: pathOf(sf.op), method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: form.toString(), operationType: sf.op },
+        state: null,
+      };
+    },
+    open() {
+      const body = sf.response.body.trim();
+      if (body === 'secret_pass_time_error' || body === 'sign_error' || body === 'param_error') throw new Error(body);
+      const env = JSON.parse(decrypt(body));
+      if (!env.success) throw new Error(env.msg);
+      return env.data;
+    },
+  };
+}
+
+/**
+ * The sorted-sign client half as both references write it (GET, rule `sorted`, MD5, AES-CBC
+ * with iv = key, hex). `md5Hex`, `encryptHex(text)` and `decryptHex(hex)` are the reference's own.
+ */
+export function sortedSignReference(name, fx, sf, { md5Hex, encryptHex, decryptHex }) {
+  const { appId } = fx.clientOptions;
+  const rnd = poolRandom(sf.pool);
+  return {
+    name,
+    sameWire: true,
+    seal() {
+      rnd.reset();
+      const timestamp = String(Math.round(fx.now));
+      const safeCode = safeCodeFromBytes(rnd.random(8));
+      const q = [['timestamp', timestamp], ['safeCode', safeCode], ...Object.entries(sf.params)];
+      const sorted = [...q].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      q.push(['signature', md5Hex(joinRaw(sorted))]);
+      const query = new URLSearchParams([['appId', appId], ['params', encryptHex(joinRaw(q))]]).toString();
+      return { wire: { path: pathOf(sf.op) + '?' + query, method: 'GET', headers: {}, operationType: sf.op }, state: safeCode };
+    },
+    open(sealed) {
+      const body = sf.response.body.trim();
+      if (body.startsWith('{')) throw new Error('plain error answer');
+      const reply = JSON.parse(decryptHex(body));
+      if (reply.safeCode !== sealed.state) throw new Error('safeCode not echoed');
+      if (Number(reply.code) !== 0) throw new Error(reply.msg);
+      return reply.data;
+    },
+  };
+}
