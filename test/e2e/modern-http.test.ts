@@ -3,7 +3,7 @@
  * API (src/index.ts), real fetch. Each test asserts behaviour and bytes, not mocks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, fetchTransport, memoryStore, modern, RpcError, indexedDbStore, type WireResponse } from '../../src/index.js';
+import { createClient, fetchTransport, memoryStore, modern, RpcError, indexedDbStore, type Client, type WireResponse } from '../../src/index.js';
 import { failure, modernGateway, serveGateway, type Running } from '../helpers/servers.js';
 
 const running: Running[] = [];
@@ -47,6 +47,15 @@ describe('modern over real HTTP on 127.0.0.1', () => {
     expect(gateway.stats().rejections.CREDENTIAL_EXPIRED).toBe(200);
   });
 
+  /** The clock corrections and retry causes a client reports, as they happen. */
+  function watchClock(client: Client) {
+    const corrections: number[] = [];
+    const retries: string[] = [];
+    client.events.on('clock-corrected', (e) => corrections.push(e.offsetMs));
+    client.events.on('retry', (e) => retries.push(e.cause));
+    return { corrections, retries };
+  }
+
   for (const [label, skew] of [
     ['10 minutes ahead', 10 * 60_000],
     ['10 minutes behind', -10 * 60_000],
@@ -54,10 +63,7 @@ describe('modern over real HTTP on 127.0.0.1', () => {
     it(`client clock ${label}, first contact: issuance's signed server time corrects it once, no resend`, async () => {
       const { url, serverKeys, gateway } = await setup();
       const client = createClient({ profile: modern({ serverKeys }), transport: fetchTransport({ baseUrl: url }), store: memoryStore(), clock: { now: () => Date.now() + skew } });
-      const corrections: number[] = [];
-      const retries: string[] = [];
-      client.events.on('clock-corrected', (e) => corrections.push(e.offsetMs));
-      client.events.on('retry', (e) => retries.push(e.cause));
+      const { corrections, retries } = watchClock(client);
       expect(await client.call('/echo', { x: '1' })).toEqual({ x: '1' });
       expect(corrections).toHaveLength(1);
       expect(Math.abs(corrections[0] + skew)).toBeLessThan(5_000);
@@ -73,10 +79,7 @@ describe('modern over real HTTP on 127.0.0.1', () => {
       await createClient({ profile: modern({ serverKeys }), transport: fetchTransport({ baseUrl: url }), store, storeKey }).call('/echo', { x: '0' });
       // ...then the clock moves by ten minutes.
       const client = createClient({ profile: modern({ serverKeys }), transport: fetchTransport({ baseUrl: url }), store, storeKey, clock: { now: () => Date.now() + skew } });
-      const corrections: number[] = [];
-      const retries: string[] = [];
-      client.events.on('clock-corrected', (e) => corrections.push(e.offsetMs));
-      client.events.on('retry', (e) => retries.push(e.cause));
+      const { corrections, retries } = watchClock(client);
       expect(await client.call('/echo', { x: '2' })).toEqual({ x: '2' });
       expect(corrections).toHaveLength(1);
       expect(Math.abs(corrections[0] + skew)).toBeLessThan(5_000);
