@@ -60,6 +60,7 @@ function buildTables(): void {
     }
   }
 }
+
 /** The encryption key schedule of a 16-, 24- or 32-byte key, as little-endian words. */
 export function expandKey(key: Uint8Array): Int32Array {
   if (!built) buildTables();
@@ -84,6 +85,7 @@ export function expandKey(key: Uint8Array): Int32Array {
 
 /** The decryption schedule for the equivalent inverse cipher: round keys reversed, InvMixColumns on the inner ones. */
 export function decryptionKey(w: Int32Array): Int32Array {
+  if (!built) buildTables(); // w came from expandKey, which built them; cheap to be sure
   const S = SBOX;
   const T = TD;
   const rounds = (w.length >> 2) - 1;
