@@ -14,19 +14,21 @@ const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const bswap = (x: number) => ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x & 0xff00) << 8) | (x << 24)) | 0;
 
 /**
- * The message as 32-bit words, padded the MD-style way: 0x80, zeros, then the bit length in
- * 64 bits (little-endian words for MD5, big-endian for SHA-1), a multiple of 64 bytes.
+ * The end of a message as 32-bit words, padded the MD-style way: `tail` (the bytes after the
+ * last whole 64-byte block already hashed, or the whole message), 0x80, zeros, then the
+ * message's bit length in 64 bits (little-endian words for MD5, big-endian for SHA-1), a
+ * multiple of 64 bytes.
  */
-function padded(data: Uint8Array, littleEndian: boolean): Int32Array {
-  const n = data.length;
+function padded(tail: Uint8Array, littleEndian: boolean, messageLength: number): Int32Array {
+  const n = tail.length;
   const total = (((n + 8) >>> 6) + 1) * 64;
   const bytes = new Uint8Array(total);
-  bytes.set(data);
+  bytes.set(tail);
   bytes[n] = 0x80;
   const w = new Int32Array(bytes.buffer);
   if (LE !== littleEndian) for (let i = 0; i < w.length; i++) w[i] = bswap(w[i]);
-  const lo = n << 3;
-  const hi = Math.floor(n / 0x20000000);
+  const lo = messageLength << 3;
+  const hi = Math.floor(messageLength / 0x20000000);
   w[(total >> 2) - 2] = littleEndian ? lo : hi;
   w[(total >> 2) - 1] = littleEndian ? hi : lo;
   return w;
@@ -40,11 +42,21 @@ function digestBytes(h: number[], littleEndian: boolean): Uint8Array {
 }
 
 export function md5(data: Uint8Array): Uint8Array {
-  const w = padded(data, true);
-  let h0 = 0x67452301;
-  let h1 = 0xefcdab89 | 0;
-  let h2 = 0x98badcfe | 0;
-  let h3 = 0x10325476;
+  const h = new Int32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
+  // The whole blocks are read where they are (MD5's words are little-endian, as the view is
+  // on this engine); only the tail is copied to be padded. A large sign is not copied.
+  const whole = LE && (data.byteOffset & 3) === 0 ? data.length & ~63 : 0;
+  if (whole) md5Blocks(h, new Int32Array(data.buffer, data.byteOffset, whole >> 2));
+  md5Blocks(h, padded(data.subarray(whole), true, data.length));
+  return digestBytes([h[0], h[1], h[2], h[3]], true);
+}
+
+/** The MD5 compression function over whole 64-byte blocks of words, into the state `h`. */
+function md5Blocks(h: Int32Array, w: Int32Array): void {
+  let h0 = h[0];
+  let h1 = h[1];
+  let h2 = h[2];
+  let h3 = h[3];
   for (let o = 0; o < w.length; o += 16) {
     let a = h0;
     let b = h1;
@@ -183,11 +195,14 @@ export function md5(data: Uint8Array): Uint8Array {
     h2 = (h2 + c) | 0;
     h3 = (h3 + d) | 0;
   }
-  return digestBytes([h0, h1, h2, h3], true);
+  h[0] = h0;
+  h[1] = h1;
+  h[2] = h2;
+  h[3] = h3;
 }
 
 export function sha1(data: Uint8Array): Uint8Array {
-  const w = padded(data, false);
+  const w = padded(data, false, data.length);
   const x = new Int32Array(80);
   let h0 = 0x67452301;
   let h1 = 0xefcdab89 | 0;

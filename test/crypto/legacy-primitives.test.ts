@@ -155,6 +155,17 @@ describe('MD5', () => {
     const view = whole.subarray(3, 777);
     expect(toHex(md5(view))).toBe(createHash('md5').update(view).digest('hex'));
   });
+
+  it('hashes whole blocks in place from views at every offset 0–7 (aligned and not) and lengths around block ends, never reading past the view, and leaves the input as it was', () => {
+    const whole = new Uint8Array(randomBytes(700));
+    const before = whole.slice();
+    for (let off = 0; off < 8; off++)
+      for (const n of [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 191, 192, 640]) {
+        const view = whole.subarray(off, off + n);
+        expect(toHex(md5(view)), `offset ${off}, ${n} bytes`).toBe(createHash('md5').update(view).digest('hex'));
+      }
+    expect(whole).toEqual(before);
+  });
 });
 
 describe('SHA-1', () => {
