@@ -9,6 +9,7 @@ import {
   encodeBytes,
   formDecode,
   formEncode,
+  formEncodeBase64,
   fromBase64,
   fromBase64Url,
   fromBase64UrlStrict,
@@ -189,6 +190,23 @@ describe('form bodies, sorting, joins', () => {
     expect(formDecode(formEncode(entries))).toEqual(entries);
     expect(formEncode([['k', '+/=']])).toBe('k=%2B%2F%3D');
     expect(formEncode([['k', 'a b']])).toBe('k=a+b');
+  });
+
+  it('formEncodeBase64 writes base64 text exactly as URLSearchParams does, at every length 0–300 and at 200 KB (short and long paths, 0/1/2 padding characters)', () => {
+    const serialize = (s: string) => new URLSearchParams([['', s]]).toString().slice(1);
+    for (let n = 0; n <= 300; n++) {
+      const b64 = toBase64(random(n));
+      expect(formEncodeBase64(b64), `${n} bytes`).toBe(serialize(b64));
+    }
+    // Many + and / (bytes 0xfb/0xff/0xbf give them), and a long value, with each padding count.
+    for (const n of [150_000, 150_001, 150_002]) {
+      const b = new Uint8Array(n);
+      for (let i = 0; i < n; i++) b[i] = i % 3 === 0 ? 0xfb : (i * 2654435761) >>> 24;
+      const b64 = toBase64(b);
+      expect(b64.length).toBeGreaterThanOrEqual(200_000);
+      expect(formEncodeBase64(b64)).toBe(serialize(b64));
+    }
+    expect(formEncodeBase64('+/+/'.repeat(100) + 'ab==')).toBe('%2B%2F%2B%2F'.repeat(100) + 'ab%3D%3D');
   });
 
   it('sortedKeys is UTF-16 code-unit order, case-sensitive (Java String.compareTo)', () => {
