@@ -53,11 +53,11 @@ export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uin
 }
 
 /**
- * The legacy dialects' signature: lower-case hex of `digest(message)`, or for
- * `hmac-sha256` the HMAC keyed with the UTF-8 bytes of `secret`.
+ * The legacy dialects' signature: lower-case hex of `digest(message)` (text is taken as
+ * UTF-8), or for `hmac-sha256` the HMAC keyed with the UTF-8 bytes of `secret`.
  */
-export async function digestHex(kind: Digest, message: string, secret?: string): Promise<string> {
-  const m = utf8Encode(message);
+export async function digestHex(kind: Digest, message: string | Uint8Array, secret?: string): Promise<string> {
+  const m = typeof message === 'string' ? utf8Encode(message) : message;
   switch (kind) {
     case 'md5':
       return toHex(md5(m));

@@ -4,7 +4,9 @@
  * again with the publicSecret the app embeds. Byte-compatible with the Java back ends it
  * comes from (`Cipher.getInstance("AES")`, `Collections.sort`, MD5 hex).
  */
-import { formEncode, sortedKeys } from '../codec/form.js';
+import { concatBytes } from '../codec/bytes.js';
+import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
+import { utf8Encode } from '../codec/utf8.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
 import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
@@ -48,6 +50,9 @@ export const APP_SECRET_ERRORS = {
 
 export const DEFAULT_ISSUE_PATH = '/secret_key/generate.json';
 
+/** From this many characters an inner ciphertext is carried as bytes (see sealAppSecret). */
+const LONG_TEXT = 1024;
+
 /** Param names the wire format itself uses; a business param by these names would be lost. */
 const RESERVED = new Set(['appId', 'sign']);
 
@@ -61,12 +66,13 @@ const HINT_CALL_UNREADABLE = 'The answer did not decrypt under the issued appSec
 /**
  * The §1 sign, one definition for both halves: every value but `sign`'s, in the sorted order
  * of their keys, joined, then the secret; digested with `digest` (keyed by the secret for HMAC).
+ * A value may be given as its UTF-8 bytes (the client has the inner ciphertexts' bytes at
+ * hand: encoding them again would cost a pass over every value).
  */
-export function appSecretSign(m: ReadonlyMap<string, string>, secret: string, digest: Digest): Promise<string> {
-  const concat = sortedKeys([...m.keys()].filter((k) => k !== 'sign'))
-    .map((k) => m.get(k))
-    .join('');
-  return sign(concat + secret, secret, digest);
+export function appSecretSign(m: ReadonlyMap<string, string | Uint8Array>, secret: string, digest: Digest): Promise<string> {
+  const values = sortedKeys([...m.keys()].filter((k) => k !== 'sign')).map((k) => m.get(k)!);
+  if (values.every((v) => typeof v === 'string')) return sign(values.join('') + secret, secret, digest);
+  return sign(concatBytes(...values.map((v) => (typeof v === 'string' ? utf8Encode(v) : v)), utf8Encode(secret)), secret, digest);
 }
 
 /**
@@ -81,18 +87,20 @@ export async function sealAppSecret(
   secret: string,
   publicSecret: string,
   config: LegacyConfig,
-  cipherFor: (secret: string) => { encrypt(text: string, random?: RandomBytes, memoize?: boolean): Promise<string> },
+  cipherFor: (secret: string) => { encrypt(text: string | Uint8Array, random?: RandomBytes, memoize?: boolean): Promise<string> },
   random: RandomBytes,
 ): Promise<WireRequest> {
   const inner = cipherFor(secret);
   const outer = cipherFor(publicSecret);
-  const m = new Map<string, string>();
+  const m = new Map<string, string | Uint8Array>();
   if (appId !== undefined) m.set('appId', appId);
   // Each layer's encryptions are independent: started together and awaited once (one
   // WebCrypto round trip for all under CBC/GCM, not one per value). Each draws its GCM IV
   // as it starts, so IVs are still drawn in the order above.
   const values = await Promise.all(params.map(([, v]) => inner.encrypt(v, random)));
-  params.forEach(([k], i) => m.set(k, values[i]));
+  // Each inner ciphertext is read twice, by the sign and by the outer layer: a long one is
+  // encoded to bytes once, for both (short ones cost less as they are).
+  params.forEach(([k], i) => m.set(k, values[i].length >= LONG_TEXT ? utf8Encode(values[i]) : values[i]));
   m.set('sign', await appSecretSign(m, secret, config.digest));
   // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may
   // memoize, except the sign, which is new on every call and would only push the rest out.
@@ -103,7 +111,7 @@ export async function sealAppSecret(
     path,
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-    body: formEncode(form),
+    body: formEncode(form, config.encoding === 'base64' ? formEncodeBase64 : formEncodeComponent),
     operationType: path,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { decodeBytes, encodeBytes, type Encoding } from '../codec/text.js';
 import { utf8Decode, utf8Encode } from '../codec/utf8.js';
-import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncryptText, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
+import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptText, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
 import { digestHex, type Digest } from '../crypto/digest.js';
 import { deriveAesKey, isAesKeyLength, KEY_FROM, spelledKey, type KeyFrom } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/provider.js';
@@ -96,11 +96,11 @@ export function secretFits(secret: unknown, keyFrom: KeyFrom): secret is string 
 
 export interface LegacyCipher {
   /**
-   * UTF-8 text -> encoded ciphertext. GCM takes its 12-byte IV from `random` (injectable for
-   * tests). `memoize`: the text is public (a name, a ciphertext): a deterministic cipher may
-   * keep its ciphertext for the next call.
+   * UTF-8 text (or its bytes) -> encoded ciphertext. GCM takes its 12-byte IV from `random`
+   * (injectable for tests). `memoize`: the text is public (a name, a ciphertext): a
+   * deterministic cipher may keep its ciphertext for the next call.
    */
-  encrypt(text: string, random?: RandomBytes, memoize?: boolean): Promise<string>;
+  encrypt(text: string | Uint8Array, random?: RandomBytes, memoize?: boolean): Promise<string>;
   /** Encoded ciphertext -> UTF-8 text; any decoding, padding, tag or UTF-8 failure is a DecryptError. */
   decrypt(text: string): Promise<string>;
 }
@@ -110,6 +110,18 @@ const WHITESPACE = /[\s]+/g;
 
 const MEMO_TEXT_MAX = 64;
 const MEMO_ENTRIES = 128;
+
+/**
+ * The memo's key for a short text: the text itself, or for bytes that are ASCII (an inner
+ * ciphertext passed as bytes) the text they spell, so both forms share one entry. Longer
+ * texts, and other bytes, are not memoized.
+ */
+function memoKey(text: string | Uint8Array): string | undefined {
+  if (text.length > MEMO_TEXT_MAX) return undefined;
+  if (typeof text === 'string') return text;
+  for (let i = 0; i < text.length; i++) if (text[i] > 127) return undefined;
+  return String.fromCharCode.apply(null, text as unknown as number[]);
+}
 
 /** AES under one secret with the dialect's common options. The key is derived once, on first use. */
 export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher {
@@ -134,15 +146,17 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
     async encrypt(text, random = randomBytes, memoize = false) {
       // Take the GCM IV before any await, so IVs are drawn in call order.
       const gcmIv = config.cipher === 'AES-GCM' ? random(12) : undefined;
-      const known = memoize ? memo?.get(text) : undefined;
+      const id = memoize && memo ? memoKey(text) : undefined;
+      const known = id === undefined ? undefined : memo!.get(id);
       if (known !== undefined) return known;
       // Once the key exists, ECB runs without another await (~30 of these per app-secret call).
       const { key, iv, ecb } = ready ?? (await material());
-      const ct = ecb ? ecbEncryptText(ecb, text) : await aesEncrypt(config.cipher, key, utf8Encode(text), gcmIv ?? iv);
+      const bytes = typeof text === 'string' ? undefined : text;
+      const ct = ecb ? (bytes ? ecbEncrypt(ecb, bytes) : ecbEncryptText(ecb, text as string)) : await aesEncrypt(config.cipher, key, bytes ?? utf8Encode(text as string), gcmIv ?? iv);
       const out = encodeBytes(ct, config.encoding);
-      if (memoize && memo && text.length <= MEMO_TEXT_MAX) {
-        if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value as string);
-        memo.set(text, out);
+      if (id !== undefined) {
+        if (memo!.size >= MEMO_ENTRIES) memo!.delete(memo!.keys().next().value as string);
+        memo!.set(id, out);
       }
       return out;
     },
@@ -181,8 +195,8 @@ export function cipherCache(config: LegacyConfig, max = 4): (secret: string) => 
   };
 }
 
-/** The legacy signature: lower-case hex of `digest(message)`; for `hmac-sha256` keyed with the UTF-8 bytes of `secret`. */
-export function sign(message: string, secret: string, digest: Digest): Promise<string> {
+/** The legacy signature: lower-case hex of `digest(message)` (text as UTF-8); for `hmac-sha256` keyed with the UTF-8 bytes of `secret`. */
+export function sign(message: string | Uint8Array, secret: string, digest: Digest): Promise<string> {
   return digestHex(digest, message, secret);
 }
 

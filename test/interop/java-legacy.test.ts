@@ -146,7 +146,7 @@ const FIXED_TS = 1712386078465;
 
 describe('byte-exact sealing: ours equals the Java reference for fixed inputs', () => {
   for (const [name, v] of Object.entries(APP_SECRET))
-    it(`app-secret ${name}: issuance and call bodies equal the Java app-side code's, byte for byte (IVs injected)`, async () => {
+    it(`app-secret ${name}: issuance and call bodies equal the Java app-side code's, byte for byte, with a 16 KB value (IVs injected)`, async () => {
       const profile = appSecret(v.options);
       // Issuance: sealed with the publicSecret, no appId.
       const issuanceRandom = recordingRandom();
@@ -166,9 +166,10 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
       ]);
       expect(issuanceWire!.body).toBe(javaIssuance);
 
-      // A call with Chinese text and characters that form encoding must escape.
+      // A call with Chinese text, characters that form encoding must escape, and a 16 KB value
+      // (its inner ciphertext takes the long-value path: carried as bytes, escaped in bulk).
       const callRandom = recordingRandom();
-      const params = { name: '张三', amount: '12.50', memo: '+/= &?#% 中文', Zed: 'upper case sorts first' };
+      const params = { name: '张三', amount: '12.50', memo: '+/= &?#% 中文', Zed: 'upper case sorts first', big: BIG_16K };
       const sealed = await profile.seal({ operationType: '/api/echo', params, options: {}, memo: {} }, { appId: 'app-42', appSecret: v.issuedSecret }, ctx(callRandom.random));
       const javaCall = await javaPost(`/${name}/__ref/seal`, [
         ['appId', 'app-42'],
@@ -178,7 +179,7 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
         ['p.accessFrom', 'h5'],
       ]);
       expect(sealed.wire.body).toBe(javaCall);
-      if (v.options.cipher === 'AES-GCM') expect(callRandom.draws.length).toBe(5 + 2 * 7); // 5 inner values, then key and value of appId, 5 params, sign
+      if (v.options.cipher === 'AES-GCM') expect(callRandom.draws.length).toBe(6 + 2 * 8); // 6 inner values, then key and value of appId, 6 params, sign
     });
 
   for (const [name, v] of Object.entries(SORTED_SIGN))
