@@ -168,15 +168,35 @@ function padAndEncrypt(k: EcbKey, out: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
+// One reused buffer for ECB work whose result is consumed at once (turned into text by
+// ecbEncryptTo, or copied by WebCrypto in ecbDecrypt): in Chromium a fresh buffer of a few
+// hundred KB costs more than the copy into it (~0.6 µs per KB: fresh pages, zeroing), and
+// an app-secret call makes ~30 of these. It only ever holds ciphertext between uses.
+let scratch = new Uint8Array(0);
+const SCRATCH_MAX = 1 << 20;
+
+function scratchOf(n: number): Uint8Array {
+  if (n > SCRATCH_MAX) return new Uint8Array(n);
+  if (scratch.length < n) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(n, 2 * scratch.length)));
+  return scratch.subarray(0, n);
+}
+
 /**
- * `ecbEncrypt(k, utf8Encode(text))` without the intermediate copy: ASCII text (most of what
- * the legacy dialects encrypt: base64, hex, names) is written straight into the padded buffer.
+ * `encode(ecbEncrypt(k, plaintext))`, text as UTF-8, with the ciphertext in a reused buffer:
+ * `encode` must not keep its argument (the legacy dialects turn each ciphertext into text at
+ * once). ASCII text (most of what they encrypt: base64, hex, names) is written straight in.
  */
-export function ecbEncryptText(k: EcbKey, text: string): Uint8Array {
-  const len = (text.length & ~15) + 16;
-  if (len >= NATIVE_ECB_MIN && native()) return ecbEncrypt(k, utf8Encode(text));
-  const out = new Uint8Array(len);
-  return asciiInto(text, out) ? padAndEncrypt(k, out, text.length) : ecbEncrypt(k, utf8Encode(text));
+export function ecbEncryptTo<T>(k: EcbKey, plaintext: string | Uint8Array, encode: (ciphertext: Uint8Array) => T): T {
+  if (((plaintext.length & ~15) + 16 >= NATIVE_ECB_MIN && native()) || plaintext.length > SCRATCH_MAX - 16)
+    return encode(ecbEncrypt(k, typeof plaintext === 'string' ? utf8Encode(plaintext) : plaintext));
+  if (typeof plaintext === 'string') {
+    const out = scratchOf((plaintext.length & ~15) + 16);
+    if (asciiInto(plaintext, out)) return encode(padAndEncrypt(k, out, plaintext.length));
+    plaintext = utf8Encode(plaintext);
+  }
+  const out = scratchOf((plaintext.length & ~15) + 16);
+  out.set(plaintext);
+  return encode(padAndEncrypt(k, out, plaintext.length));
 }
 
 /** Strip PKCS#7 padding, reading every byte of the last block whatever it finds. */
@@ -209,14 +229,16 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Arra
     const last = data.slice(data.length - 16);
     for (let i = 0; i < 16; i++) last[i] ^= 16;
     const x = ecbEncrypt(k, last).subarray(0, 16);
-    const input = new Uint8Array(data.length + 16);
+    const cbcKey = await importRaw(s, 'AES-CBC', k.raw);
+    // WebCrypto copies its input when called (before the first await): the scratch may be reused after.
+    const input = scratchOf(data.length + 16);
     input.set(data);
     input.set(x, data.length);
-    const cbcKey = await importRaw(s, 'AES-CBC', k.raw);
-    const p = new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: new Uint8Array(16) }, cbcKey, input));
+    const p = new Uint8Array(await s.decrypt({ name: 'AES-CBC', iv: new Uint8Array(16) }, cbcKey, buf(input)));
     // p holds D(C_i) ^ C_(i-1) for every data block (the extra block's padding is already removed).
     const pw = new Uint32Array(p.buffer, 0, p.length >> 2);
-    const cw = new Uint32Array(input.buffer, 0, (data.length - 16) >> 2);
+    const c = (data.byteOffset & 3) === 0 ? data : data.slice();
+    const cw = new Uint32Array(c.buffer, c.byteOffset, (data.length - 16) >> 2);
     for (let i = 0; i < cw.length; i++) pw[i + 4] ^= cw[i];
     return unpad(p);
   }

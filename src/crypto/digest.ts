@@ -3,15 +3,18 @@
  * from legacy-hash.ts; SHA-256 and HMAC use WebCrypto where it exists, @noble otherwise.
  */
 import { md5 as jsMd5, sha1 as jsSha1 } from './legacy-hash.js';
+import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { buf, native, pure, subtle } from './provider.js';
 
 export type Digest = 'md5' | 'sha1' | 'sha256' | 'hmac-sha256';
 
-export function md5(data: Uint8Array): Uint8Array {
+/** MD5 of `data`, or of its parts as if joined. */
+export function md5(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
   const n = native();
-  return n ? n.digest('md5', data) : jsMd5(data);
+  if (!n) return jsMd5(data);
+  return n.digest('md5', data instanceof Uint8Array ? data : concatBytes(...data));
 }
 
 export function sha1(data: Uint8Array): Uint8Array {
@@ -56,8 +59,10 @@ export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uin
  * The legacy dialects' signature: lower-case hex of `digest(message)` (text is taken as
  * UTF-8), or for `hmac-sha256` the HMAC keyed with the UTF-8 bytes of `secret`.
  */
-export async function digestHex(kind: Digest, message: string | Uint8Array, secret?: string): Promise<string> {
-  const m = typeof message === 'string' ? utf8Encode(message) : message;
+export async function digestHex(kind: Digest, message: string | Uint8Array | readonly Uint8Array[], secret?: string): Promise<string> {
+  // Parts (bytes as if joined) are joined here, except for MD5, which reads them one by one.
+  if (kind === 'md5' && Array.isArray(message)) return toHex(md5(message));
+  const m = typeof message === 'string' ? utf8Encode(message) : message instanceof Uint8Array ? message : concatBytes(...message);
   switch (kind) {
     case 'md5':
       return toHex(md5(m));

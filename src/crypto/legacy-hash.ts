@@ -34,6 +34,14 @@ function padded(tail: Uint8Array, littleEndian: boolean, messageLength: number):
   return w;
 }
 
+/** `bytes` (a multiple of 4 long) copied into little-endian words. */
+function wordsLE(bytes: Uint8Array): Int32Array {
+  const w = new Int32Array(bytes.length >> 2);
+  new Uint8Array(w.buffer).set(bytes);
+  if (!LE) for (let i = 0; i < w.length; i++) w[i] = bswap(w[i]);
+  return w;
+}
+
 function digestBytes(h: number[], littleEndian: boolean): Uint8Array {
   const out = new Uint8Array(h.length * 4);
   const v = new DataView(out.buffer);
@@ -41,13 +49,40 @@ function digestBytes(h: number[], littleEndian: boolean): Uint8Array {
   return out;
 }
 
-export function md5(data: Uint8Array): Uint8Array {
+/**
+ * MD5 of `data`, or of its parts one after another (as if joined: the app-secret sign runs
+ * over every sealed value, which then need not be copied into one buffer).
+ */
+export function md5(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  const parts = data instanceof Uint8Array ? [data] : data;
   const h = new Int32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
-  // The whole blocks are read where they are (MD5's words are little-endian, as the view is
-  // on this engine); only the tail is copied to be padded. A large sign is not copied.
-  const whole = LE && (data.byteOffset & 3) === 0 ? data.length & ~63 : 0;
-  if (whole) md5Blocks(h, new Int32Array(data.buffer, data.byteOffset, whole >> 2));
-  md5Blocks(h, padded(data.subarray(whole), true, data.length));
+  // Whole blocks are read where they are when they can be (MD5's words are little-endian, as
+  // the view is on this engine); a block that spans two parts, or sits unaligned, is copied.
+  const block = new Uint8Array(64);
+  const blockWords = new Int32Array(block.buffer);
+  let held = 0;
+  let total = 0;
+  for (const p of parts) {
+    total += p.length;
+    let i = 0;
+    if (held > 0) {
+      i = Math.min(64 - held, p.length);
+      block.set(p.subarray(0, i), held);
+      held += i;
+      if (held < 64) continue;
+      md5Blocks(h, LE ? blockWords : wordsLE(block));
+      held = 0;
+    }
+    const whole = (p.length - i) & ~63;
+    if (whole > 0) {
+      const at = p.byteOffset + i;
+      md5Blocks(h, LE && (at & 3) === 0 ? new Int32Array(p.buffer, at, whole >> 2) : wordsLE(p.subarray(i, i + whole)));
+      i += whole;
+    }
+    block.set(p.subarray(i), 0);
+    held = p.length - i;
+  }
+  md5Blocks(h, padded(block.subarray(0, held), true, total));
   return digestBytes([h[0], h[1], h[2], h[3]], true);
 }
 

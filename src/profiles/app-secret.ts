@@ -4,7 +4,6 @@
  * again with the publicSecret the app embeds. Byte-compatible with the Java back ends it
  * comes from (`Cipher.getInstance("AES")`, `Collections.sort`, MD5 hex).
  */
-import { concatBytes } from '../codec/bytes.js';
 import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { RpcError, badConfig } from '../errors.js';
@@ -72,7 +71,7 @@ const HINT_CALL_UNREADABLE = 'The answer did not decrypt under the issued appSec
 export function appSecretSign(m: ReadonlyMap<string, string | Uint8Array>, secret: string, digest: Digest): Promise<string> {
   const values = sortedKeys([...m.keys()].filter((k) => k !== 'sign')).map((k) => m.get(k)!);
   if (values.every((v) => typeof v === 'string')) return sign(values.join('') + secret, secret, digest);
-  return sign(concatBytes(...values.map((v) => (typeof v === 'string' ? utf8Encode(v) : v)), utf8Encode(secret)), secret, digest);
+  return sign([...values.map((v) => (typeof v === 'string' ? utf8Encode(v) : v)), utf8Encode(secret)], secret, digest);
 }
 
 /**

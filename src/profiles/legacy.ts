@@ -5,7 +5,7 @@
  */
 import { decodeBytes, encodeBytes, type Encoding } from '../codec/text.js';
 import { utf8Decode, utf8Encode } from '../codec/utf8.js';
-import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptText, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
+import { aesDecrypt, aesEncrypt, DecryptError, ecbDecrypt, ecbEncryptTo, ecbKey, type CipherName, type EcbKey } from '../crypto/aes.js';
 import { digestHex, type Digest } from '../crypto/digest.js';
 import { deriveAesKey, isAesKeyLength, KEY_FROM, spelledKey, type KeyFrom } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/provider.js';
@@ -151,9 +151,9 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
       if (known !== undefined) return known;
       // Once the key exists, ECB runs without another await (~30 of these per app-secret call).
       const { key, iv, ecb } = ready ?? (await material());
-      const bytes = typeof text === 'string' ? undefined : text;
-      const ct = ecb ? (bytes ? ecbEncrypt(ecb, bytes) : ecbEncryptText(ecb, text as string)) : await aesEncrypt(config.cipher, key, bytes ?? utf8Encode(text as string), gcmIv ?? iv);
-      const out = encodeBytes(ct, config.encoding);
+      const out = ecb
+        ? ecbEncryptTo(ecb, text, (ct) => encodeBytes(ct, config.encoding))
+        : encodeBytes(await aesEncrypt(config.cipher, key, typeof text === 'string' ? utf8Encode(text) : text, gcmIv ?? iv), config.encoding);
       if (id !== undefined) {
         if (memo!.size >= MEMO_ENTRIES) memo!.delete(memo!.keys().next().value as string);
         memo!.set(id, out);
@@ -195,8 +195,11 @@ export function cipherCache(config: LegacyConfig, max = 4): (secret: string) => 
   };
 }
 
-/** The legacy signature: lower-case hex of `digest(message)` (text as UTF-8); for `hmac-sha256` keyed with the UTF-8 bytes of `secret`. */
-export function sign(message: string | Uint8Array, secret: string, digest: Digest): Promise<string> {
+/**
+ * The legacy signature: lower-case hex of `digest(message)` (text as UTF-8, parts as if
+ * joined); for `hmac-sha256` keyed with the UTF-8 bytes of `secret`.
+ */
+export function sign(message: string | Uint8Array | readonly Uint8Array[], secret: string, digest: Digest): Promise<string> {
   return digestHex(digest, message, secret);
 }
 

@@ -32,11 +32,26 @@ describe('AES-ECB in Chromium', () => {
     }
   });
 
-  it('a 24-byte key (which Chromium’s WebCrypto refuses) decrypts 64 KB on the noble path', async () => {
+  it('a 24-byte key (which Chromium’s WebCrypto refuses) decrypts 64 KB on the block function', async () => {
     const raw = rand(24);
     const pt = rand(65536);
     const ct = ecb(raw).encrypt(pt);
     expect(toHex(await ecbDecrypt(ecbKey(raw), ct))).toBe(toHex(pt));
+  });
+
+  it('20 large decryptions in flight at once, with encryptions between them, under different keys: each opens to its own plaintext (the reused input buffer is copied by WebCrypto when called)', async () => {
+    const cases = Array.from({ length: 20 }, (_, i) => {
+      const raw = rand(i % 2 ? 32 : 16);
+      const pt = rand(4096 + 997 * i);
+      return { raw, pt, ct: ecb(raw).encrypt(pt) };
+    });
+    const opened = cases.map((c) => {
+      const p = ecbDecrypt(ecbKey(c.raw), c.ct);
+      ecbEncrypt(ecbKey(c.raw), rand(5000)); // reuses the buffer right after the call
+      return p;
+    });
+    const out = await Promise.all(opened);
+    out.forEach((p, i) => expect(toHex(p), `case ${i}`).toBe(toHex(cases[i].pt)));
   });
 
   it('a 64 KB body whose last block decrypts to bad padding (a zero byte) is a DecryptError, not data', async () => {

@@ -5,7 +5,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8Encode } from '../../src/codec/index.js';
-import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptText, ecbKey } from '../../src/crypto/aes.js';
+import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptTo, ecbKey } from '../../src/crypto/aes.js';
 import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from '../../src/crypto/aes-block.js';
 import { md5, sha1 } from '../../src/crypto/digest.js';
 
@@ -70,14 +70,18 @@ describe('AES-ECB on a prepared key', () => {
     });
   }
 
-  it('ecbEncryptText equals OpenSSL over the UTF-8 bytes: ASCII of every length 0–300 and 5,000, and text with é, 中, 😀 or a lone surrogate', () => {
+  it('ecbEncryptTo equals OpenSSL over the UTF-8 bytes: ASCII of every length 0–300 and 5,000, and text with é, 中, 😀 or a lone surrogate, given as text or as bytes, one after another through its reused buffer', () => {
     const raw = new Uint8Array(randomBytes(16));
     const k = ecbKey(raw);
     const texts: string[] = [];
     for (let n = 0; n <= 300; n++) texts.push(Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 13) % 95))).join(''));
     texts.push('x'.repeat(5000));
     for (const x of ['é', '中', '😀', '\ud800']) for (const n of [0, 10, 200]) texts.push('a'.repeat(n) + x + 'b'.repeat(n));
-    for (const t of texts) expect(toHex(ecbEncryptText(k, t)), JSON.stringify(t.slice(0, 20)) + ` (${t.length})`).toBe(toHex(opensslEcb(raw, new Uint8Array(Buffer.from(t, 'utf8')))));
+    for (const t of [...texts, ...texts.reverse()]) {
+      const expected = toHex(opensslEcb(raw, new Uint8Array(Buffer.from(t, 'utf8'))));
+      expect(ecbEncryptTo(k, t, toHex), JSON.stringify(t.slice(0, 20)) + ` (${t.length})`).toBe(expected);
+      expect(ecbEncryptTo(k, utf8Encode(t), toHex), `bytes of ${JSON.stringify(t.slice(0, 20))}`).toBe(expected);
+    }
   });
 
   it('a prepared key is reused: the same key object seals 1,000 different messages correctly', () => {
@@ -120,6 +124,25 @@ describe('AES-ECB on a prepared key', () => {
     await expect(ecbDecrypt(k, new Uint8Array(0))).rejects.toBeInstanceOf(DecryptError);
     await expect(ecbDecrypt(k, new Uint8Array(4100))).rejects.toBeInstanceOf(DecryptError);
     await expect(ecbDecrypt(k, new Uint8Array(17))).rejects.toBeInstanceOf(DecryptError);
+  });
+
+  it('20 large decryptions in flight at once, with text encryptions between them, under different keys: each opens to its own plaintext and each ciphertext equals OpenSSL’s', async () => {
+    const cases = Array.from({ length: 20 }, (_, i) => {
+      const raw = new Uint8Array(randomBytes(i % 2 ? 32 : 16));
+      const pt = new Uint8Array(randomBytes(4096 + 997 * i));
+      return { raw, pt, ct: opensslEcb(raw, pt) };
+    });
+    const texts: [string, string][] = [];
+    const opened = cases.map((c, i) => {
+      const p = ecbDecrypt(ecbKey(c.raw), c.ct);
+      // Reuses the buffer the decryption just handed to WebCrypto.
+      const text = 'x'.repeat(5000 + i);
+      texts.push([ecbEncryptTo(ecbKey(c.raw), text, toHex), toHex(opensslEcb(c.raw, utf8Encode(text)))]);
+      return p;
+    });
+    const out = await Promise.all(opened);
+    out.forEach((p, i) => expect(toHex(p), `case ${i}`).toBe(toHex(cases[i].pt)));
+    for (const [got, want] of texts) expect(got).toBe(want);
   });
 
   it('ecbKey refuses a key that is not 16, 24 or 32 bytes', () => {
@@ -165,6 +188,20 @@ describe('MD5', () => {
         expect(toHex(md5(view)), `offset ${off}, ${n} bytes`).toBe(createHash('md5').update(view).digest('hex'));
       }
     expect(whole).toEqual(before);
+  });
+  it('MD5 of parts equals OpenSSL’s MD5 of the joined bytes: 400 random splits into 1–6 parts (empty ones, ones shorter than a block, ones spanning several), each at an offset 0–7 into its buffer', () => {
+    let seed = 7;
+    const next = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    for (let t = 0; t < 400; t++) {
+      const parts: Uint8Array[] = [];
+      for (let i = 0, count = 1 + next(6); i < count; i++) {
+        const n = [0, 1, 3, 4, 63, 64, 65, 100, 128, 200, 1000][next(11)];
+        const off = next(8);
+        parts.push(new Uint8Array(randomBytes(off + n + 3)).subarray(off, off + n));
+      }
+      const joined = Buffer.concat(parts);
+      expect(toHex(md5(parts)), parts.map((p) => `${p.byteOffset}+${p.length}`).join(' ')).toBe(createHash('md5').update(joined).digest('hex'));
+    }
   });
 });
 
