@@ -42,6 +42,26 @@ export function asciiInto(s: string, out: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The bytes of several ASCII texts, as views into one buffer (one allocation, not one per
+ * text: in Chromium each fresh buffer costs more than the few KB copied into it); undefined
+ * when one of them is not ASCII.
+ */
+export function asciiViews(texts: readonly string[]): Uint8Array[] | undefined {
+  let total = 0;
+  for (const t of texts) total += t.length;
+  const buf = new Uint8Array(total);
+  const out: Uint8Array[] = [];
+  let o = 0;
+  for (const t of texts) {
+    const view = buf.subarray(o, o + t.length);
+    if (!asciiInto(t, view)) return undefined;
+    out.push(view);
+    o += t.length;
+  }
+  return out;
+}
+
 /** Strict: invalid UTF-8 throws (a tampered ciphertext must not turn into replacement characters). */
 export function utf8Decode(b: Uint8Array): string {
   return decoder.decode(b);

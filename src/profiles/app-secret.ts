@@ -5,7 +5,7 @@
  * comes from (`Cipher.getInstance("AES")`, `Collections.sort`, MD5 hex).
  */
 import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
-import { utf8Encode } from '../codec/utf8.js';
+import { asciiViews, utf8Encode } from '../codec/utf8.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
 import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
@@ -48,9 +48,6 @@ export const APP_SECRET_ERRORS = {
 } as const;
 
 export const DEFAULT_ISSUE_PATH = '/secret_key/generate.json';
-
-/** From this many characters an inner ciphertext is carried as bytes (see sealAppSecret). */
-const LONG_TEXT = 1024;
 
 /** Param names the wire format itself uses; a business param by these names would be lost. */
 const RESERVED = new Set(['appId', 'sign']);
@@ -97,9 +94,10 @@ export async function sealAppSecret(
   // WebCrypto round trip for all under CBC/GCM, not one per value). Each draws its GCM IV
   // as it starts, so IVs are still drawn in the order above.
   const values = await Promise.all(params.map(([, v]) => inner.encrypt(v, random)));
-  // Each inner ciphertext is read twice, by the sign and by the outer layer: a long one is
-  // encoded to bytes once, for both (short ones cost less as they are).
-  params.forEach(([k], i) => m.set(k, values[i].length >= LONG_TEXT ? utf8Encode(values[i]) : values[i]));
+  // Each inner ciphertext is read twice, by the sign and by the outer layer: encoded to bytes
+  // once, for both, into one buffer. (Ciphertext text is ASCII; anything else stays text.)
+  const bytes = asciiViews(values);
+  params.forEach(([k], i) => m.set(k, bytes ? bytes[i] : values[i]));
   m.set('sign', await appSecretSign(m, secret, config.digest));
   // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may
   // memoize, except the sign, which is new on every call and would only push the rest out.

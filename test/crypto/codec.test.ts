@@ -22,6 +22,7 @@ import {
   utf8Decode,
   utf8Encode,
   asciiInto,
+  asciiViews,
 } from '../../src/codec/index.js';
 
 function random(n: number): Uint8Array {
@@ -150,6 +151,16 @@ describe('base64 / base64url / hex', () => {
       expect(asciiInto('é' + s, new Uint8Array(2 * n + 16))).toBe(false);
       if (n > 0) expect(asciiInto(s, new Uint8Array(n - 1))).toBe(false);
     }
+  });
+
+  it('asciiViews gives each ASCII text’s bytes as adjacent views into one buffer, and undefined when a text is not ASCII', () => {
+    const texts = ['', 'a', 'x'.repeat(200), 'base64+/=', '', 'z'.repeat(129)];
+    const views = asciiViews(texts)!;
+    expect(views.map((v) => Buffer.from(v).toString('latin1'))).toEqual(texts);
+    expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
+    expect(views.map((v) => v.byteOffset)).toEqual([0, 0, 1, 201, 210, 210]);
+    expect(asciiViews([])).toEqual([]);
+    for (const bad of ['é', 'ok' + '中', 'y'.repeat(300) + '😀']) expect(asciiViews(['abc', bad])).toBeUndefined();
   });
 
   it('utf8Decode is strict: invalid UTF-8 throws instead of becoming U+FFFD', () => {
