@@ -154,31 +154,52 @@ export function encryptBlocks(w: Int32Array, x: Int32Array): void {
   }
 }
 
-/** Decrypt whole blocks in place under a decryptionKey schedule. */
+/** Decrypt whole blocks in place under a decryptionKey schedule, two per pass as encryptBlocks does. */
 export function decryptBlocks(d: Int32Array, x: Int32Array): void {
   const T = TD;
   const S = INV_SBOX;
   const rounds = (d.length >> 2) - 1;
-  for (let o = 0; o < x.length; o += 4) {
+  for (let o = 0; o < x.length; o += 8) {
+    const p = o + 4 < x.length ? o + 4 : o;
     let s0 = x[o] ^ d[0];
     let s1 = x[o + 1] ^ d[1];
     let s2 = x[o + 2] ^ d[2];
     let s3 = x[o + 3] ^ d[3];
+    let u0 = x[p] ^ d[0];
+    let u1 = x[p + 1] ^ d[1];
+    let u2 = x[p + 2] ^ d[2];
+    let u3 = x[p + 3] ^ d[3];
     let k = 4;
     for (let r = 1; r < rounds; r++, k += 4) {
+      const k0 = d[k];
+      const k1 = d[k + 1];
+      const k2 = d[k + 2];
+      const k3 = d[k + 3];
       // InvShiftRows takes row i from the column i to the left.
-      const t0 = T[s0 & 255] ^ T[256 | ((s3 >>> 8) & 255)] ^ T[512 | ((s2 >>> 16) & 255)] ^ T[768 | (s1 >>> 24)] ^ d[k];
-      const t1 = T[s1 & 255] ^ T[256 | ((s0 >>> 8) & 255)] ^ T[512 | ((s3 >>> 16) & 255)] ^ T[768 | (s2 >>> 24)] ^ d[k + 1];
-      const t2 = T[s2 & 255] ^ T[256 | ((s1 >>> 8) & 255)] ^ T[512 | ((s0 >>> 16) & 255)] ^ T[768 | (s3 >>> 24)] ^ d[k + 2];
-      const t3 = T[s3 & 255] ^ T[256 | ((s2 >>> 8) & 255)] ^ T[512 | ((s1 >>> 16) & 255)] ^ T[768 | (s0 >>> 24)] ^ d[k + 3];
+      const t0 = T[s0 & 255] ^ T[256 | ((s3 >>> 8) & 255)] ^ T[512 | ((s2 >>> 16) & 255)] ^ T[768 | (s1 >>> 24)] ^ k0;
+      const t1 = T[s1 & 255] ^ T[256 | ((s0 >>> 8) & 255)] ^ T[512 | ((s3 >>> 16) & 255)] ^ T[768 | (s2 >>> 24)] ^ k1;
+      const t2 = T[s2 & 255] ^ T[256 | ((s1 >>> 8) & 255)] ^ T[512 | ((s0 >>> 16) & 255)] ^ T[768 | (s3 >>> 24)] ^ k2;
+      const t3 = T[s3 & 255] ^ T[256 | ((s2 >>> 8) & 255)] ^ T[512 | ((s1 >>> 16) & 255)] ^ T[768 | (s0 >>> 24)] ^ k3;
+      const v0 = T[u0 & 255] ^ T[256 | ((u3 >>> 8) & 255)] ^ T[512 | ((u2 >>> 16) & 255)] ^ T[768 | (u1 >>> 24)] ^ k0;
+      const v1 = T[u1 & 255] ^ T[256 | ((u0 >>> 8) & 255)] ^ T[512 | ((u3 >>> 16) & 255)] ^ T[768 | (u2 >>> 24)] ^ k1;
+      const v2 = T[u2 & 255] ^ T[256 | ((u1 >>> 8) & 255)] ^ T[512 | ((u0 >>> 16) & 255)] ^ T[768 | (u3 >>> 24)] ^ k2;
+      const v3 = T[u3 & 255] ^ T[256 | ((u2 >>> 8) & 255)] ^ T[512 | ((u1 >>> 16) & 255)] ^ T[768 | (u0 >>> 24)] ^ k3;
       s0 = t0;
       s1 = t1;
       s2 = t2;
       s3 = t3;
+      u0 = v0;
+      u1 = v1;
+      u2 = v2;
+      u3 = v3;
     }
     x[o] = (S[s0 & 255] | (S[(s3 >>> 8) & 255] << 8) | (S[(s2 >>> 16) & 255] << 16) | (S[s1 >>> 24] << 24)) ^ d[k];
     x[o + 1] = (S[s1 & 255] | (S[(s0 >>> 8) & 255] << 8) | (S[(s3 >>> 16) & 255] << 16) | (S[s2 >>> 24] << 24)) ^ d[k + 1];
     x[o + 2] = (S[s2 & 255] | (S[(s1 >>> 8) & 255] << 8) | (S[(s0 >>> 16) & 255] << 16) | (S[s3 >>> 24] << 24)) ^ d[k + 2];
     x[o + 3] = (S[s3 & 255] | (S[(s2 >>> 8) & 255] << 8) | (S[(s1 >>> 16) & 255] << 16) | (S[s0 >>> 24] << 24)) ^ d[k + 3];
+    x[p] = (S[u0 & 255] | (S[(u3 >>> 8) & 255] << 8) | (S[(u2 >>> 16) & 255] << 16) | (S[u1 >>> 24] << 24)) ^ d[k];
+    x[p + 1] = (S[u1 & 255] | (S[(u0 >>> 8) & 255] << 8) | (S[(u3 >>> 16) & 255] << 16) | (S[u2 >>> 24] << 24)) ^ d[k + 1];
+    x[p + 2] = (S[u2 & 255] | (S[(u1 >>> 8) & 255] << 8) | (S[(u0 >>> 16) & 255] << 16) | (S[u3 >>> 24] << 24)) ^ d[k + 2];
+    x[p + 3] = (S[u3 & 255] | (S[(u2 >>> 8) & 255] << 8) | (S[(u1 >>> 16) & 255] << 16) | (S[u0 >>> 24] << 24)) ^ d[k + 3];
   }
 }
