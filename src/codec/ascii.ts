@@ -29,3 +29,13 @@ export interface NativeBytesCtor {
 }
 export const nativeProto = Uint8Array.prototype as unknown as NativeBytes;
 export const nativeCtor = Uint8Array as unknown as NativeBytesCtor;
+
+/**
+ * Node's own Buffer (not a bundler's polyfill), for its native base64 encoder: Node 20 has no
+ * `toBase64`, and there the gateway and Node clients encode ~20 ciphertexts per legacy call.
+ */
+interface NodeBufferCtor {
+  from(b: ArrayBufferLike, byteOffset: number, length: number): { toString(encoding: 'base64' | 'base64url'): string };
+}
+const g = globalThis as { process?: { versions?: { node?: string } }; Buffer?: NodeBufferCtor };
+export const nodeBuffer: NodeBufferCtor | undefined = g.process?.versions?.node ? g.Buffer : undefined;

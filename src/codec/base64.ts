@@ -1,4 +1,4 @@
-import { asciiString, nativeCtor, nativeProto } from './ascii.js';
+import { asciiString, nativeCtor, nativeProto, nodeBuffer } from './ascii.js';
 
 const STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -138,8 +138,19 @@ function decodeNative(s: string, t: Int8Array, alphabet: 'base64' | 'base64url',
   return out;
 }
 
+/**
+ * @internal The JS encoder behind toBase64/toBase64Url (exported for the tests: where the
+ * engine or Node has a native one, toBase64 takes that from 48 bytes up).
+ */
+export function encodeBase64(b: Uint8Array, url: boolean): string {
+  return url ? encode(b, URL_C, false) : encode(b, STD_C, true);
+}
+
 export function toBase64(b: Uint8Array): string {
-  if (nativeProto.toBase64 && b.length >= 48) return nativeProto.toBase64.call(b);
+  if (b.length >= 48) {
+    if (nativeProto.toBase64) return nativeProto.toBase64.call(b);
+    if (nodeBuffer) return nodeBuffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
+  }
   return encode(b, STD_C, true);
 }
 /** Standard base64; padding optional on read. */
@@ -148,7 +159,10 @@ export function fromBase64(s: string): Uint8Array {
 }
 /** base64url written without padding. */
 export function toBase64Url(b: Uint8Array): string {
-  if (nativeProto.toBase64 && b.length >= 48) return nativeProto.toBase64.call(b, { alphabet: 'base64url', omitPadding: true });
+  if (b.length >= 48) {
+    if (nativeProto.toBase64) return nativeProto.toBase64.call(b, { alphabet: 'base64url', omitPadding: true });
+    if (nodeBuffer) return nodeBuffer.from(b.buffer, b.byteOffset, b.length).toString('base64url'); // unpadded, as here
+  }
   return encode(b, URL_C, false);
 }
 /** base64url read with or without padding. */

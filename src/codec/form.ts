@@ -31,8 +31,9 @@ export function formEncodeComponent(s: string): string {
  * faster than the general path in Chromium on long values; other text is not its input.
  */
 export function formEncodeBase64(s: string): string {
-  // Short text: the general path's fixed cost is lower than three split/join passes.
-  if (s.length < 256) return formEncodeComponent(s);
+  // Short text: encodeURIComponent's fixed cost is lower than two split/join passes, and
+  // on base64 it writes exactly what the form serializer does.
+  if (s.length < 256) return encodeURIComponent(s);
   // `=` is only padding, at the end: two passes over the text, not three.
   let end = s.length;
   while (end > 0 && s.charCodeAt(end - 1) === 61) end--;
