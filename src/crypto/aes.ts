@@ -213,8 +213,10 @@ function unpad(p: Uint8Array): Uint8Array {
  * WebCrypto's AES-CBC, which decrypts ECB blocks in parallel: CBC decryption under IV 0
  * gives D(C_i) ^ C_(i-1), so XOR-ing the previous ciphertext block back gives D(C_i). One
  * extra block X = E(C_n ^ 0x10…10) makes WebCrypto's own padding check pass and is dropped.
+ * `consume`: `data` is the caller's to overwrite (freshly decoded), so a small one is
+ * decrypted where it is instead of in a copy.
  */
-export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Array> {
+export async function ecbDecrypt(k: EcbKey, data: Uint8Array, consume = false): Promise<Uint8Array> {
   if (data.length === 0 || data.length % 16 !== 0) throw new DecryptError();
   const n = data.length >= NATIVE_ECB_MIN ? native() : undefined;
   if (n) {
@@ -242,7 +244,7 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array): Promise<Uint8Arra
     for (let i = 0; i < cw.length; i++) pw[i + 4] ^= cw[i];
     return unpad(p);
   }
-  const out = data.slice();
+  const out = consume && (data.byteOffset & 3) === 0 ? data : data.slice();
   ecbBlocks(k, out, true);
   return unpad(out);
 }

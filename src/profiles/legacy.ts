@@ -168,7 +168,8 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
       } catch {
         throw new DecryptError();
       }
-      const plain = ecb ? await ecbDecrypt(ecb, bytes) : await aesDecrypt(config.cipher, key, bytes, iv);
+      // `bytes` was just decoded and is ours: a small ECB one is decrypted in place.
+      const plain = ecb ? await ecbDecrypt(ecb, bytes, true) : await aesDecrypt(config.cipher, key, bytes, iv);
       try {
         return utf8Decode(plain);
       } catch {

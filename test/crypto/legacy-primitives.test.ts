@@ -8,6 +8,7 @@ import { toHex, utf8Encode } from '../../src/codec/index.js';
 import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptTo, ecbKey } from '../../src/crypto/aes.js';
 import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from '../../src/crypto/aes-block.js';
 import { md5, sha1 } from '../../src/crypto/digest.js';
+import { native } from '../../src/crypto/provider.js';
 
 function opensslEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
   const c = createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
@@ -143,6 +144,25 @@ describe('AES-ECB on a prepared key', () => {
     const out = await Promise.all(opened);
     out.forEach((p, i) => expect(toHex(p), `case ${i}`).toBe(toHex(cases[i].pt)));
     for (const [got, want] of texts) expect(got).toBe(want);
+  });
+
+  it('ecbDecrypt leaves its input as it was, unless told it may consume it (then a small input is decrypted where it is); both give OpenSSL’s plaintext', async () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    for (const n of [0, 15, 16, 100, 1000]) {
+      const pt = new Uint8Array(randomBytes(n));
+      const ct = opensslEcb(raw, pt);
+      const kept = ct.slice();
+      expect(toHex(await ecbDecrypt(k, kept)), `${n} bytes`).toBe(toHex(pt));
+      expect(kept).toEqual(ct);
+      const given = ct.slice();
+      const out = await ecbDecrypt(k, given, true);
+      expect(toHex(out), `${n} bytes, consumed`).toBe(toHex(pt));
+      // In place on the JS path; node:crypto (where installed, from 512 bytes) returns its own buffer.
+      const onNative = ct.length >= 512 && native() !== undefined;
+      expect(out.buffer === given.buffer, `${n} bytes: in place`).toBe(!onNative);
+      if (!onNative) expect(toHex(given.subarray(0, n))).toBe(toHex(pt));
+    }
   });
 
   it('ecbKey refuses a key that is not 16, 24 or 32 bytes', () => {
