@@ -60,18 +60,18 @@ export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uin
  * UTF-8), or for `hmac-sha256` the HMAC keyed with the UTF-8 bytes of `secret`.
  */
 export async function digestHex(kind: Digest, message: string | Uint8Array | readonly Uint8Array[], secret?: string): Promise<string> {
-  // Parts (bytes as if joined) are joined here, except for MD5, which reads them one by one.
-  if (kind === 'md5' && Array.isArray(message)) return toHex(md5(message));
-  const m = typeof message === 'string' ? utf8Encode(message) : message instanceof Uint8Array ? message : concatBytes(...message);
+  const bytes = typeof message === 'string' ? utf8Encode(message) : message;
+  // Parts (bytes as if joined): MD5 reads them one by one; the others take them joined.
+  const joined = () => (bytes instanceof Uint8Array ? bytes : concatBytes(...bytes));
   switch (kind) {
     case 'md5':
-      return toHex(md5(m));
+      return toHex(md5(bytes));
     case 'sha1':
-      return toHex(sha1(m));
+      return toHex(sha1(joined()));
     case 'sha256':
-      return toHex(await sha256(m));
+      return toHex(await sha256(joined()));
     case 'hmac-sha256':
       if (secret === undefined) throw new TypeError('hmac-sha256 needs a secret');
-      return toHex(await hmacSha256(utf8Encode(secret), m));
+      return toHex(await hmacSha256(utf8Encode(secret), joined()));
   }
 }
