@@ -46,7 +46,8 @@ const outFile = resolve(ROOT, opt('out', 'bench-results.md'));
 
 const timing = quick ? { cellMs: 250, sampleMs: 8, minSamples: 3, maxSamples: 50 } : { cellMs: 3500, sampleMs: 20, minSamples: 9, maxSamples: 400 };
 const browserTiming = quick ? timing : { ...timing, cellMs: 3000 };
-const gwTiming = quick ? { warmupMs: 300, durationMs: 1000 } : { warmupMs: 700, durationMs: 3000 };
+// Gateway rows take turns: `passes` windows each, interleaved (see gatewayThroughputRun).
+const gwTiming = quick ? { passes: 2, warmupMs: 300, rewarmMs: 150, durationMs: 500 } : { passes: 5, warmupMs: 700, rewarmMs: 250, durationMs: 1000 };
 
 const started = Date.now();
 const elapsed = () => ((Date.now() - started) / 1000).toFixed(1) + ' s';
@@ -94,11 +95,13 @@ function speedTable(results, withNode) {
 const GW_LABEL = { 'http-echo': 'floor: node:http echo', 'adapter-echo': 'floor: toNodeHandler echo, web Request/Response', 'gateway-echo': 'floor: toNodeHandler(gateway) echo, wire path' };
 const gwLabel = (r) => (GW_LABEL[r.dialect] ?? r.dialect) + (r.tuned ? ', useNodeCrypto()' : '');
 
+const fmtRps = (r) => `${r.rps.toFixed(0)} (${r.rpsMin.toFixed(0)}–${r.rpsMax.toFixed(0)})`;
+
 function gatewayTable(rs) {
-  const head = ['dialect', 'clients', 'body', 'sealed req/s', 'p50', 'p99', 'gateway CPU/req', 'client CPU/req', 'errors'];
+  const head = ['dialect', 'clients', 'body', 'sealed req/s, median (min–max)', 'p50', 'p99', 'gateway CPU/req', 'client CPU/req', 'errors'];
   return mdTable(
     head,
-    rs.map((r) => [gwLabel(r), String(r.clients), kb(r.size), r.rps.toFixed(0), r.p50Ms.toFixed(2) + ' ms', r.p99Ms.toFixed(2) + ' ms', fmtUs(r.gatewayCpuUsPerReq), fmtUs(r.clientCpuUsPerReq), String(r.errors) + (r.firstError ? ` (${r.firstError})` : '')]),
+    rs.map((r) => [gwLabel(r), String(r.clients), kb(r.size), fmtRps(r), r.p50Ms.toFixed(2) + ' ms', r.p99Ms.toFixed(2) + ' ms', fmtUs(r.gatewayCpuUsPerReq), fmtUs(r.clientCpuUsPerReq), String(r.errors) + (r.firstError ? ` (${r.firstError})` : '')]),
   );
 }
 
@@ -196,7 +199,7 @@ if (runBrowser) {
 if (runGateway) {
   const clientNodeCrypto = !flag('load-webcrypto');
   log(
-    `\nGateway throughput: ${clients} concurrent SDK clients -> toNodeHandler(gateway) in a child process, 1 KB, ${gwTiming.durationMs / 1000} s each; ` +
+    `\nGateway throughput: ${clients} concurrent SDK clients -> toNodeHandler(gateway) in a child process, 1 KB, ${gwTiming.passes} interleaved windows of ${gwTiming.durationMs / 1000} s per row; ` +
       `load generator: node:http keep-alive Agent, its SDK clients on ${clientNodeCrypto ? 'node:crypto (useNodeCrypto() in the load-generator process only)' : 'WebCrypto (as shipped)'}, every answer opened and checked`,
   );
   // Floors first (bare node:http echo; the same echo through toNodeHandler with web Request/Response,
@@ -208,15 +211,16 @@ if (runGateway) {
     ...dialects.map((dialect) => ({ dialect })),
     ...(flag('no-tuned') ? [] : dialects.map((dialect) => ({ dialect, tuned: true }))),
   ];
-  for (const run of runs) {
-    try {
-      const r = await bench.gatewayThroughput({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024, clientNodeCrypto, ...gwTiming });
-      gatewayResults.push(r);
-      log(`  ${gwLabel(r).padEnd(48)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
-    } catch (e) {
-      log(`  ${run.dialect}: ${e.message}`);
-    }
-  }
+  const { results, failed } = await bench.gatewayThroughputRun({
+    rows: runs.map((run) => ({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024 })),
+    clientNodeCrypto,
+    ...gwTiming,
+    log: (l) => log('  ' + l),
+  });
+  gatewayResults = results;
+  for (const r of results)
+    log(`  ${gwLabel(r).padEnd(48)} ${fmtRps(r).padStart(20)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
+  for (const f of failed) log(`  ${f.dialect}: ${f.error}`);
 }
 
 // ---------------------------------------------------------------- report
@@ -254,7 +258,7 @@ if (gatewayResults.length) {
   md.push('');
   md.push(gatewayTable(gatewayResults));
   md.push('');
-  md.push(`Load generator and gateway are separate processes on the same ${machine.cores} cores; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
+  md.push(`Each row is the median of ${gwTiming.passes} windows of ${gwTiming.durationMs / 1000} s (min–max in brackets): every row's gateway process stays open, and the rows take turns, one window each per pass in a rotating order, each window after a ${gwTiming.rewarmMs} ms re-warm (${gwTiming.warmupMs} ms before a row's first), so a slow stretch of a shared machine falls on every row rather than on one; p50/p99 are over all of a row's windows. Load generator and gateway are separate processes on the same ${machine.cores} cores; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
   md.push('');
 }
 const text = md.join('\n');

@@ -3,7 +3,7 @@ import { runBench, type Fixtures, type RunOptions } from './core.ts';
 import { nodeImpl } from './ref-node.js';
 
 export { buildFixtures } from './fixtures.ts';
-export { gatewayThroughput } from './throughput.ts';
+export { gatewayThroughputRun } from './throughput.ts';
 
 export function runNode(fixtures: Fixtures, options: RunOptions) {
   return runBench(fixtures, { ...options, extra: [nodeImpl as any] });

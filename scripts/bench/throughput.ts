@@ -2,8 +2,9 @@
  * Gateway throughput: N concurrent SDK clients (profile seal/open, node:http keep-alive Agent,
  * not fetch; on node:crypto by default, see `clientNodeCrypto`) in this process against
  * `toNodeHandler(gateway)` in a child process on 127.0.0.1. Every answer is opened and
- * checked by the SDK client. Reports requests/s, latency, and CPU per request of the
- * gateway process (the number that does not depend on how busy the load generator is).
+ * checked by the SDK client. Reports requests/s (median of interleaved windows, and their
+ * min–max), latency, and CPU per request of the gateway process (the number that does not
+ * depend on how busy the load generator is).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
@@ -25,11 +26,27 @@ export interface ThroughputResult {
   errors: number;
   firstError?: string;
   seconds: number;
+  /** Median of the windows' requests/s. */
   rps: number;
+  /** The slowest and fastest window's requests/s. */
+  rpsMin: number;
+  rpsMax: number;
+  /** How many measured windows the row had (each after a re-warm, interleaved with the other rows). */
+  windows: number;
   p50Ms: number;
   p99Ms: number;
   gatewayCpuUsPerReq: number;
   clientCpuUsPerReq: number;
+}
+
+/** One measured window of a row. */
+interface ThroughputWindow {
+  requests: number;
+  errors: number;
+  seconds: number;
+  latenciesMs: number[];
+  gatewayCpuUs: number;
+  clientCpuUs: number;
 }
 
 /** The floors' "dialect": the params' JSON in plain text, echoed back. */
@@ -65,27 +82,48 @@ export interface ThroughputOptions {
   childPath: string;
   clients: number;
   size: number;
-  warmupMs: number;
-  durationMs: number;
   /** The gateway process with useNodeCrypto() (the SDK's primitives on node:crypto). */
   tuned?: boolean;
   /**
    * The load generator's own SDK clients on node:crypto (default true): they are not what is
    * measured, and on a shared 2-core machine their WebCrypto calls take CPU the gateway needs.
-   * Every answer is still opened and checked by the SDK client.
+   * Every answer is still opened and checked by the SDK client. Set for the whole run by
+   * `gatewayThroughputRun`, since its rows are open at the same time.
    */
   clientNodeCrypto?: boolean;
 }
 
-export async function gatewayThroughput(o: ThroughputOptions): Promise<ThroughputResult> {
+/** A gateway child with its clients connected and issued, measured a window at a time. */
+interface ThroughputRow {
+  /** Run the clients for `warmupMs`, then measure `durationMs`; the clients stop after it. */
+  measure(warmupMs: number, durationMs: number): Promise<ThroughputWindow>;
+  close(): Promise<void>;
+  result(windows: ThroughputWindow[]): ThroughputResult;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function openRow(o: ThroughputOptions): Promise<ThroughputRow> {
   const env = { ...process.env, ...(o.tuned ? { BENCH_NODE_CRYPTO: '1' } : {}) };
-  // Only for this run: the Node client bench in the same process measures the SDK as shipped.
-  const engineBefore = native();
-  if (o.clientNodeCrypto ?? true) useNodeCrypto();
   const child = fork(o.childPath, [o.dialect], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+  const agent = new Agent({ keepAlive: true, maxSockets: o.clients });
+  const close = async () => {
+    agent.destroy();
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.send('exit');
+    await new Promise((r) => {
+      const t = setTimeout(() => {
+        child.kill();
+        r(undefined);
+      }, 2000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        r(undefined);
+      });
+    });
+  };
   try {
     const { port, clientOptions } = await ask<{ port: number; clientOptions: Record<string, unknown> }>(child, undefined, (m) => typeof m?.port === 'number');
-    const agent = new Agent({ keepAlive: true, maxSockets: o.clients });
     const send = (wire: WireRequestLike): Promise<WireResponseLike> =>
       new Promise((resolve, reject) => {
         const headers: Record<string, string | number> = { ...wire.headers };
@@ -116,76 +154,143 @@ export async function gatewayThroughput(o: ThroughputOptions): Promise<Throughpu
         return { profile, cred };
       }),
     );
-    let measuring = false;
-    let stop = false;
-    let count = 0;
-    let errors = 0;
     let firstError: string | undefined;
-    const lat: number[] = [];
-    const loop = async (c: { profile: any; cred: unknown }) => {
-      while (!stop) {
-        const t0 = performance.now();
-        try {
-          const sealed = await c.profile.seal({ operationType: '/echo', params, options: {}, memo: {} }, c.cred, ctx);
-          const res = await send(sealed.wire);
-          const data = await c.profile.open(res, sealed, c.cred, ctx);
-          if (JSON.stringify(data) !== expected) throw new Error('echo mismatch');
-          if (measuring) {
-            count++;
-            lat.push(performance.now() - t0);
+    const gatewayCpu = async () => {
+      const { cpu } = await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu', (m) => m?.cpu);
+      return cpu.user + cpu.system;
+    };
+
+    async function measure(warmupMs: number, durationMs: number): Promise<ThroughputWindow> {
+      let measuring = false;
+      let stop = false;
+      let requests = 0;
+      let errors = 0;
+      const latenciesMs: number[] = [];
+      const loop = async (c: { profile: any; cred: unknown }) => {
+        while (!stop) {
+          const t0 = performance.now();
+          try {
+            const sealed = await c.profile.seal({ operationType: '/echo', params, options: {}, memo: {} }, c.cred, ctx);
+            const res = await send(sealed.wire);
+            const data = await c.profile.open(res, sealed, c.cred, ctx);
+            if (JSON.stringify(data) !== expected) throw new Error('echo mismatch');
+            if (measuring) {
+              requests++;
+              latenciesMs.push(performance.now() - t0);
+            }
+          } catch (e) {
+            if (measuring) errors++;
+            firstError ??= (e as Error).message;
           }
+        }
+      };
+      const loops = clients.map(loop);
+      try {
+        await sleep(warmupMs);
+        const cpu0 = await gatewayCpu();
+        const own0 = process.cpuUsage();
+        measuring = true;
+        const t0 = performance.now();
+        await sleep(durationMs);
+        measuring = false;
+        const seconds = (performance.now() - t0) / 1000;
+        const own = process.cpuUsage(own0);
+        const cpu1 = await gatewayCpu();
+        return { requests, errors, seconds, latenciesMs, gatewayCpuUs: cpu1 - cpu0, clientCpuUs: own.user + own.system };
+      } finally {
+        measuring = false;
+        stop = true;
+        // The requests in flight finish before the next row's window starts.
+        await Promise.all(loops);
+      }
+    }
+
+    function result(windows: ThroughputWindow[]): ThroughputResult {
+      const sum = (f: (w: ThroughputWindow) => number) => windows.reduce((n, w) => n + f(w), 0);
+      const rates = windows.map((w) => w.requests / w.seconds).sort((a, b) => a - b);
+      const lat = windows.flatMap((w) => w.latenciesMs).sort((a, b) => a - b);
+      const n = sum((w) => w.requests);
+      const mid = rates.length >> 1;
+      return {
+        dialect: o.dialect,
+        tuned: !!o.tuned,
+        clientNodeCrypto: o.clientNodeCrypto ?? true,
+        clients: o.clients,
+        size: o.size,
+        requests: n,
+        errors: sum((w) => w.errors),
+        ...(firstError ? { firstError } : {}),
+        seconds: sum((w) => w.seconds),
+        rps: rates.length % 2 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2,
+        rpsMin: rates[0],
+        rpsMax: rates[rates.length - 1],
+        windows: windows.length,
+        p50Ms: lat[Math.floor(lat.length * 0.5)] ?? NaN,
+        p99Ms: lat[Math.floor(lat.length * 0.99)] ?? NaN,
+        gatewayCpuUsPerReq: sum((w) => w.gatewayCpuUs) / Math.max(1, n),
+        clientCpuUsPerReq: sum((w) => w.clientCpuUs) / Math.max(1, n),
+      };
+    }
+
+    return { measure, close, result };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+export interface ThroughputRunOptions {
+  rows: Omit<ThroughputOptions, 'clientNodeCrypto'>[];
+  clientNodeCrypto?: boolean;
+  /** Measured windows per row; the rows take turns, a window each, in a rotating order. */
+  passes: number;
+  /** Before a row's first window. */
+  warmupMs: number;
+  /** Before each later window (the row's clients were idle while the others ran). */
+  rewarmMs: number;
+  durationMs: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Every row's gateway child open at once (idle ones cost no CPU), measured in `passes`
+ * interleaved rounds of one window each, so that a slow minute of this shared machine falls on
+ * every row instead of on one; each row reports the median window (and the min–max).
+ */
+export async function gatewayThroughputRun(o: ThroughputRunOptions): Promise<{ results: ThroughputResult[]; failed: { dialect: string; error: string }[] }> {
+  // Only for this run: the Node client bench in the same process measures the SDK as shipped.
+  const engineBefore = native();
+  const clientNodeCrypto = o.clientNodeCrypto ?? true;
+  if (clientNodeCrypto) useNodeCrypto();
+  const open: { spec: ThroughputOptions; row: ThroughputRow; windows: ThroughputWindow[] }[] = [];
+  const failed: { dialect: string; error: string }[] = [];
+  try {
+    for (const r of o.rows) {
+      const spec = { ...r, clientNodeCrypto };
+      try {
+        open.push({ spec, row: await openRow(spec), windows: [] });
+      } catch (e) {
+        failed.push({ dialect: r.dialect + (r.tuned ? ' (useNodeCrypto)' : ''), error: (e as Error).message });
+      }
+    }
+    const broken = new Set<(typeof open)[number]>();
+    for (let pass = 0; pass < o.passes; pass++) {
+      const shift = pass * Math.max(1, Math.floor(open.length / o.passes));
+      for (let i = 0; i < open.length; i++) {
+        const entry = open[(i + shift) % open.length];
+        if (broken.has(entry)) continue;
+        try {
+          entry.windows.push(await entry.row.measure(entry.windows.length === 0 ? o.warmupMs : o.rewarmMs, o.durationMs));
         } catch (e) {
-          if (measuring) errors++;
-          firstError ??= (e as Error).message;
+          broken.add(entry);
+          failed.push({ dialect: entry.spec.dialect + (entry.spec.tuned ? ' (useNodeCrypto)' : ''), error: (e as Error).message });
         }
       }
-    };
-    const loops = clients.map(loop);
-    await new Promise((r) => setTimeout(r, o.warmupMs));
-    const cpu0 = (await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu', (m) => m?.cpu)).cpu;
-    const own0 = process.cpuUsage();
-    measuring = true;
-    const t0 = performance.now();
-    await new Promise((r) => setTimeout(r, o.durationMs));
-    measuring = false;
-    const seconds = (performance.now() - t0) / 1000;
-    const n = count;
-    const errs = errors;
-    const own = process.cpuUsage(own0);
-    const cpu1 = (await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu', (m) => m?.cpu)).cpu;
-    stop = true;
-    await Promise.all(loops);
-    agent.destroy();
-    lat.sort((a, b) => a - b);
-    const gwCpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
-    return {
-      dialect: o.dialect,
-      tuned: !!o.tuned,
-      clientNodeCrypto: o.clientNodeCrypto ?? true,
-      clients: o.clients,
-      size: o.size,
-      requests: n,
-      errors: errs,
-      ...(firstError ? { firstError } : {}),
-      seconds,
-      rps: n / seconds,
-      p50Ms: lat[Math.floor(lat.length * 0.5)] ?? NaN,
-      p99Ms: lat[Math.floor(lat.length * 0.99)] ?? NaN,
-      gatewayCpuUsPerReq: gwCpu / Math.max(1, n),
-      clientCpuUsPerReq: (own.user + own.system) / Math.max(1, n),
-    };
+      o.log?.(`pass ${pass + 1} of ${o.passes} done`);
+    }
+    return { results: open.filter((e) => !broken.has(e)).map((e) => e.row.result(e.windows)), failed };
   } finally {
     setNativeEngine(engineBefore);
-    child.send('exit');
-    await new Promise((r) => {
-      const t = setTimeout(() => {
-        child.kill();
-        r(undefined);
-      }, 2000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        r(undefined);
-      });
-    });
+    await Promise.all(open.map((e) => e.row.close()));
   }
 }
