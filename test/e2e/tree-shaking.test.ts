@@ -1,0 +1,63 @@
+/**
+ * What an app's bundler keeps of the SDK: a tree-shaken import of the client and one dialect,
+ * bundled the way `npm run size` measures it (Vite library build, es2020). Guards the two size
+ * fixes that no budget would catch while the bundles are over budget anyway.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sealed-rpc-shake-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The up-front code of createClient + fetchTransport + indexedDbStore + `dialect`, unminified. */
+async function appBundle(dialect: string, file: string): Promise<string> {
+  const entry = join(dir, `entry-${dialect}.js`);
+  await writeFile(
+    entry,
+    `export { createClient, fetchTransport, indexedDbStore } from ${JSON.stringify(join(ROOT, 'src/index.ts'))};\n` +
+      `export { ${dialect} } from ${JSON.stringify(join(ROOT, 'src/profiles', file))};\n`,
+  );
+  const out = await build({
+    logLevel: 'silent',
+    configFile: false,
+    root: ROOT,
+    build: { write: false, minify: false, target: 'es2020', lib: { entry, formats: ['es'], fileName: () => 'entry.js' } },
+  });
+  const chunks = (Array.isArray(out) ? out : [out]).flatMap((o) => ('output' in o ? o.output : [])).filter((c) => c.type === 'chunk');
+  const main = chunks.find((c) => c.fileName === 'entry.js');
+  if (!main || main.type !== 'chunk') throw new Error('no entry chunk');
+  // The entry and what it imports statically (the lazy @noble chunks are not up front).
+  return [main.code, ...chunks.filter((c) => c.type === 'chunk' && main.imports.includes(c.fileName)).map((c) => (c.type === 'chunk' ? c.code : ''))].join('\n');
+}
+
+// A meaning from the mgs result-code table, and the message of the helper that es2020 output
+// needs for TypeScript class fields emitted as Object.defineProperty.
+const MGS_TABLE = 'back-end could not read the request JSON';
+const FIELD_HELPER = '@@toPrimitive must return a primitive value';
+
+describe('tree-shaken single-dialect bundles', () => {
+  it('modern + client + fetch + IndexedDB carries neither the mgs result-code table nor the class-field helper', async () => {
+    const code = await appBundle('modern', 'modern.ts');
+    expect(code).toContain('this.name = "RpcError"'); // the SDK's code, its class fields as plain assignments
+    expect(code).toContain('sealed-rpc/v1 issue'); // with the dialect in it
+    expect(code).not.toContain(MGS_TABLE);
+    expect(code).not.toContain(FIELD_HELPER);
+    expect(code).not.toMatch(/Object\.defineProperty\(this\b/);
+  });
+
+  it('mgs + client + fetch + IndexedDB does carry the table (the check above can see it)', async () => {
+    const code = await appBundle('mgs', 'mgs.ts');
+    expect(code).toContain(MGS_TABLE);
+    expect(code).not.toContain(FIELD_HELPER);
+  });
+});
