@@ -16,7 +16,7 @@ import { formDecode, formEncode } from '../../src/codec/form.js';
 import { decodeForm } from '../../src/server/app-secret.js';
 import { pooledRandom, runOperation } from '../../src/server/gateway.js';
 import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, modern as modernGateway, OperationError, sortedSign as sortedSignGateway, toNodeHandler, type Gateway } from '../../src/server/index.js';
-import type { CallInfo, ProfileContext, WireRequest, WireResponse } from '../../src/types.js';
+import type { CallInfo, Profile, ProfileContext, WireRequest, WireResponse } from '../../src/types.js';
 import { listen, signingKey, type Running } from '../helpers/servers.js';
 
 const running: Running[] = [];
@@ -103,7 +103,7 @@ interface Dialect {
   /** A gateway; called twice per test with identical results (same seed, clock, keys). */
   make(): Promise<Gateway>;
   /** Genuine requests, sealed by the SDK client through `send` (issuance included). */
-  genuine(send: (w: WireRequest) => Promise<WireResponse>): Promise<{ wire: WireRequest; open(res: WireResponse): Promise<unknown> }[]>;
+  genuine(send: (w: WireRequest) => Promise<WireResponse>): Promise<Genuine[]>;
   paths: string[];
   headers: [string, string][];
 }
@@ -128,6 +128,18 @@ function ctxFor(send: (w: WireRequest) => Promise<WireResponse>, now: () => numb
   return { now, random: (n) => crypto.getRandomValues(new Uint8Array(n)), parseJson: JSON.parse, send: (w) => send(w) };
 }
 
+type Genuine = { wire: WireRequest; open(res: WireResponse): Promise<unknown> };
+
+/** Seal each call with `profile` (under `cred`), keeping how to open its answer. */
+async function sealCalls(profile: Profile<any, any>, cred: unknown, ctx: ProfileContext, calls: readonly (readonly [string, Record<string, string>])[]): Promise<Genuine[]> {
+  const out: Genuine[] = [];
+  for (const [op, params] of calls) {
+    const sealed = await profile.seal(callInfo(op, params), cred, ctx);
+    out.push({ wire: sealed.wire, open: (res) => profile.open(res, sealed, cred, ctx) });
+  }
+  return out;
+}
+
 async function dialects(): Promise<Dialect[]> {
   const key = await signingKey();
   const scalar = new Uint8Array(32).fill(7);
@@ -143,18 +155,13 @@ async function dialects(): Promise<Dialect[]> {
         const profile = modern({ serverKeys: { k1: key.jwk } });
         const ctx = ctxFor(send);
         const cred = (await profile.issue!(ctx)).value;
-        const out = [];
-        for (const [op, params] of [
+        return sealCalls(profile, cred, ctx, [
           ['/echo', { text: '你好 🌏', n: '1' }],
           ['/later', { a: 'b' }],
           ['/fail', {}],
           ['/boom', {}],
           ['/echo', { big: 'x'.repeat(3000) }],
-        ] as const) {
-          const sealed = await profile.seal(callInfo(op, params), cred, ctx);
-          out.push({ wire: sealed.wire, open: (res: WireResponse) => profile.open(res, sealed, cred, ctx) });
-        }
-        return out;
+        ]);
       },
       paths: ['/issue', '/echo', '/fail', '/x/../issue', '//echo', '/%65cho', '/echo?x=1'],
       headers: [
@@ -173,16 +180,11 @@ async function dialects(): Promise<Dialect[]> {
         const profile = appSecret({ publicSecret });
         const ctx = ctxFor(send);
         const cred = (await profile.issue!(ctx)).value;
-        const out = [];
-        for (const [op, params] of [
+        return sealCalls(profile, cred, ctx, [
           ['/echo', { text: '你好 🌏 a+b=c&d', n: '1' }],
           ['/later', { a: 'b' }],
           ['/fail', {}],
-        ] as const) {
-          const sealed = await profile.seal(callInfo(op, params), cred, ctx);
-          out.push({ wire: sealed.wire, open: (res: WireResponse) => profile.open(res, sealed, cred, ctx) });
-        }
-        return out;
+        ]);
       },
       paths: ['/secret_key/generate.json', '/echo', '/fail', '/nope', '/./echo'],
       headers: [['content-type', 'application/x-www-form-urlencoded; charset=utf-8']],
@@ -192,16 +194,13 @@ async function dialects(): Promise<Dialect[]> {
       make: async () => gw(sortedSignGateway({ apps: sortedApps }), 3),
       async genuine(send) {
         const ctx = ctxFor(send);
-        const out = [];
+        const out: Genuine[] = [];
         for (const method of ['GET', 'POST'] as const) {
           const profile = sortedSign({ appId: '10001', appKey: sortedApps['10001'], method });
-          for (const [op, params] of [
+          out.push(...(await sealCalls(profile, undefined, ctx, [
             ['/echo', { text: '你好 🌏 a+b%20', n: '1' }],
             ['/fail', {}],
-          ] as const) {
-            const sealed = await profile.seal(callInfo(op, params), undefined, ctx);
-            out.push({ wire: sealed.wire, open: (res: WireResponse) => profile.open(res, sealed, undefined, ctx) });
-          }
+          ])));
         }
         return out;
       },
@@ -213,17 +212,11 @@ async function dialects(): Promise<Dialect[]> {
       make: async () => gw(mgsGateway(mgsApp), 4),
       async genuine(send) {
         const profile = mgs(mgsApp);
-        const ctx = ctxFor(send);
-        const out = [];
-        for (const [op, params] of [
+        return sealCalls(profile, undefined, ctxFor(send), [
           ['com.echo', { text: '你好 🌏', n: '1' }],
           ['com.fail', {}],
           ['com.nope', {}],
-        ] as const) {
-          const sealed = await profile.seal(callInfo(op, params), undefined, ctx);
-          out.push({ wire: sealed.wire, open: (res: WireResponse) => profile.open(res, sealed, undefined, ctx) });
-        }
-        return out;
+        ]);
       },
       paths: ['/mgw.htm', '/', '/other'],
       headers: [
