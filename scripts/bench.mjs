@@ -14,6 +14,8 @@
  *   --dialects=a,b       subset (modern, app-secret, sorted-sign, mgs)
  *   --sizes=1,16,256     sizes in KB
  *   --clients=32         concurrent clients in the throughput run
+ *   --no-pin             leave the throughput run's processes unpinned (default: the gateway
+ *                        children on CPU 0 and the load generator on CPU 1, via taskset)
  *   --load-webcrypto     the throughput run's load generator on WebCrypto (default: its SDK
  *                        clients run on node:crypto via useNodeCrypto(), so they take less of
  *                        the CPU the gateway shares with them; the gateway rows are unaffected)
@@ -135,6 +137,7 @@ let fixtures;
 let nodeResults = [];
 let browserResults = [];
 let gatewayResults = [];
+let gatewayPlacement = '';
 let browserInfo;
 
 if (runNodeBench || runBrowser) {
@@ -211,13 +214,16 @@ if (runGateway) {
     ...dialects.map((dialect) => ({ dialect })),
     ...(flag('no-tuned') ? [] : dialects.map((dialect) => ({ dialect, tuned: true }))),
   ];
-  const { results, failed } = await bench.gatewayThroughputRun({
+  const { results, failed, placement } = await bench.gatewayThroughputRun({
     rows: runs.map((run) => ({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024 })),
     clientNodeCrypto,
+    pin: !flag('no-pin'),
     ...gwTiming,
     log: (l) => log('  ' + l),
   });
   gatewayResults = results;
+  gatewayPlacement = placement;
+  log(`  placement: ${placement}`);
   for (const r of results)
     log(`  ${gwLabel(r).padEnd(48)} ${fmtRps(r).padStart(20)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
   for (const f of failed) log(`  ${f.dialect}: ${f.error}`);
@@ -258,7 +264,7 @@ if (gatewayResults.length) {
   md.push('');
   md.push(gatewayTable(gatewayResults));
   md.push('');
-  md.push(`Each row is the median of ${gwTiming.passes} windows of ${gwTiming.durationMs / 1000} s (min–max in brackets): every row's gateway process stays open, and the rows take turns, one window each per pass in a rotating order, each window after a ${gwTiming.rewarmMs} ms re-warm (${gwTiming.warmupMs} ms before a row's first), so a slow stretch of a shared machine falls on every row rather than on one; p50/p99 are over all of a row's windows. Load generator and gateway are separate processes on the same ${machine.cores} cores; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
+  md.push(`Each row is the median of ${gwTiming.passes} windows of ${gwTiming.durationMs / 1000} s (min–max in brackets): every row's gateway process stays open, and the rows take turns, one window each per pass in a rotating order, each window after a ${gwTiming.rewarmMs} ms re-warm (${gwTiming.warmupMs} ms before a row's first), so a slow stretch of a shared machine falls on every row rather than on one; p50/p99 are over all of a row's windows. Load generator and gateway are separate processes on the same ${machine.cores} cores, ${gatewayPlacement.startsWith('not pinned') ? gatewayPlacement : 'pinned: ' + gatewayPlacement + ', so that they do not take turns on one core while the other idles (`--no-pin` leaves them to the scheduler)'}; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
   md.push('');
 }
 const text = md.join('\n');

@@ -6,7 +6,9 @@
  * min–max), latency, and CPU per request of the gateway process (the number that does not
  * depend on how busy the load generator is).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, platform } from 'node:os';
 import { request, Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { makeClientProfile, type DialectName, type WireRequestLike, type WireResponseLike } from './core.ts';
@@ -91,6 +93,43 @@ export interface ThroughputOptions {
    * `gatewayThroughputRun`, since its rows are open at the same time.
    */
   clientNodeCrypto?: boolean;
+  /** Set by `gatewayThroughputRun`: start the child pinned to this CPU. */
+  pin?: Pinning;
+}
+
+/**
+ * CPU pinning for the run: the gateway child on one CPU, the load generator (this process) on
+ * another, as if on separate machines. Unpinned on a 2-core machine, the scheduler keeps moving
+ * the two busy processes (and their worker threads) across both cores and onto each other, and
+ * the gateway's CPU per request rises with the interference (not with its own work).
+ */
+export interface Pinning {
+  taskset: string;
+  gatewayCpu: number;
+  loadCpu: number;
+  /** This process's affinity mask before the run (hex, as `taskset -p` prints it), restored after. */
+  maskBefore: string;
+  placement: string;
+}
+
+/** A pinning plan, or why there is none (the run then goes unpinned and says so). */
+export function planPinning(): Pinning | { placement: string } {
+  const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+  if (platform() !== 'linux' || !taskset) return { placement: 'not pinned (no taskset on this machine)' };
+  if (cpus().length < 2) return { placement: 'not pinned (one CPU)' };
+  try {
+    const out = execFileSync(taskset, ['-p', String(process.pid)], { encoding: 'utf8' });
+    const maskBefore = /mask:\s*([0-9a-f]+)/i.exec(out)?.[1];
+    if (!maskBefore) return { placement: 'not pinned (could not read the affinity mask)' };
+    return { taskset, gatewayCpu: 0, loadCpu: 1, maskBefore, placement: 'gateway on CPU 0, load generator on CPU 1 (taskset)' };
+  } catch (e) {
+    return { placement: 'not pinned (' + (e as Error).message.split('\n')[0] + ')' };
+  }
+}
+
+/** Set this process's affinity (every thread: `-a`). */
+function pinSelf(p: Pinning, how: string[]): void {
+  execFileSync(p.taskset, ['-a', '-p', ...how, String(process.pid)], { stdio: 'ignore' });
 }
 
 /** A gateway child with its clients connected and issued, measured a window at a time. */
@@ -105,7 +144,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function openRow(o: ThroughputOptions): Promise<ThroughputRow> {
   const env = { ...process.env, ...(o.tuned ? { BENCH_NODE_CRYPTO: '1' } : {}) };
-  const child = fork(o.childPath, [o.dialect], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Pinned: `taskset -c N node …` execs node in place, so the IPC channel and every thread the child makes stay on CPU N.
+  const launch = o.pin ? { execPath: o.pin.taskset, execArgv: ['-c', String(o.pin.gatewayCpu), process.execPath, ...nodeArgs] } : { execArgv: nodeArgs };
+  const child = fork(o.childPath, [o.dialect], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...launch });
   const agent = new Agent({ keepAlive: true, maxSockets: o.clients });
   const close = async () => {
     agent.destroy();
@@ -240,10 +282,12 @@ async function openRow(o: ThroughputOptions): Promise<ThroughputRow> {
 }
 
 export interface ThroughputRunOptions {
-  rows: Omit<ThroughputOptions, 'clientNodeCrypto'>[];
+  rows: Omit<ThroughputOptions, 'clientNodeCrypto' | 'pin'>[];
   clientNodeCrypto?: boolean;
   /** Measured windows per row; the rows take turns, a window each, in a rotating order. */
   passes: number;
+  /** Pin the gateway children to one CPU and this process to another, when the machine allows (default true; see `Pinning`). */
+  pin?: boolean;
   /** Before a row's first window. */
   warmupMs: number;
   /** Before each later window (the row's clients were idle while the others ran). */
@@ -257,16 +301,26 @@ export interface ThroughputRunOptions {
  * interleaved rounds of one window each, so that a slow minute of this shared machine falls on
  * every row instead of on one; each row reports the median window (and the min–max).
  */
-export async function gatewayThroughputRun(o: ThroughputRunOptions): Promise<{ results: ThroughputResult[]; failed: { dialect: string; error: string }[] }> {
+export async function gatewayThroughputRun(o: ThroughputRunOptions): Promise<{ results: ThroughputResult[]; failed: { dialect: string; error: string }[]; placement: string }> {
   // Only for this run: the Node client bench in the same process measures the SDK as shipped.
   const engineBefore = native();
   const clientNodeCrypto = o.clientNodeCrypto ?? true;
   if (clientNodeCrypto) useNodeCrypto();
+  const plan = o.pin === false ? { placement: 'not pinned (--no-pin)' } : planPinning();
+  let pin = 'taskset' in plan ? plan : undefined;
+  if (pin) {
+    try {
+      pinSelf(pin, ['-c', String(pin.loadCpu)]);
+    } catch (e) {
+      pin = undefined;
+      plan.placement = 'not pinned (' + (e as Error).message.split('\n')[0] + ')';
+    }
+  }
   const open: { spec: ThroughputOptions; row: ThroughputRow; windows: ThroughputWindow[] }[] = [];
   const failed: { dialect: string; error: string }[] = [];
   try {
     for (const r of o.rows) {
-      const spec = { ...r, clientNodeCrypto };
+      const spec = { ...r, clientNodeCrypto, ...(pin ? { pin } : {}) };
       try {
         open.push({ spec, row: await openRow(spec), windows: [] });
       } catch (e) {
@@ -288,9 +342,10 @@ export async function gatewayThroughputRun(o: ThroughputRunOptions): Promise<{ r
       }
       o.log?.(`pass ${pass + 1} of ${o.passes} done`);
     }
-    return { results: open.filter((e) => !broken.has(e)).map((e) => e.row.result(e.windows)), failed };
+    return { results: open.filter((e) => !broken.has(e)).map((e) => e.row.result(e.windows)), failed, placement: plan.placement };
   } finally {
     setNativeEngine(engineBefore);
     await Promise.all(open.map((e) => e.row.close()));
+    if (pin) pinSelf(pin, [pin.maskBefore]);
   }
 }
