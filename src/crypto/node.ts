@@ -42,6 +42,11 @@ const nodeEngine: NativeEngine = {
     const c = decrypt ? createDecipheriv(name, k, mode === 'ecb' ? null : iv!) : createCipheriv(name, k, mode === 'ecb' ? null : iv!);
     return view(Buffer.concat([c.update(data), c.final()]));
   },
+  ecbBlocks(decrypt, key, data) {
+    const c = decrypt ? createDecipheriv(`aes-${key.length * 8}-ecb`, key, null) : createCipheriv(`aes-${key.length * 8}-ecb`, key, null);
+    c.setAutoPadding(false);
+    return view(Buffer.concat([c.update(data), c.final()]));
+  },
   digest(name, data) {
     return view(createHash(name).update(data).digest());
   },

@@ -59,6 +59,8 @@ export function pureEc(): Promise<typeof import('./pure-ec.js')> {
 export interface NativeEngine {
   /** AES with PKCS#7 padding (ECB, CBC) or GCM (16-byte tag appended / expected at the end). Throws when decryption fails. */
   aes(mode: 'ecb' | 'cbc' | 'gcm', decrypt: boolean, key: CryptoKey | Uint8Array, data: Uint8Array, iv?: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** AES-ECB over whole blocks, no padding (`data.length` a multiple of 16): many short messages under one key in one call. */
+  ecbBlocks?(decrypt: boolean, key: Uint8Array, data: Uint8Array): Uint8Array;
   digest(name: 'md5' | 'sha1' | 'sha256', data: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
 }

@@ -123,6 +123,24 @@ function memoKey(text: string | Uint8Array): string | undefined {
   return String.fromCharCode.apply(null, text as unknown as number[]);
 }
 
+/** @internal A ciphertext's text as bytes (line breaks ignored); DecryptError when it is not in `encoding`. */
+export function ciphertextBytes(text: string, encoding: Encoding): Uint8Array {
+  try {
+    return decodeBytes(encoding === 'hex' ? text.trim() : text.replace(WHITESPACE, ''), encoding);
+  } catch {
+    throw new DecryptError();
+  }
+}
+
+/** @internal Decrypted bytes as text; DecryptError when they are not UTF-8. */
+export function plainText(plain: Uint8Array): string {
+  try {
+    return utf8Decode(plain);
+  } catch {
+    throw new DecryptError();
+  }
+}
+
 /** AES under one secret with the dialect's common options. The key is derived once, on first use. */
 export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher {
   type Material = { key: Uint8Array; iv?: Uint8Array; ecb?: EcbKey };
@@ -162,19 +180,9 @@ export function legacyCipher(secret: string, config: LegacyConfig): LegacyCipher
     },
     async decrypt(text) {
       const { key, iv, ecb } = ready ?? (await material());
-      let bytes: Uint8Array;
-      try {
-        bytes = decodeBytes(config.encoding === 'hex' ? text.trim() : text.replace(WHITESPACE, ''), config.encoding);
-      } catch {
-        throw new DecryptError();
-      }
+      const bytes = ciphertextBytes(text, config.encoding);
       // `bytes` was just decoded and is ours: a small ECB one is decrypted in place.
-      const plain = ecb ? await ecbDecrypt(ecb, bytes, true) : await aesDecrypt(config.cipher, key, bytes, iv);
-      try {
-        return utf8Decode(plain);
-      } catch {
-        throw new DecryptError();
-      }
+      return plainText(ecb ? await ecbDecrypt(ecb, bytes, true) : await aesDecrypt(config.cipher, key, bytes, iv));
     },
   };
 }

@@ -9,7 +9,9 @@ import { formDecode } from '../codec/form.js';
 import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
-import { checkSecret, cipherCache, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
+import { deriveAesKey } from '../crypto/kdf.js';
 import { isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
@@ -93,6 +95,16 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
     if (outerNames && outerNames.size < OUTER_NAMES_MAX) k.then((name) => outerNames.size < OUTER_NAMES_MAX && outerNames.set(ek, name), () => {});
     return k;
   };
+  // One layer's values (every value of a call is under the same secret) decrypted together:
+  // for ECB, one native call over all their blocks when useNodeCrypto() is on (ecbDecryptAll).
+  // The key is the one `cipher` derives, kept beside it for as long as the cipher is cached.
+  const ecbKeys = new WeakMap<LegacyCipher, Promise<EcbKey>>();
+  const decryptLayer = async (secret: string, cipher: LegacyCipher, texts: string[]): Promise<string[]> => {
+    if (config.cipher !== 'AES-ECB' || texts.length < 2) return Promise.all(texts.map((t) => cipher.decrypt(t)));
+    let key = ecbKeys.get(cipher);
+    if (!key) ecbKeys.set(cipher, (key = deriveAesKey(secret, config.keyFrom).then(ecbKey)));
+    return (await ecbDecryptAll(await key, texts.map((t) => ciphertextBytes(t, config.encoding)))).map(plainText);
+  };
   const credentials = new Map<string, IssuedCredential>();
 
   /** A new appSecret that gives an AES key under the configured keyFrom (32 hex chars, as the Java originals issue). */
@@ -136,15 +148,17 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       const form = decodeForm(body);
       // Decrypted in batches, one await each (not two per entry); any failure -> param_error.
       for (let i = 0; i < form.length; i += BATCH) {
-        let plain: string[];
+        const batch = form.slice(i, i + BATCH);
+        let names: string[];
+        let values: string[];
         try {
-          plain = await Promise.all(form.slice(i, i + BATCH).flatMap(([ek, ev]) => [outerName(outer, ek), outer.decrypt(ev)]));
+          [names, values] = await Promise.all([Promise.all(batch.map(([ek]) => outerName(outer, ek))), decryptLayer(publicSecret, outer, batch.map(([, ev]) => ev))]);
         } catch {
           throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
         }
-        for (let j = 0; j < plain.length; j += 2) {
-          if (m.has(plain[j])) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
-          m.set(plain[j], plain[j + 1]);
+        for (let j = 0; j < batch.length; j++) {
+          if (m.has(names[j])) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
+          m.set(names[j], values[j]);
         }
       }
       if (m.size === 0) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
@@ -173,7 +187,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
         const batch = names.slice(i, i + BATCH);
         let plain: string[];
         try {
-          plain = await Promise.all(batch.map((k) => inner.decrypt(m.get(k)!)));
+          plain = await decryptLayer(secret, inner, batch.map((k) => m.get(k)!));
         } catch {
           throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
         }

@@ -5,7 +5,7 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8Encode } from '../../src/codec/index.js';
-import { DecryptError, ecbDecrypt, ecbEncrypt, ecbEncryptTo, ecbKey } from '../../src/crypto/aes.js';
+import { DecryptError, ecbDecrypt, ecbDecryptAll, ecbEncrypt, ecbEncryptTo, ecbKey } from '../../src/crypto/aes.js';
 import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from '../../src/crypto/aes-block.js';
 import { md5, sha1 } from '../../src/crypto/digest.js';
 import { native } from '../../src/crypto/provider.js';
@@ -163,6 +163,33 @@ describe('AES-ECB on a prepared key', () => {
       expect(out.buffer === given.buffer, `${n} bytes: in place`).toBe(!onNative);
       if (!onNative) expect(toHex(given.subarray(0, n))).toBe(toHex(pt));
     }
+  });
+
+  it('ecbDecryptAll opens several messages under one key (one native call on node:crypto) to OpenSSL’s plaintexts: 1–12 messages of 0–700 bytes, each key size', async () => {
+    for (const keyLen of [16, 24, 32]) {
+      const raw = new Uint8Array(randomBytes(keyLen));
+      const k = ecbKey(raw);
+      for (let count = 1; count <= 12; count++) {
+        const pts = Array.from({ length: count }, (_, i) => new Uint8Array(randomBytes((i * 61 + count * 17) % 701)));
+        const out = await ecbDecryptAll(k, pts.map((pt) => opensslEcb(raw, pt)));
+        expect(out.map(toHex), `AES-${keyLen * 8}, ${count} messages`).toEqual(pts.map(toHex));
+      }
+    }
+  });
+
+  it('ecbDecryptAll is a DecryptError when any one message is: bad padding first, in the middle or last, a length that is not whole blocks, or an empty message', async () => {
+    const raw = new Uint8Array(randomBytes(16));
+    const k = ecbKey(raw);
+    const good = () => opensslEcb(raw, new Uint8Array(randomBytes(40)));
+    const badPad = () => opensslEcbRaw(raw, new Uint8Array(32).fill(17));
+    for (const at of [0, 3, 6]) {
+      const list = Array.from({ length: 7 }, (_, i) => (i === at ? badPad() : good()));
+      await expect(ecbDecryptAll(k, list), `bad padding at ${at}`).rejects.toBeInstanceOf(DecryptError);
+    }
+    await expect(ecbDecryptAll(k, [good(), new Uint8Array(17), good()])).rejects.toBeInstanceOf(DecryptError);
+    await expect(ecbDecryptAll(k, [good(), new Uint8Array(0), good()])).rejects.toBeInstanceOf(DecryptError);
+    // The same good messages alone open.
+    expect(await ecbDecryptAll(k, [good(), good(), good()])).toHaveLength(3);
   });
 
   it('ecbKey refuses a key that is not 16, 24 or 32 bytes', () => {
