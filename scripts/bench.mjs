@@ -16,6 +16,8 @@
  *   --clients=32         concurrent clients in the throughput run
  *   --no-pin             leave the throughput run's processes unpinned (default: the gateway
  *                        children on CPU 0 and the load generator on CPU 1, via taskset)
+ *   --seal-inline        the throughput run's clients seal each request just before sending it
+ *                        (default: each window's requests are sealed before the window starts)
  *   --load-webcrypto     the throughput run's load generator on WebCrypto (default: its SDK
  *                        clients run on node:crypto via useNodeCrypto(), so they take less of
  *                        the CPU the gateway shares with them; the gateway rows are unaffected)
@@ -215,7 +217,7 @@ if (runGateway) {
     ...(flag('no-tuned') ? [] : dialects.map((dialect) => ({ dialect, tuned: true }))),
   ];
   const { results, failed, placement } = await bench.gatewayThroughputRun({
-    rows: runs.map((run) => ({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024 })),
+    rows: runs.map((run) => ({ ...run, childPath: join(nodeDir, 'gateway-child.mjs'), clients, size: 1024, presealed: !flag('seal-inline') })),
     clientNodeCrypto,
     pin: !flag('no-pin'),
     ...gwTiming,
@@ -225,7 +227,7 @@ if (runGateway) {
   gatewayPlacement = placement;
   log(`  placement: ${placement}`);
   for (const r of results)
-    log(`  ${gwLabel(r).padEnd(48)} ${fmtRps(r).padStart(20)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
+    log(`  ${gwLabel(r).padEnd(48)} ${fmtRps(r).padStart(20)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  gateway CPU ${fmtUs(r.gatewayCpuUsPerReq)}/req  errors ${r.errors}${r.inlineSeals ? `  sealed in the window: ${r.inlineSeals}` : ''}${r.firstError ? ' (' + r.firstError + ')' : ''}`);
   for (const f of failed) log(`  ${f.dialect}: ${f.error}`);
 }
 
@@ -264,7 +266,7 @@ if (gatewayResults.length) {
   md.push('');
   md.push(gatewayTable(gatewayResults));
   md.push('');
-  md.push(`Each row is the median of ${gwTiming.passes} windows of ${gwTiming.durationMs / 1000} s (min–max in brackets): every row's gateway process stays open, and the rows take turns, one window each per pass in a rotating order, each window after a ${gwTiming.rewarmMs} ms re-warm (${gwTiming.warmupMs} ms before a row's first), so a slow stretch of a shared machine falls on every row rather than on one; p50/p99 are over all of a row's windows. Load generator and gateway are separate processes on the same ${machine.cores} cores, ${gatewayPlacement.startsWith('not pinned') ? gatewayPlacement : 'pinned: ' + gatewayPlacement + ', so that they do not take turns on one core while the other idles (`--no-pin` leaves them to the scheduler)'}; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
+  md.push(`Each row is the median of ${gwTiming.passes} windows of ${gwTiming.durationMs / 1000} s (min–max in brackets): every row's gateway process stays open, and the rows take turns, one window each per pass in a rotating order, each window after a ${gwTiming.rewarmMs} ms re-warm (${gwTiming.warmupMs} ms before a row's first), so a slow stretch of a shared machine falls on every row rather than on one; p50/p99 are over all of a row's windows. Load generator and gateway are separate processes on the same ${machine.cores} cores, ${gatewayPlacement.startsWith('not pinned') ? gatewayPlacement : 'pinned: ' + gatewayPlacement + ', so that they do not take turns on one core while the other idles (`--no-pin` leaves them to the scheduler)'}; CPU/req is each process’s CPU time divided by the requests answered. The load generator sends over a keep-alive node:http Agent and opens and checks every answer with the SDK client; ${gatewayResults.some((r) => r.presealed) ? `each client of a dialect row seals the window's requests (fresh nonces and timestamps, as ever) before the window starts, so the load generator spends the window sending and opening rather than sealing, which for app-secret costs it as much CPU as the gateway's work (the seal's cost is in the client tables above; \`--seal-inline\` seals each request just before it is sent; requests sealed in a window anyway because a queue ran dry: ${gatewayResults.reduce((n, r) => n + r.inlineSeals, 0)})` : 'each request is sealed just before it is sent (`--seal-inline`)'}; ${gatewayResults[0].clientNodeCrypto ? 'its SDK clients run on node:crypto (useNodeCrypto() in the load-generator process only, so they leave more of the shared CPU to the gateway; `--load-webcrypto` turns that off)' : 'its SDK clients run on WebCrypto as shipped (`--load-webcrypto`)'}. The floors answer the same 1 KB body with no crypto: bare node:http; through toNodeHandler with a plain (Request) => Response handler (web Request/Response per call); and through toNodeHandler(createGateway(…)) on the wire-level path the built-in dialects take (the IncomingMessage read and the answer written directly, same bounds), so a dialect’s own cost is its row minus the third floor. The modern gateway’s per-credential call rate and result-store bounds are raised for the run (one load-generator client sends far more than a page does). “useNodeCrypto()” = the same gateway with the SDK’s primitives on node:crypto (useNodeCrypto() from sealed-rpc/server, opt-in).`);
   md.push('');
 }
 const text = md.join('\n');
