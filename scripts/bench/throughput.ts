@@ -207,11 +207,15 @@ async function openRow(o: ThroughputOptions): Promise<ThroughputRow> {
     );
     type Client = (typeof clients)[number];
     const sealOne = (c: Client) => c.profile.seal({ operationType: '/echo', params, options: {}, memo: {} }, c.cred, ctx);
-    /** Each client's queue topped up to `n` requests, sealed now, in order (FIFO: none waits long enough to leave the gateways' 5-minute clock windows). */
-    const topUp = (n: number) =>
+    /**
+     * Each client's queue refilled with `n` requests sealed now, sent in the order sealed. The
+     * last window's leftovers are dropped: `sorted-sign`'s clock window is 5 s by default, and a
+     * request kept over a whole pass of the other rows would be refused as too old.
+     */
+    const sealAhead = (n: number) =>
       Promise.all(
         clients.map(async (c) => {
-          c.ready = c.ready.slice(c.next);
+          c.ready = [];
           c.next = 0;
           while (c.ready.length < n) c.ready.push(await sealOne(c));
         }),
@@ -236,7 +240,7 @@ async function openRow(o: ThroughputOptions): Promise<ThroughputRow> {
       // rate (a guess of 4000 req/s for a row's first). The load generator then spends the window
       // sending and opening, and is not the bottleneck where its seal costs as much as the
       // gateway's work (app-secret); the seal's own cost is in the client tables.
-      if (presealed) await topUp(Math.ceil((((lastRate || 4000) * (warmupMs + durationMs)) / 1000 / clients.length) * 2) + 4);
+      if (presealed) await sealAhead(Math.ceil((((lastRate || 4000) * (warmupMs + durationMs)) / 1000 / clients.length) * 2) + 4);
       const loop = async (c: Client) => {
         while (!stop) {
           try {
