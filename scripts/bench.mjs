@@ -15,7 +15,7 @@
  *   --sizes=1,16,256     sizes in KB
  *   --clients=32         concurrent clients in the throughput run
  *   --no-pin             leave the throughput run's processes unpinned (default: the gateway
- *                        children on CPU 0 and the load generator on CPU 1, via taskset)
+ *                        children on one CPU and the load generator on another, via taskset)
  *   --seal-inline        the throughput run's clients seal each request just before sending it
  *                        (default: each window's requests are sealed before the window starts)
  *   --load-webcrypto     the throughput run's load generator on WebCrypto (default: its SDK

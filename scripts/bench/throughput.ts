@@ -9,7 +9,7 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, platform } from 'node:os';
+import { platform } from 'node:os';
 import { request, Agent } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { makeClientProfile, type DialectName, type WireRequestLike, type WireResponseLike } from './core.ts';
@@ -125,12 +125,17 @@ export interface Pinning {
 export function planPinning(): Pinning | { placement: string } {
   const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
   if (platform() !== 'linux' || !taskset) return { placement: 'not pinned (no taskset on this machine)' };
-  if (cpus().length < 2) return { placement: 'not pinned (one CPU)' };
   try {
     const out = execFileSync(taskset, ['-p', String(process.pid)], { encoding: 'utf8' });
-    const maskBefore = /mask:\s*([0-9a-f]+)/i.exec(out)?.[1];
+    const maskBefore = /mask:\s*([0-9a-f,]+)/i.exec(out)?.[1]?.replace(/,/g, '');
     if (!maskBefore) return { placement: 'not pinned (could not read the affinity mask)' };
-    return { taskset, gatewayCpu: 0, loadCpu: 1, maskBefore, placement: 'gateway on CPU 0, load generator on CPU 1 (taskset)' };
+    // The CPUs this process may use (a container may allow CPUs 2-3 of a larger host, not 0-1).
+    const allowed: number[] = [];
+    const mask = BigInt('0x' + maskBefore);
+    for (let cpu = 0; cpu < 1024 && allowed.length < 2 && mask >> BigInt(cpu) > 0n; cpu++) if ((mask >> BigInt(cpu)) & 1n) allowed.push(cpu);
+    if (allowed.length < 2) return { placement: 'not pinned (one CPU allowed)' };
+    const [gatewayCpu, loadCpu] = allowed;
+    return { taskset, gatewayCpu, loadCpu, maskBefore, placement: `gateway on CPU ${gatewayCpu}, load generator on CPU ${loadCpu} (taskset)` };
   } catch (e) {
     return { placement: 'not pinned (' + (e as Error).message.split('\n')[0] + ')' };
   }
