@@ -3,9 +3,9 @@
  * not fetch; on node:crypto by default, see `clientNodeCrypto`) in this process against
  * `toNodeHandler(gateway)` in a child process on 127.0.0.1, pinned to separate CPUs where the
  * machine allows (`Pinning`). Each window's requests are sealed before it (`presealed`); every
- * answer is opened and checked by the SDK client in the window. Reports requests/s (median of interleaved windows, and their
- * min–max), latency, and CPU per request of the gateway process (the number that does not
- * depend on how busy the load generator is).
+ * answer is opened and checked by the SDK client in the window. Reports requests/s (median of
+ * interleaved windows, and their min–max), latency, and CPU per request of the gateway process
+ * (the number that does not depend on how busy the load generator is).
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -252,7 +252,7 @@ export async function ecbDecrypt(k: EcbKey, data: Uint8Array, consume = false): 
 /**
  * AES-ECB decryption of several messages under one key (the gateway's short form values).
  * With a native engine: one call over all their blocks, which ECB leaves independent, instead
- * of a cipher per message (~6x less CPU on node:crypto for an app-secret call's ~9 values).
+ * of a cipher per message (4-6x less CPU on node:crypto for an app-secret call's ~9 values).
  * Otherwise `ecbDecrypt` each. Every message is unpadded whatever the others give; throws
  * DecryptError if any fails. `datas` are the caller's to overwrite (freshly decoded).
  */
