@@ -66,7 +66,7 @@ export interface ExampleServer {
 
 export async function startExampleServer(options: { port?: number; host?: string } = {}): Promise<ExampleServer> {
   // A Node gateway runs the SDK's primitives on OpenSSL (same bytes; WebCrypto in Node is a
-  // thread-pool job per call): ~1.5× the modern gateway's requests/s (README, "Performance").
+  // thread-pool job per call): less gateway CPU per call (README, "Performance").
   useNodeCrypto();
   const key = await gatewayKey();
   const gateway = createGateway({ profile: modern({ signingKeys: { k1: key.pem } }) })
