@@ -141,6 +141,20 @@ export class CredentialManager<C = unknown> {
     return this.cached;
   }
 
+  /**
+   * What JSON.stringify shows (an error reporter serializing the client): the credential's
+   * version and expiry, never its value, and nothing of the store or the options.
+   */
+  toJSON(): Record<string, unknown> {
+    const c = this.cached;
+    return { credential: c ? { version: c.version, expiresAt: c.expiresAt, value: '[redacted]' } : null };
+  }
+
+  /** What Node's inspector (console.log, util.inspect) shows: the same redacted view. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'CredentialManager ' + JSON.stringify(this.toJSON());
+  }
+
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
     const lock = this.o.lock ?? defaultLock();
     return lock.run(this.o.lockName ?? `sealed-rpc:${this.o.key}`, fn);

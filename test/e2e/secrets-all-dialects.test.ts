@@ -4,7 +4,8 @@
  * skew, operation failures (including a handler whose error text holds a server secret),
  * network failures, config mistakes, storage faults. Everything a user or a log could see
  * (messages, String(err), JSON.stringify(err), the Node inspector's view, hints, details,
- * gatewayCode, every event, every console line) is searched for every secret in every form
+ * gatewayCode, every event, every console line, and each client's own inspector and JSON
+ * view after its calls) is searched for every secret in every form
  * (raw, hex, base64, base64url, partial windows; derived AES keys too).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,11 +115,18 @@ async function scan(run: (s: Scan) => Promise<void>): Promise<{ out: OutputColle
       state.mode = 'pass';
     },
   };
+  const clients: Client[] = [];
+  s.watch = (client) => (clients.push(client), watch(out, client));
   out.captureConsole();
   try {
     await run(s);
   } finally {
     out.stop();
+  }
+  // What a developer or an error reporter sees of each client after its calls: Node's inspector and JSON.
+  for (const client of clients) {
+    collectInspected(out, client);
+    out.lines.push(JSON.stringify(client));
   }
   return { out, codes };
 }
