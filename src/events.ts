@@ -11,7 +11,11 @@ export interface ClientEventMap {
   retry: { cause: 'CREDENTIAL_EXPIRED' | 'CLOCK_SKEW'; operationType: string };
   /** The credential store failed; records now live in memory. */
   'storage-fallback': { reason: string; store: string };
-  /** A stage of one call, for the inspector/playground (wire data is ciphertext, never keys). */
+  /**
+   * A stage of one call, for the inspector/playground. `params` and `opened` carry the app's
+   * own plaintext (what it passed to call() and what call() resolves to); `sealed` and
+   * `response` carry the wire request and answer. Never a key or a credential.
+   */
   stage: { callId: number; stage: 'params' | 'sealed' | 'response' | 'opened' | 'error'; at: number; operationType: string; data?: unknown };
 }
 
