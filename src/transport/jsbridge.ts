@@ -190,13 +190,19 @@ export function bridgeResponse(data: unknown): WireResponse {
 
 export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Transport {
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-  if (!(readyTimeoutMs >= 0) || !Number.isFinite(readyTimeoutMs))
-    throw badConfig('readyTimeoutMs', 'must be a non-negative number of milliseconds');
+  if (!(typeof readyTimeoutMs === 'number' && readyTimeoutMs >= 0 && readyTimeoutMs <= 2 ** 31 - 1))
+    throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${2 ** 31 - 1}`);
   if (options.gateway !== undefined && typeof options.gateway !== 'string') throw badConfig('gateway', 'must be a URL string');
 
   return {
     async send(req: WireRequest, { signal, timeoutMs }: SendOptions): Promise<WireResponse> {
       if (signal?.aborted) throw abortReason(signal)!;
+      // The rpc JSAPI carries a body only: a request whose data rides in the URL would arrive empty.
+      if (req.body === undefined && req.path.includes('?'))
+        throw new RpcError('BAD_CONFIG', 'jsBridgeTransport cannot carry a request whose data is in the URL query', {
+          details: { option: 'transport' },
+          hint: "This profile sends its data in the query string (e.g. sortedSign's method: 'GET'): use method: 'POST', or fetchTransport.",
+        });
       const bridge = await waitForBridge(readyTimeoutMs, signal);
       if ((bridge as unknown as Record<string, unknown>)[SHIM_MARK])
         throw new RpcError('BAD_CONFIG', 'jsBridgeTransport would call the SDK shim, which calls the client again', {

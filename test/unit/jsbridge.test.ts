@@ -4,6 +4,7 @@ import { createClient } from '../../src/client.js';
 import { memoryStore } from '../../src/credentials/store.js';
 import { RpcError } from '../../src/errors.js';
 import { mgs } from '../../src/profiles/mgs.js';
+import { sortedSign } from '../../src/profiles/sorted-sign.js';
 import { jsBridgeTransport } from '../../src/transport/jsbridge.js';
 import { installRpcShim, type ShimClient } from '../../src/transport/shim.js';
 import type { ProfileContext, WireRequest } from '../../src/types.js';
@@ -73,6 +74,22 @@ describe('jsBridgeTransport: what it hands the native rpc JSAPI', () => {
     const wire: WireRequest = { path: '/api/echo', method: 'POST', headers: { 'x-app-id': 'A', 'x-nonce': 'N' }, body: 'c2VhbGVkLWJ5LW1vZGVybg', operationType: '/api/echo' };
     await jsBridgeTransport().send(wire, {});
     expect(calls[0].options).toMatchObject({ operationType: '/api/echo', requestData: [{ _requestBody: 'c2VhbGVkLWJ5LW1vZGVybg' }], headers: { 'x-app-id': 'A', 'x-nonce': 'N' }, getResponse: true });
+  });
+
+  it("refuses sortedSign's default GET (its sealed data is in the URL query, which the rpc JSAPI does not carry) with BAD_CONFIG naming transport; its POST form goes through", async () => {
+    const { calls } = installFake({ code: 0, data: 'x' });
+    const appKey = 'aPpKeY-16-chars!';
+    const viaGet = createClient({ profile: sortedSign({ appId: 7, appKey }), transport: jsBridgeTransport(), store: memoryStore() });
+    const err = (await viaGet.call('/api/echo', { a: '1' }).catch((e) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe('BAD_CONFIG');
+    expect(err.details?.option).toBe('transport');
+    expect(err.hint).toMatch(/method: 'POST'/);
+    expect(calls).toEqual([]); // nothing (an empty _requestBody) reached the container
+    const post = await sortedSign({ appId: 7, appKey, method: 'POST' }).seal({ operationType: '/api/echo', params: { a: '1' }, options: {}, memo: {} }, undefined, ctx);
+    await jsBridgeTransport().send(post.wire, {});
+    expect(calls).toHaveLength(1);
+    expect(JSON.parse((calls[0].options.requestData as { _requestBody: string }[])[0]._requestBody)).toMatchObject({ appId: '7', params: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/) });
   });
 });
 
