@@ -52,6 +52,7 @@ function validate(o: ClientOptions): void {
   const p = o.profile as Partial<Profile> | undefined;
   if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
+  if (p.maxClockCorrectionMs !== undefined && !isPositiveMs(p.maxClockCorrectionMs)) throw badConfig('profile', 'its maxClockCorrectionMs must be a positive number of milliseconds');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
   if (o.store !== undefined && o.credentials !== undefined) throw badConfig('credentials', 'give either store or credentials (an alias), not both');
   const store = o.store ?? o.credentials;
@@ -61,10 +62,25 @@ function validate(o: ClientOptions): void {
   if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');
   if (o.parseJson !== undefined && typeof o.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
-  for (const k of ['timeoutMs', 'maxClockCorrectionMs'] as const) {
-    const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw badConfig(k, 'must be a positive number of milliseconds');
-  }
+  if (o.timeoutMs !== undefined && !isTimerMs(o.timeoutMs)) throw badConfig('timeoutMs', `must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  if (o.maxClockCorrectionMs !== undefined && !isPositiveMs(o.maxClockCorrectionMs)) throw badConfig('maxClockCorrectionMs', 'must be a positive number of milliseconds');
+}
+
+/** Timers take at most 2^31-1 ms; a larger delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const isPositiveMs = (v: unknown): v is number => typeof v === 'number' && v > 0 && Number.isFinite(v);
+const isTimerMs = (v: unknown): v is number => isPositiveMs(v) && v <= MAX_TIMER_MS;
+
+/** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
+function checkCallOptions(o: unknown): CallOptions {
+  if (o === undefined) return {};
+  if (o === null || typeof o !== 'object') throw new RpcError('BAD_REQUEST', 'call options must be an object', { hint: 'Pass { signal?, timeoutMs?, idempotencyKey? } or nothing.' });
+  const { signal, timeoutMs } = o as CallOptions;
+  if (signal !== undefined && !(signal && typeof signal.addEventListener === 'function' && typeof signal.aborted === 'boolean'))
+    throw new RpcError('BAD_REQUEST', 'call option signal must be an AbortSignal', { hint: 'Pass the signal of an AbortController, or leave signal out.' });
+  if (timeoutMs !== undefined && !isTimerMs(timeoutMs))
+    throw new RpcError('BAD_REQUEST', `call option timeoutMs must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`, { hint: "Leave timeoutMs out to use createClient's timeoutMs." });
+  return o as CallOptions;
 }
 
 /** Wait for `p`, but give up with the signal's reason when it aborts. */
@@ -133,12 +149,17 @@ export function createClient(options: ClientOptions): Client {
           now,
           ...(profile.validateCredential ? { validate: (v: unknown) => profile.validateCredential!(v) } : {}),
           issue: async () => {
-            // Issuance is shared by every waiting call, so it gets its own timeout, not one caller's signal.
-            const signal = AbortSignal.timeout(defaultTimeout);
-            const ctx = context(signal);
-            const result = await profile.issue!(ctx);
-            if (result.serverTime !== undefined) correctClock(result.serverTime, clock.now(), 'issuance');
-            return result;
+            // Issuance is shared by every waiting call, so it gets its own timeout, not one caller's
+            // signal; its reason is a TIMEOUT RpcError, which the transports pass on as is.
+            const controller = new AbortController();
+            const timer = setTimeout(() => controller.abort(new RpcError('TIMEOUT', `credential issuance took longer than ${defaultTimeout} ms`)), defaultTimeout);
+            try {
+              const result = await profile.issue!(context(controller.signal));
+              if (result.serverTime !== undefined) correctClock(result.serverTime, clock.now(), 'issuance');
+              return result;
+            } finally {
+              clearTimeout(timer);
+            }
           },
           onIssued: (record, renewal) => {
             const info = { version: record.version, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}), ...profile.describe?.(record.value) };
@@ -195,16 +216,19 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
-  async function call<Res>(operationType: string, params: Params = {}, callOptions: CallOptions = {}): Promise<Res> {
+  async function call<Res>(operationType: string, params: Params = {}, givenOptions?: CallOptions): Promise<Res> {
     const callId = ++callSeq;
     const controller = new AbortController();
-    const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
-    const timer = setTimeout(() => controller.abort(new RpcError('TIMEOUT', `the call took longer than ${timeoutMs} ms`)), timeoutMs);
-    const outer = callOptions.signal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let outer: AbortSignal | undefined;
     const onOuterAbort = () => controller.abort(new RpcError('ABORTED', 'the call was aborted by its signal', { cause: outer?.reason }));
-    if (outer?.aborted) onOuterAbort();
-    else outer?.addEventListener('abort', onOuterAbort, { once: true });
     try {
+      const callOptions = checkCallOptions(givenOptions);
+      const timeoutMs = callOptions.timeoutMs ?? defaultTimeout;
+      timer = setTimeout(() => controller.abort(new RpcError('TIMEOUT', `the call took longer than ${timeoutMs} ms`)), timeoutMs);
+      outer = callOptions.signal;
+      if (outer?.aborted) onOuterAbort();
+      else outer?.addEventListener('abort', onOuterAbort, { once: true });
       if (typeof operationType !== 'string' || operationType === '') throw new RpcError('BAD_REQUEST', 'operationType must be a non-empty string');
       if (params === null || typeof params !== 'object') throw new RpcError('BAD_REQUEST', 'params must be an object');
       stage(callId, 'params', operationType, params);

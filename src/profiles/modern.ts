@@ -114,7 +114,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
   const issuePath = options.issuePath ?? '/issue';
   if (typeof issuePath !== 'string' || !issuePath.startsWith('/')) throw badConfig('issuePath', 'must be a path starting with /');
   const maxClockCorrectionMs = options.maxClockCorrectionMs ?? 86_400_000;
-  if (!(maxClockCorrectionMs > 0)) throw badConfig('maxClockCorrectionMs', 'must be a positive number of milliseconds');
+  if (!(typeof maxClockCorrectionMs === 'number' && maxClockCorrectionMs > 0 && Number.isFinite(maxClockCorrectionMs))) throw badConfig('maxClockCorrectionMs', 'must be a positive number of milliseconds');
   const ephemeral = options.ephemeral ?? generateEcdh;
 
   async function issue(ctx: ProfileContext) {

@@ -110,7 +110,7 @@ function epochMs(v: unknown): number | undefined {
 export function sortedSign(options: SortedSignOptions): Profile<undefined, SortedSignState> {
   if (!options || typeof options !== 'object') throw badConfig('sortedSign', 'needs options { appId, appKey }');
   const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
-  if ((typeof options.appId !== 'string' && typeof options.appId !== 'number') || String(options.appId) === '') throw badConfig('appId', 'must be a non-empty string or a number');
+  if ((typeof options.appId !== 'string' && !(typeof options.appId === 'number' && Number.isFinite(options.appId))) || String(options.appId) === '') throw badConfig('appId', 'must be a non-empty string or a finite number');
   const appId = String(options.appId);
   const appKey = checkSecret('appKey', options.appKey, config.keyFrom);
   const signRule = options.signRule ?? 'sorted';
@@ -118,7 +118,7 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
   const method = options.method ?? 'GET';
   if (method !== 'GET' && method !== 'POST') throw badConfig('method', 'must be "GET" or "POST"');
   const windowMs = options.windowMs ?? 5000;
-  if (!(typeof windowMs === 'number' && windowMs > 0)) throw badConfig('windowMs', 'must be a positive number of milliseconds');
+  if (!(typeof windowMs === 'number' && windowMs > 0 && Number.isFinite(windowMs))) throw badConfig('windowMs', 'must be a positive number of milliseconds');
   const safeCodeEcho = options.safeCodeEcho ?? true;
   if (typeof safeCodeEcho !== 'boolean') throw badConfig('safeCodeEcho', 'must be true or false');
   const fixed: [string, string][] = [];

@@ -1,7 +1,7 @@
 /** createClient: config errors name the option; abort, timeout and onError behave. */
 import { describe, expect, it, vi } from 'vitest';
-import { createClient, fetchTransport, memoryStore, modern, RpcError, type Profile, type Transport } from '../../src/index.js';
-import { failure } from '../helpers/servers.js';
+import { createClient, fetchTransport, memoryStore, modern, RpcError, sortedSign, type Profile, type Transport } from '../../src/index.js';
+import { failure, signingKey } from '../helpers/servers.js';
 
 const staticProfile: Profile = {
   name: 'test',
@@ -24,6 +24,8 @@ describe('createClient config errors name the option', () => {
     ['credentials (alias of store) without get/set', { profile: staticProfile, transport: echo, credentials: { get: 1 } }, 'credentials'],
     ['clock without now', { profile: staticProfile, transport: echo, clock: {} }, 'clock'],
     ['negative timeoutMs', { profile: staticProfile, transport: echo, timeoutMs: -1 }, 'timeoutMs'],
+    ['timeoutMs beyond what a timer can wait (2^31 ms)', { profile: staticProfile, transport: echo, timeoutMs: 2 ** 31 }, 'timeoutMs'],
+    ['a profile whose maxClockCorrectionMs is not a finite number', { profile: { ...staticProfile, maxClockCorrectionMs: Infinity }, transport: echo }, 'profile'],
     ['onError not a function', { profile: staticProfile, transport: echo, onError: 'toast' }, 'onError'],
   ];
   for (const [label, opts, option] of cases) {
@@ -47,6 +49,28 @@ describe('createClient config errors name the option', () => {
   });
   it('fetchTransport without baseUrl -> BAD_CONFIG naming baseUrl', () => {
     expect(() => fetchTransport({} as never)).toThrow(/baseUrl/);
+  });
+  it('fetchTransport with a fetch that is not a function, or headers that are not strings -> BAD_CONFIG naming fetch / headers', () => {
+    const option = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as RpcError).code, (e as RpcError).details?.option];
+      }
+      return 'no error';
+    };
+    expect(option(() => fetchTransport({ baseUrl: '/gw', fetch: 'nope' as never }))).toEqual(['BAD_CONFIG', 'fetch']);
+    expect(option(() => fetchTransport({ baseUrl: '/gw', headers: 5 as never }))).toEqual(['BAD_CONFIG', 'headers']);
+    expect(option(() => fetchTransport({ baseUrl: '/gw', headers: { 'x-n': 1 } as never }))).toEqual(['BAD_CONFIG', 'headers']);
+    expect(option(() => fetchTransport({ baseUrl: '/gw', headers: { 'x-n': '1' }, fetch: globalThis.fetch }))).toBe('no error');
+  });
+  it('modern and sortedSign refuse non-finite numbers (maxClockCorrectionMs, appId, windowMs) at construction, naming the option', async () => {
+    const serverKeys = { k1: (await signingKey()).jwk };
+    for (const bad of [Infinity, true, '9', 0]) expect(() => modern({ serverKeys, maxClockCorrectionMs: bad as never })).toThrow(/maxClockCorrectionMs/);
+    expect(() => modern({ serverKeys, maxClockCorrectionMs: 60_000 })).not.toThrow();
+    expect(() => sortedSign({ appId: NaN, appKey: 'aPpKeY-16-chars!' })).toThrow(/appId/);
+    expect(() => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMs: Infinity })).toThrow(/windowMs/);
+    expect(() => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMs: 5000 })).not.toThrow();
   });
 });
 
@@ -108,6 +132,63 @@ describe('call policy', () => {
     const err = await failure(client.call('/x', {}, { timeoutMs: 50 }));
     expect(err.code).toBe('TIMEOUT');
     expect(err.retryable).toBe(true);
+  });
+
+  it('bad call options (not an object, a signal that is not an AbortSignal, a timeoutMs of 0, NaN, Infinity or 2^31) are BAD_REQUEST before anything is sent, seen once by onError, with no timer left armed', async () => {
+    vi.useFakeTimers();
+    try {
+      const onError = vi.fn();
+      const send = vi.fn(echo.send);
+      const client = createClient({ profile: staticProfile, transport: { send }, store: memoryStore(), onError });
+      const bad: unknown[] = [null, 'fast', { signal: {} }, { signal: 'abort' }, { timeoutMs: 0 }, { timeoutMs: NaN }, { timeoutMs: Infinity }, { timeoutMs: 2 ** 31 }, { timeoutMs: '50' }];
+      for (const o of bad) {
+        const err = await failure(client.call('/x', {}, o as never));
+        expect(err.code, JSON.stringify(o)).toBe('BAD_REQUEST');
+        expect(err.hint).not.toBe('');
+      }
+      expect(onError).toHaveBeenCalledTimes(bad.length);
+      expect(send).not.toHaveBeenCalled();
+      expect(vi.getTimerCount()).toBe(0);
+      // The largest delay a timer can wait is accepted, and its timer is cleared when the call ends.
+      await expect(client.call('/x', { a: '1' }, { timeoutMs: 2 ** 31 - 1 })).resolves.toEqual({ a: '1' });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an issuance that outlasts the client timeoutMs ends its calls with TIMEOUT (retryable), not ABORTED, even for a call with a longer timeout of its own', async () => {
+    const hangingIssue: Profile = {
+      ...staticProfile,
+      credentials: 'issued',
+      storeKey: 'issue-timeout',
+      async issue(ctx) {
+        await ctx.send({ path: '/issue', method: 'POST', headers: {}, body: '{}', operationType: 'issue' });
+        return { value: 'never' };
+      },
+    };
+    const hang: Transport = { send: (_r, { signal }) => new Promise((_res, rej) => signal?.addEventListener('abort', () => rej(signal.reason))) };
+    const client = createClient({ profile: hangingIssue, transport: hang, store: memoryStore(), timeoutMs: 60 });
+    const err = await failure(client.call('/x', {}, { timeoutMs: 5_000 }));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.retryable).toBe(true);
+    expect(err.message).toMatch(/issuance took longer than 60 ms/);
+  });
+
+  it("JSON.stringify and Node's inspector show a client's credential as version and expiry only, never its value (raw key bytes included)", async () => {
+    const { inspect } = await import('node:util');
+    const key = new Uint8Array(32).map((_, i) => 200 - i);
+    const issuedBytes: Profile = { ...staticProfile, credentials: 'issued', storeKey: 'redacted', issue: async () => ({ value: { appId: 'a1', key }, expiresAt: 4_102_444_800_000 }) };
+    const client = createClient({ profile: issuedBytes, transport: echo, store: memoryStore() });
+    await client.call('/x', { a: '1' });
+    expect(client.credentials!.peek()!.value).toEqual({ appId: 'a1', key }); // it is there...
+    const views = [JSON.stringify(client), inspect(client, { depth: 10 }), JSON.stringify(client.credentials), inspect(client.credentials, { depth: 10 })];
+    const bytesAsText = [[...key].join(','), [...key].join(', '), Buffer.from(key).toString('hex'), Buffer.from(key).toString('base64')];
+    for (const view of views) {
+      for (const form of bytesAsText) expect(view).not.toContain(form); // ...and none of these views shows it
+      expect(view).toContain('[redacted]');
+      expect(view).toContain('4102444800000');
+    }
   });
 
   it('a network failure is NETWORK with a hint, over real fetch to a closed port on 127.0.0.1', async () => {
