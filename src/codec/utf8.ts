@@ -1,6 +1,8 @@
 const encoder = new TextEncoder();
 const hasEncodeInto = typeof encoder.encodeInto === 'function'; // Safari < 14.1 web views lack it
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF stays in the text (as Java's new String(bytes, UTF_8) keeps it),
+// so a body with a BOM is not taken for the same text without one.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8Encode(s: string): Uint8Array {
   // ASCII (most wire text: JSON of ASCII, base64, hex) fits in s.length bytes: encodeInto writes

@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PA
 import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { detached, isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -86,13 +86,17 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   // again would give); bounded, never evicted, so hostile names cannot grow it. The outer layer
   // hides nothing from whoever holds the app (the publicSecret is in it), so whether a name was
   // seen before is no secret either. GCM has a random IV per message: nothing to reuse.
+  // A kept name is a copy (`detached`) of a short ciphertext: the form's text is a slice of the
+  // request body, which the cache would otherwise keep alive, a whole body per entry.
   const outerNames = config.cipher === 'AES-GCM' ? undefined : new Map<string, string>();
   const OUTER_NAMES_MAX = 1024;
+  const OUTER_NAME_MAX_CHARS = 256;
   const outerName = (outer: LegacyCipher, ek: string): string | Promise<string> => {
     const known = outerNames?.get(ek);
     if (known !== undefined) return known;
     const k = outer.decrypt(ek);
-    if (outerNames && outerNames.size < OUTER_NAMES_MAX) k.then((name) => outerNames.size < OUTER_NAMES_MAX && outerNames.set(ek, name), () => {});
+    if (outerNames && outerNames.size < OUTER_NAMES_MAX && ek.length <= OUTER_NAME_MAX_CHARS)
+      k.then((name) => outerNames.size < OUTER_NAMES_MAX && outerNames.set(detached(ek), detached(name)), () => {});
     return k;
   };
   // One layer's values (every value of a call is under the same secret) decrypted together:

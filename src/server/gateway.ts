@@ -94,6 +94,8 @@ export interface GatewayRequest {
   readonly headers: Headers;
   /** A web `Request` for callbacks that take one (made on first use on the node:http path, without its body). */
   readonly request: Request;
+  /** The client's address as the Node adapter saw it (the socket's); undefined for a Request from elsewhere. Never taken from a header. */
+  readonly peer: string | undefined;
   /** The body as text: at most `maxBodyBytes`, within `bodyTimeoutMs`, strict UTF-8 (GatewayReject 413 / 408 / 400). */
   text(): Promise<string>;
   /** The body will not be read (a refusal before reading it). */
@@ -127,6 +129,13 @@ function serveOf(profile: GatewayProfile): ServeFn | undefined {
   return s && s.handle === profile.handle ? s.serve : undefined;
 }
 
+/**
+ * @internal The socket address of each Request `toNodeHandler` built. Kept beside the Request,
+ * not in a header: a Request handed to `gateway.handle()` by other code may carry any header
+ * its client sent.
+ */
+export const requestPeers = new WeakMap<Request, string>();
+
 /** @internal A web Request as a GatewayRequest (its body read by `core.readText`). */
 export function requestView(request: Request, core: GatewayCore): GatewayRequest {
   let url: URL | undefined;
@@ -140,6 +149,7 @@ export function requestView(request: Request, core: GatewayCore): GatewayRequest
     header: (name) => request.headers.get(name),
     headers: request.headers,
     request,
+    peer: requestPeers.get(request),
     text: () => core.readText(request),
     discard() {
       request.body?.cancel().catch(() => {});
@@ -251,6 +261,15 @@ export function operationContext(request: GatewayRequest, dialect: string, opera
       return request.headers;
     },
   };
+}
+
+/**
+ * @internal A copy of `s` that shares no memory with the text it was cut from, for a string
+ * a long-lived cache keeps: V8 keeps a whole request body or plaintext alive behind a slice
+ * of it (13 characters or more). JSON.parse builds a new string.
+ */
+export function detached(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 /** @internal */

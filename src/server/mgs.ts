@@ -38,6 +38,11 @@ function reservedCode(code: number): boolean {
 }
 
 /** Header values must be Latin-1; Memo is a short technical text, so keep it printable ASCII. */
+/** Lone surrogates as U+FFFD (what TextEncoder writes for them): encodeURIComponent throws on them, and the operation has already run. */
+function wellFormed(s: string): string {
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 function asciiMemo(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
@@ -70,7 +75,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
       // The client's clock correction after 7003 reads this.
       date: new Date(core.now()).toUTCString(),
     };
-    if (tips) headers.tips = encodeURIComponent(tips);
+    if (tips) headers.tips = encodeURIComponent(wellFormed(tips));
     return { status: 200, headers, body: JSON.stringify(body ?? null) };
   }
 

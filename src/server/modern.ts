@@ -9,7 +9,6 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { PEER_HEADER } from './node.js';
 import { GatewayReject, isThenable, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
@@ -83,13 +82,29 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
   const ephemeral = options.ephemeral ?? generateEcdh;
   const custom = options.clientAddress;
-  const clientAddress = (r: GatewayRequest): string => (custom ? custom(r.request) : (r.header(PEER_HEADER) ?? 'unknown'));
+  const clientAddress = (r: GatewayRequest): string => (custom ? custom(r.request) : (r.peer ?? 'unknown'));
 
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
   const credentials = new Map<string, Credential>();
   // Insertion order is time order, so expired entries are always at the front.
   const nonces = new Map<string, number>();
+  // Nonces of authenticated requests answered CLOCK_SKEW because x-ts was ahead, until the last
+  // instant they could be accepted (no later than their credential's expiry: 401 after that).
+  // Not in time order: swept when full (at most once a second, so a full record costs no scan
+  // per request), else it fails closed like the nonce record.
+  const aheadNonces = new Map<string, number>();
+  let aheadSweptAt = -Infinity;
+  function rememberAhead(key: string, until: number, now: number): void {
+    if (aheadNonces.size >= maxNonces && !aheadNonces.has(key)) {
+      if (now - aheadSweptAt >= 1000) {
+        aheadSweptAt = now;
+        for (const [k, u] of aheadNonces) if (u <= now) aheadNonces.delete(k);
+      }
+      if (aheadNonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    }
+    aheadNonces.set(key, until);
+  }
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
   // Re-inserted when its minute starts over, so insertion order is window order here too.
@@ -212,18 +227,22 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       throw new GatewayReject(400, 'BAD_REQUEST');
     if (overRate(cred.rate, now, callsPerMinute)) throw new GatewayReject(429, 'RATE_LIMITED');
 
+    const nonceKey = appId + ':' + nonce;
     if (Math.abs(now - Number(ts)) > windowMs) {
+      // Stamped ahead, this exact request becomes acceptable once the clock reaches x-ts − window;
+      // its client has long since resent it with a fresh nonce, so a copy sent then is a replay.
+      if (Number(ts) > now) rememberAhead(nonceKey, Math.min(Number(ts) + windowMs, cred.expiresAt) + 1, now);
       core.reject('CLOCK_SKEW');
       return sealEnvelope(cred, nonce, errorEnvelope('CLOCK_SKEW', 'x-ts is outside the window', now), core);
     }
-    const nonceKey = appId + ':' + nonce;
-    if (nonces.has(nonceKey)) {
+    if (nonces.has(nonceKey) || (aheadNonces.get(nonceKey) ?? 0) > now) {
       core.reject('REPLAYED_REQUEST');
       return sealEnvelope(cred, nonce, errorEnvelope('REPLAYED_REQUEST', 'nonce already used', now), core);
     }
     purge(now);
     if (nonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
-    nonces.set(nonceKey, now + 2 * windowMs);
+    // Accepted while |now − x-ts| <= window: at most 2 × window after this; one millisecond more covers that last instant.
+    nonces.set(nonceKey, now + 2 * windowMs + 1);
 
     const id = parsed.id;
     const binding = toHex(await sha256(utf8Encode(op + '\n' + JSON.stringify(parsed.params))));
@@ -241,7 +260,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
 
     if (requests.size >= maxRequestIds || storedBytes >= maxStoredBytes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     let finish!: () => void;
-    const rec: RequestRecord = { binding, expiresAt: now + 2 * windowMs, done: new Promise<void>((r) => (finish = r)) };
+    const rec: RequestRecord = { binding, expiresAt: now + 2 * windowMs + 1, done: new Promise<void>((r) => (finish = r)) };
     requests.set(id, rec);
     const store = (result: OperationResult): string => {
       try {

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { utf8Decode } from '../codec/utf8.js';
-import { GatewayReject, plainAnswer, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
+import { GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
 
 /** Set from the socket by this adapter (any incoming copy is dropped). */
 export const PEER_HEADER = 'x-sealed-rpc-peer';
@@ -160,6 +160,10 @@ class NodeRequest implements GatewayRequest {
     return queryValue(this.rawQuery, name, this.target);
   }
 
+  get peer(): string | undefined {
+    return this.req.socket?.remoteAddress;
+  }
+
   header(name: string): string | null {
     if (name === PEER_HEADER) return this.req.socket?.remoteAddress ?? 'unknown';
     const v = this.req.headers[name];
@@ -302,6 +306,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
         // @ts-expect-error Node's fetch needs duplex for a streamed body
         duplex: 'half',
       });
+      requestPeers.set(request, req.socket?.remoteAddress ?? 'unknown');
     } catch {
       req.resume();
       return fail(res, 400, 'BAD_REQUEST');

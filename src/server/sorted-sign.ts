@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { detached, GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -26,6 +26,9 @@ export interface SortedSignGatewayOptions extends LegacyOptions {
 const RESERVED_CODES = new Set<number>([SORTED_SIGN_CODES.ok, ...Object.keys(SORTED_SIGN_REFUSALS).map(Number)]);
 
 const refusalName = (code: number): string | undefined => SORTED_SIGN_REFUSALS[code]?.error;
+
+/** Longest safeCode kept for replay checks (the SDK sends 13 digits). */
+const MAX_SAFE_CODE_CHARS = 64;
 
 function businessCode(code: string): number | string {
   const n = /^-?[0-9]{1,9}$/.test(code) ? Number(code) : undefined;
@@ -137,12 +140,16 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     const ts = q.get('timestamp');
     if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid);
     if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow);
-    const seenKey = String(appId) + '\n' + safeCode;
+    // Kept for 2 × window: a copy, so the entry does not keep the request's whole plaintext alive.
+    if (safeCode.length > MAX_SAFE_CODE_CHARS) return sealed(SORTED_SIGN_CODES.paramsInvalid);
+    const seenKey = detached(String(appId) + '\n' + safeCode);
     purge(now);
     const until = safeCodes.get(seenKey);
     if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed);
     if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
-    safeCodes.set(seenKey, now + 2 * windowMs);
+    // A request is accepted while |now − ts| <= window, so at most 2 × window after the first
+    // time it was: kept one millisecond longer than that, so its last acceptable instant is covered.
+    safeCodes.set(seenKey, now + 2 * windowMs + 1);
 
     core.count('call');
     const business: Record<string, string> = {};

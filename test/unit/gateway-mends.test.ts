@@ -4,6 +4,7 @@
  * session-key import, body reading.
  */
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../src/codec/base64.js';
 import { generateEcdh } from '../../src/crypto/ec.js';
@@ -18,7 +19,23 @@ import { appSecret as appSecretGateway } from '../../src/server/app-secret.js';
 import { createGateway, OperationError, raceTimeout, type Gateway, type GatewayProfile } from '../../src/server/gateway.js';
 import { mgs as mgsGateway } from '../../src/server/mgs.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
-import { failure, modernGateway } from '../helpers/servers.js';
+import { toNodeHandler } from '../../src/server/node.js';
+import { failure, listen, modernGateway } from '../helpers/servers.js';
+
+/** One HTTP request on 127.0.0.1 from a chosen local address (bounded by a 5 s timeout). */
+function rawRequest(url: string, o: { method: string; localAddress: string; headers: Record<string, string>; body: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: o.method, localAddress: o.localAddress, headers: o.headers, timeout: 5000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
 
 function inProcess(gateway: Gateway, seen: WireResponse[] = []): Transport {
   return {
@@ -93,17 +110,29 @@ describe('modern issuance', () => {
     return new Request('http://gw.test/issue', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   }
 
-  it('a forged x-forwarded-for gets no fresh bucket: the default key is the adapter\'s peer header', async () => {
+  it("a client picks no bucket of its own: x-forwarded-for and x-sealed-rpc-peer headers are not keys; the Node adapter's socket address is", async () => {
     const { gateway } = await modernGateway({ issuesPerMinute: 2 });
     const statuses: number[] = [];
-    for (const xff of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) statuses.push((await gateway.handle(await issueRequest({ 'x-sealed-rpc-peer': '10.0.0.1', 'x-forwarded-for': xff }))).status);
+    // gateway.handle() called directly (another runtime, another adapter): every header is the client's own.
+    for (const [peer, xff] of [['10.0.0.1', '1.1.1.1'], ['10.0.0.2', '2.2.2.2'], ['10.0.0.3', '3.3.3.3']])
+      statuses.push((await gateway.handle(await issueRequest({ 'x-sealed-rpc-peer': peer, 'x-forwarded-for': xff }))).status);
     expect(statuses).toEqual([200, 200, 429]);
-    expect((await gateway.handle(await issueRequest({ 'x-sealed-rpc-peer': '10.0.0.2' }))).status).toBe(200);
-    // Without the adapter's peer header (another runtime), x-forwarded-for is still not a key: one shared bucket.
-    const { gateway: bare } = await modernGateway({ issuesPerMinute: 2 });
-    const bareStatuses: number[] = [];
-    for (const xff of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) bareStatuses.push((await bare.handle(await issueRequest({ 'x-forwarded-for': xff }))).status);
-    expect(bareStatuses).toEqual([200, 200, 429]);
+    // Through toNodeHandler over real HTTP: the bucket is the socket's address (127.0.0.1 vs 127.0.0.2), whatever the headers say.
+    for (const path of ['wire-level', 'web Request'] as const) {
+      const viaNode = (await modernGateway({ issuesPerMinute: 2 })).gateway;
+      const srv = await listen(path === 'wire-level' ? toNodeHandler(viaNode) : toNodeHandler((r: Request) => viaNode.handle(r)));
+      try {
+        const issue = async (localAddress: string, peer: string) => {
+          const body = JSON.stringify({ clientKey: toBase64Url((await generateEcdh()).publicRaw) });
+          return (await rawRequest(srv.url + '/issue', { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'x-sealed-rpc-peer': peer }, body })).status;
+        };
+        const fromOne = [await issue('127.0.0.1', 'a'), await issue('127.0.0.1', 'b'), await issue('127.0.0.1', 'c')];
+        const fromTwo = [await issue('127.0.0.2', 'a'), await issue('127.0.0.2', 'b'), await issue('127.0.0.2', 'c')];
+        expect({ path, fromOne, fromTwo }).toEqual({ path, fromOne: [200, 200, 429], fromTwo: [200, 200, 429] });
+      } finally {
+        await srv.close();
+      }
+    }
   });
 
   it('tracks at most 10000 addresses: a new one past that gets 429 until a minute is over', async () => {
@@ -203,6 +232,20 @@ describe('mgs: an operation cannot answer a protocol result code', () => {
       expect(await failure(client.call('com.code', { code: String(code) }))).toMatchObject({ gatewayCode: code });
     }
   });
+
+  it('an operation error whose message holds a lone surrogate is answered with its code (Tips with U+FFFD), not 500 after the operation ran', async () => {
+    let runs = 0;
+    const gateway = createGateway({ profile: mgsGateway(MGS_APP) }).operation('com.name', (p: { name: string }) => {
+      runs++;
+      throw new OperationError('6001', 'bad name: ' + p.name);
+    });
+    const seen: WireResponse[] = [];
+    const client = createClient({ profile: mgs(MGS_APP), transport: inProcess(gateway, seen), store: memoryStore() });
+    expect(await failure(client.call('com.name', { name: 'x\ud800' }))).toMatchObject({ code: 'GATEWAY', gatewayCode: 6001 });
+    expect(seen[0].status).toBe(200);
+    expect(decodeURIComponent(seen[0].headers.tips)).toBe('bad name: x\ufffd');
+    expect(runs).toBe(1);
+  });
 });
 
 describe('app-secret sign and body reading', () => {
@@ -215,7 +258,7 @@ describe('app-secret sign and body reading', () => {
     expect(await appSecretSign(m, 'sEcReT', 'md5')).toBe(createHash('md5').update('onetwosEcReT').digest('hex'));
   });
 
-  it('readText joins many tiny chunks (a character split across them) and refuses invalid UTF-8 with 400', async () => {
+  it('readText joins many tiny chunks (a character split across them), refuses invalid UTF-8 with 400, and keeps a leading byte order mark', async () => {
     const echo: GatewayProfile = { name: 'echo', handle: async (req, core) => new Response(await core.readText(req)) };
     const gateway = createGateway({ profile: echo });
     const bytesBody = (bytes: Uint8Array) =>
@@ -236,6 +279,32 @@ describe('app-secret sign and body reading', () => {
     const bad = await gateway.handle(bytesBody(Uint8Array.of(0x61, 0xff)));
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'BAD_REQUEST' });
+    // A leading byte order mark stays in the text (as Java's new String(bytes, UTF_8) keeps it): not the same body.
+    // (Escaped on the way back: Response.text() would drop it again.)
+    const escaping = createGateway({ profile: { name: 'escape', handle: async (req, core) => new Response(encodeURIComponent(await core.readText(req))) } });
+    const bom = await escaping.handle(bytesBody(Uint8Array.of(0xef, 0xbb, 0xbf, 0x61)));
+    expect(await bom.text()).toBe('%EF%BB%BFa');
+  });
+
+  it('a modern call body with a UTF-8 byte order mark in front is 400 BAD_REQUEST (not strict base64url) on both Node paths; the same body without it is answered', async () => {
+    const { gateway, serverKeys } = await modernGateway();
+    const sent: WireRequest[] = [];
+    const recording: Transport = { send: async (r) => (sent.push(r), inProcess(gateway).send(r, {})) };
+    const client = createClient({ profile: modern({ serverKeys }), transport: recording, store: memoryStore() });
+    expect(await client.call('/echo', { a: '1' })).toEqual({ a: '1' });
+    const call = sent.find((r) => r.path === '/echo')!;
+    for (const handler of [toNodeHandler(gateway), toNodeHandler((r: Request) => gateway.handle(r))]) {
+      const srv = await listen(handler);
+      try {
+        const send = (body: string) => rawRequest(srv.url + '/echo', { method: 'POST', localAddress: '127.0.0.1', headers: call.headers, body });
+        const withBom = await send('\ufeff' + call.body!);
+        expect(withBom.status).toBe(400);
+        expect(JSON.parse(withBom.body)).toMatchObject({ error: 'BAD_REQUEST' });
+        expect((await send(call.body!)).status).toBe(200); // read, authenticated, and answered (sealed REPLAYED_REQUEST: it was sent before)
+      } finally {
+        await srv.close();
+      }
+    }
   });
 });
 

@@ -312,7 +312,7 @@ describe('sorted-sign client <-> our gateway', () => {
     for (const r of responses) expect(r.headers.get('date')).toBe(new Date(now).toUTCString());
   });
 
-  it('the safeCode record is bounded: when full the gateway fails closed (503 -> GATEWAY_BUSY) and forgets a safeCode only after 2 × windowMs', async () => {
+  it('the safeCode record is bounded: when full the gateway fails closed (503 -> GATEWAY_BUSY) and forgets a safeCode only once 2 × windowMs have wholly passed', async () => {
     let now = 1_800_000_000_000;
     const gateway = gatewayFor({ maxSafeCodes: 2, windowMs: 5000 }, () => now);
     const client = createClient({ profile: sortedSign({ appId: 1, appKey: APP_KEY }), transport: inProcess(gateway), store: memoryStore(), clock: { now: () => now } });
@@ -320,7 +320,7 @@ describe('sorted-sign client <-> our gateway', () => {
     await client.call('/api/echo', {});
     expect(gateway.stats().caches.safeCodes).toBe(2);
     expect(await failure(client.call('/api/echo', {}))).toMatchObject({ code: 'GATEWAY_BUSY', status: 503 });
-    now += 9_999;
+    now += 10_000; // the last instant a request stamped at the window's far edge is still accepted: kept
     expect(await failure(client.call('/api/echo', {}))).toMatchObject({ code: 'GATEWAY_BUSY' });
     now += 1;
     expect(await client.call('/api/echo', { ok: '1' })).toEqual({ ok: '1' });
