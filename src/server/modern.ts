@@ -50,14 +50,25 @@ interface Credential {
   reqKey: GcmKey;
   resKey: GcmKey;
   rate: { windowStart: number; count: number };
+  /** What this credential holds in the shared records now (see CREDENTIAL_SHARE). */
+  held: { nonces: number; ahead: number; ids: number; bytes: number };
 }
 
 interface RequestRecord {
   binding: string;
+  /** The credential whose call stored it (an id outlives a renewal's appId, so it is kept by reference). */
+  owner: Credential;
   expiresAt: number;
   envelope?: string;
   done?: Promise<void>;
 }
+
+/**
+ * The part of each shared record (nonces, request ids, stored bytes) one credential may hold:
+ * past it, its calls get 429 until its entries expire, so one credential cannot fill a record
+ * that every caller needs (its call rate alone could: 30000/min over 2 × 5 min is 300000).
+ */
+const CREDENTIAL_SHARE = 1 / 8;
 
 /** Codes only the protocol may send; an operation that uses one is answered as INTERNAL. */
 const RESERVED = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
@@ -95,20 +106,30 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   // per request), else it fails closed like the nonce record.
   const aheadNonces = new Map<string, number>();
   let aheadSweptAt = -Infinity;
-  function rememberAhead(key: string, until: number, now: number): void {
-    if (aheadNonces.size >= maxNonces && !aheadNonces.has(key)) {
+  function rememberAhead(cred: Credential, key: string, until: number, now: number): void {
+    if (aheadNonces.has(key)) return; // the same request again: kept already
+    if (aheadNonces.size >= maxNonces || cred.held.ahead >= shareOf(maxNonces)) {
       if (now - aheadSweptAt >= 1000) {
         aheadSweptAt = now;
-        for (const [k, u] of aheadNonces) if (u <= now) aheadNonces.delete(k);
+        for (const [k, u] of aheadNonces) {
+          if (u > now) continue;
+          aheadNonces.delete(k);
+          const owner = credentials.get(k.slice(0, k.indexOf(':')));
+          if (owner) owner.held.ahead--;
+        }
       }
+      if (cred.held.ahead >= shareOf(maxNonces)) throw new GatewayReject(429, 'RATE_LIMITED');
       if (aheadNonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
     }
     aheadNonces.set(key, until);
+    cred.held.ahead++;
   }
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
   // Re-inserted when its minute starts over, so insertion order is window order here too.
   const issueRate = new Map<string, { windowStart: number; count: number }>();
+
+  const shareOf = (max: number) => Math.max(1, Math.floor(max * CREDENTIAL_SHARE));
 
   function overRate(r: { windowStart: number; count: number }, now: number, limit: number): boolean {
     if (now - r.windowStart >= 60_000) {
@@ -122,12 +143,16 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     for (const [k, exp] of nonces) {
       if (exp > now) break;
       nonces.delete(k);
+      const owner = credentials.get(k.slice(0, k.indexOf(':'))); // appId is b64u: no ':' in it
+      if (owner) owner.held.nonces--;
     }
     for (const [k, r] of requests) {
       if (r.expiresAt > now) break;
       if (!r.envelope) continue; // still running
       requests.delete(k);
       storedBytes -= r.envelope.length;
+      r.owner.held.ids--;
+      r.owner.held.bytes -= r.envelope.length;
     }
     // The TTL is constant, so insertion order is expiry order: stop at the first live one.
     if (credentials.size >= maxCredentials)
@@ -177,7 +202,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     const expiresAt = String(now + ttl);
     const fields = { kid: activeKid, appId, expiresAt, serverTime: String(now), clientKey, serverKey: toBase64Url(pair.publicRaw), salt: toBase64Url(saltRaw) };
     const sig = toBase64Url(await ecdsaSign(await signer, utf8Encode(issuanceMessage(fields))));
-    credentials.set(appId, { appId, expiresAt: now + ttl, reqKey, resKey, rate: { windowStart: now, count: 0 } });
+    credentials.set(appId, { appId, expiresAt: now + ttl, reqKey, resKey, rate: { windowStart: now, count: 0 }, held: { nonces: 0, ahead: 0, ids: 0, bytes: 0 } });
     core.count('issuance');
     // Field order as in the spec's example (any order is valid JSON; this one diffs cleanly against the vectors).
     return jsonAnswer(200, { kid: fields.kid, appId, expiresAt, serverTime: fields.serverTime, serverKey: fields.serverKey, salt: fields.salt, sig });
@@ -231,7 +256,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     if (Math.abs(now - Number(ts)) > windowMs) {
       // Stamped ahead, this exact request becomes acceptable once the clock reaches x-ts − window;
       // its client has long since resent it with a fresh nonce, so a copy sent then is a replay.
-      if (Number(ts) > now) rememberAhead(nonceKey, Math.min(Number(ts) + windowMs, cred.expiresAt) + 1, now);
+      if (Number(ts) > now) rememberAhead(cred, nonceKey, Math.min(Number(ts) + windowMs, cred.expiresAt) + 1, now);
       core.reject('CLOCK_SKEW');
       return sealEnvelope(cred, nonce, errorEnvelope('CLOCK_SKEW', 'x-ts is outside the window', now), core);
     }
@@ -240,9 +265,11 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       return sealEnvelope(cred, nonce, errorEnvelope('REPLAYED_REQUEST', 'nonce already used', now), core);
     }
     purge(now);
+    if (cred.held.nonces >= shareOf(maxNonces)) throw new GatewayReject(429, 'RATE_LIMITED');
     if (nonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
     // Accepted while |now − x-ts| <= window: at most 2 × window after this; one millisecond more covers that last instant.
     nonces.set(nonceKey, now + 2 * windowMs + 1);
+    cred.held.nonces++;
 
     const id = parsed.id;
     const binding = toHex(await sha256(utf8Encode(op + '\n' + JSON.stringify(parsed.params))));
@@ -258,10 +285,12 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     }
     if (record?.envelope) return sealEnvelope(cred, nonce, record.envelope, core);
 
+    if (cred.held.ids >= shareOf(maxRequestIds) || cred.held.bytes >= shareOf(maxStoredBytes)) throw new GatewayReject(429, 'RATE_LIMITED');
     if (requests.size >= maxRequestIds || storedBytes >= maxStoredBytes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     let finish!: () => void;
-    const rec: RequestRecord = { binding, expiresAt: now + 2 * windowMs + 1, done: new Promise<void>((r) => (finish = r)) };
+    const rec: RequestRecord = { binding, owner: cred, expiresAt: now + 2 * windowMs + 1, done: new Promise<void>((r) => (finish = r)) };
     requests.set(id, rec);
+    cred.held.ids++;
     const store = (result: OperationResult): string => {
       try {
         let env: string;
@@ -273,6 +302,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         }
         rec.envelope = env;
         storedBytes += env.length;
+        cred.held.bytes += env.length;
         return env;
       } finally {
         finish();

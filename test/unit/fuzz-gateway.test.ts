@@ -616,8 +616,12 @@ describe('replay caches under a flood', () => {
     const { gateway, serverKeys } = await modernGateway({ now, windowMs, maxNonces, callsPerMinute: 1e9, maxRequestIds: 1e9 });
     const ctx = ctxFor(inProcess(gateway), now);
     const profile = modern({ serverKeys });
-    const cred = (await profile.issue!(ctx)).value;
-    const accepted: { at: number; wire: WireRequest; nonce: string }[] = [];
+    // One credential per slot of a batch: a single credential may hold only an eighth of the
+    // record (429 past that), so the flood comes from 16 to reach the shared bound itself.
+    type Cred = Awaited<ReturnType<NonNullable<typeof profile.issue>>>['value'];
+    const creds: Cred[] = [];
+    while (creds.length < batch) creds.push((await profile.issue!(ctx)).value);
+    const accepted: { at: number; wire: WireRequest; nonce: string; cred: Cred }[] = [];
     const status: Record<string, number> = {};
     const busyBodies = new Set<string>();
     let maxSeen = 0;
@@ -625,12 +629,12 @@ describe('replay caches under a flood', () => {
     let seq = 0;
     for (let i = 0; i < total; i += batch) {
       t += batch; // 1 ms per request: a nonce lives 2 × window = 2000 requests, twice the bound
-      const sealed = await Promise.all(Array.from({ length: batch }, () => profile.seal(callInfo('/echo', { i: seq++ }), cred, ctx)));
+      const sealed = await Promise.all(Array.from({ length: batch }, (_, j) => profile.seal(callInfo('/echo', { i: seq++ }), creds[j], ctx)));
       const answers = await Promise.all(sealed.map((s) => gateway.handle(toRequest(s.wire))));
       for (let j = 0; j < batch; j++) {
         const res = answers[j];
         status[res.status] = (status[res.status] ?? 0) + 1;
-        if (res.status === 200) accepted.push({ at: t, wire: sealed[j].wire, nonce: sealed[j].state.nonce });
+        if (res.status === 200) accepted.push({ at: t, wire: sealed[j].wire, nonce: sealed[j].state.nonce, cred: creds[j] });
         else busyBodies.add(`${res.status} ${(JSON.parse(await res.text()) as { error: string }).error}`);
       }
       const size = gateway.stats().caches.nonces;
@@ -643,7 +647,7 @@ describe('replay caches under a flood', () => {
           const pick = accepted[(i * 7919) % accepted.length];
           const replay = await toWire(await gateway.handle(toRequest(pick.wire)));
           expect(replay.status).toBe(200);
-          const err = await profile.open(replay, { wire: pick.wire, state: { appId: cred.appId, nonce: pick.nonce } }, cred, ctx).catch((e: unknown) => e);
+          const err = await profile.open(replay, { wire: pick.wire, state: { appId: pick.cred.appId, nonce: pick.nonce } }, pick.cred, ctx).catch((e: unknown) => e);
           expect((err as RpcError).code).toBe('REPLAYED_REQUEST');
           replays++;
         }

@@ -7,7 +7,7 @@ import { createCipheriv } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { createClient, memoryStore, modern, sortedSign, type WireRequest } from '../../src/index.js';
+import { createClient, memoryStore, modern, sortedSign, type RpcError, type WireRequest } from '../../src/index.js';
 import { appSecret as appSecretGateway } from '../../src/server/app-secret.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
@@ -144,5 +144,34 @@ describe('replays are refused up to the last instant their request could be acce
     expect(replay.status).toBe(200);
     expect(gateway.stats().rejections.REPLAYED_REQUEST).toBe(1);
     expect(runs).toBe(1);
+  });
+});
+
+describe('modern: one credential cannot fill a record every caller needs', () => {
+  it('past an eighth of maxNonces a credential gets 429 RATE_LIMITED while another is answered; once its entries expire it is answered again', async () => {
+    let now = 1_800_000_000_000;
+    const { gateway, serverKeys } = await modernGateway({ maxNonces: 80, windowMs: 60_000, now: () => now });
+    const clientAt = () => createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway), store: memoryStore(), clock: { now: () => now } });
+    const greedy = clientAt();
+    const answered: string[] = [];
+    for (let i = 0; i < 12; i++) answered.push(await greedy.call('/echo', { i: String(i) }).then(() => 'ok', (e: RpcError) => e.code));
+    // Its share is 10 nonces (80 / 8): from the 11th call on it is refused.
+    expect(answered).toEqual([...Array(10).fill('ok'), 'RATE_LIMITED', 'RATE_LIMITED']);
+    expect(gateway.stats().caches.nonces).toBe(10);
+    expect(await clientAt().call('/echo', { other: '1' })).toEqual({ other: '1' });
+    now += 120_001;
+    expect(await greedy.call('/echo', { later: '1' })).toEqual({ later: '1' });
+  });
+
+  it('past an eighth of maxStoredBytes of stored results a credential gets 429 while another is answered', async () => {
+    const { gateway, serverKeys } = await modernGateway({ maxStoredBytes: 8_000 });
+    const clientAt = () => createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway), store: memoryStore() });
+    const greedy = clientAt();
+    const big = 'y'.repeat(400); // each stored envelope is ~430 characters; the share is 1000
+    const answered: string[] = [];
+    for (let i = 0; i < 4; i++) answered.push(await greedy.call('/echo', { big, i: String(i) }).then(() => 'ok', (e: RpcError) => e.code));
+    expect(answered).toEqual(['ok', 'ok', 'ok', 'RATE_LIMITED']);
+    expect(gateway.stats().caches.storedBytes).toBeLessThan(1_500);
+    expect(await clientAt().call('/echo', { big })).toEqual({ big });
   });
 });
