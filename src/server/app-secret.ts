@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PA
 import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { detached, isThenable, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -23,6 +23,13 @@ export interface AppSecretGatewayOptions extends LegacyOptions {
   credentialTtlMs?: number;
   /** Bound of the credential table (default 10000); when full the oldest credential goes (its app renews). */
   maxCredentials?: number;
+  /**
+   * Issuances per client address per minute (default 120; past it 429, RATE_LIMITED at the
+   * client), so that one address cannot push every live credential out of a full table.
+   */
+  issuesPerMinute?: number;
+  /** How to tell clients apart for that rate: as `modern`'s (default: the Node adapter's socket address, else one shared bucket). */
+  clientAddress?: (request: Request) => string;
 }
 
 interface IssuedCredential {
@@ -78,6 +85,9 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   const maxCredentials = options.maxCredentials ?? 10_000;
   if (!(ttl > 0)) throw new TypeError('appSecret gateway: credentialTtlMs must be positive');
   if (!(maxCredentials > 0)) throw new TypeError('appSecret gateway: maxCredentials must be positive');
+  const issuesPerMinute = options.issuesPerMinute ?? 120;
+  if (!(issuesPerMinute > 0)) throw new TypeError('appSecret gateway: issuesPerMinute must be positive');
+  const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
   const cipherFor = cipherCache(config, 64);
   // Form names by their outer-layer ciphertext. ECB and CBC (fixed IV) under the publicSecret
   // are deterministic, and every call of an app sends the same few names (appId, sign, its
@@ -144,6 +154,8 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       core.reject('METHOD_NOT_ALLOWED');
       return textAnswer(405, 'method_not_allowed', { allow: 'POST' });
     }
+    // Before the body is read or decrypted: a flood of issuances costs the gateway nothing.
+    if (issuance && !issueAllowed(request, core.now())) throw new GatewayReject(429, 'RATE_LIMITED');
     const body = await request.text();
     try {
       // Outer layer: every key and value under the publicSecret.

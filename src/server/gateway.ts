@@ -272,6 +272,33 @@ export function detached(s: string): string {
   return JSON.parse(JSON.stringify(s)) as string;
 }
 
+/** Client addresses tracked for an issuance rate; past it a new address is refused until some minute is over. */
+const MAX_ISSUE_ADDRESSES = 10_000;
+
+/**
+ * @internal Issuances per client address per minute (a fixed window per address). The
+ * address is `clientAddress(request)` when given, else the socket address the Node adapter
+ * saw, else 'unknown' (one shared bucket): never a header a client can set. Returns whether
+ * this issuance may go ahead.
+ */
+export function issuanceRate(perMinute: number, clientAddress: ((request: Request) => string) | undefined): (request: GatewayRequest, now: number) => boolean {
+  // Re-inserted when its minute starts over, so insertion order is window order.
+  const windows = new Map<string, { start: number; count: number }>();
+  return (request, now) => {
+    for (const [k, w] of windows) {
+      if (now - w.start < 60_000) break;
+      windows.delete(k);
+    }
+    const addr = clientAddress ? clientAddress(request.request) : (request.peer ?? 'unknown');
+    let w = windows.get(addr);
+    if (!w) {
+      if (windows.size >= MAX_ISSUE_ADDRESSES) return false;
+      windows.set(addr, (w = { start: now, count: 0 }));
+    }
+    return ++w.count <= perMinute;
+  };
+}
+
 /** @internal */
 export function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';

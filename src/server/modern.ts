@@ -9,7 +9,7 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { GatewayReject, isThenable, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { GatewayReject, isThenable, issuanceRate, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -73,8 +73,6 @@ const CREDENTIAL_SHARE = 1 / 8;
 /** Codes only the protocol may send; an operation that uses one is answered as INTERNAL. */
 const RESERVED = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
 const DIGITS = /^[0-9]{1,16}$/;
-/** Client addresses tracked for the issuance rate; past it a new address gets 429 until some minute is over. */
-const MAX_ISSUE_ADDRESSES = 10_000;
 
 export function modern(options: ModernGatewayOptions): GatewayProfile {
   const kids = Object.keys(options?.signingKeys ?? {});
@@ -92,8 +90,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const maxRequestIds = options.maxRequestIds ?? 100_000;
   const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
   const ephemeral = options.ephemeral ?? generateEcdh;
-  const custom = options.clientAddress;
-  const clientAddress = (r: GatewayRequest): string => (custom ? custom(r.request) : (r.peer ?? 'unknown'));
+  const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
 
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
@@ -126,8 +123,6 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   }
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
-  // Re-inserted when its minute starts over, so insertion order is window order here too.
-  const issueRate = new Map<string, { windowStart: number; count: number }>();
 
   const shareOf = (max: number) => Math.max(1, Math.floor(max * CREDENTIAL_SHARE));
 
@@ -160,27 +155,12 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         if (c.expiresAt > now) break;
         credentials.delete(k);
       }
-    for (const [k, r] of issueRate) {
-      if (now - r.windowStart < 60_000) break;
-      issueRate.delete(k);
-    }
   }
 
   async function issue(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
     const now = core.now();
     purge(now);
-    const addr = clientAddress(request);
-    let rate = issueRate.get(addr);
-    if (rate && now - rate.windowStart >= 60_000) {
-      issueRate.delete(addr);
-      rate = undefined;
-    }
-    if (!rate) {
-      if (issueRate.size >= MAX_ISSUE_ADDRESSES) throw new GatewayReject(429, 'RATE_LIMITED');
-      rate = { windowStart: now, count: 0 };
-      issueRate.set(addr, rate);
-    }
-    if (++rate.count > issuesPerMinute || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
+    if (!issueAllowed(request, now) || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
     let clientKey: string;
     let clientRaw: Uint8Array;
     try {

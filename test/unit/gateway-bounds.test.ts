@@ -7,7 +7,7 @@ import { createCipheriv } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { createClient, memoryStore, modern, sortedSign, type RpcError, type WireRequest } from '../../src/index.js';
+import { appSecret, createClient, memoryStore, modern, sortedSign, type RpcError, type WireRequest } from '../../src/index.js';
 import { appSecret as appSecretGateway } from '../../src/server/app-secret.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
@@ -173,5 +173,26 @@ describe('modern: one credential cannot fill a record every caller needs', () =>
     expect(answered).toEqual(['ok', 'ok', 'ok', 'RATE_LIMITED']);
     expect(gateway.stats().caches.storedBytes).toBeLessThan(1_500);
     expect(await clientAt().call('/echo', { big })).toEqual({ big });
+  });
+});
+
+describe('app-secret: issuance is rate limited per client address', () => {
+  it('an address flooding issuance gets 429 (RATE_LIMITED at the client) past issuesPerMinute, so it cannot push a live credential out of a full table; another address is not limited', async () => {
+    let now = 1_800_000_000_000;
+    const gateway = createGateway({ profile: appSecretGateway({ publicSecret: PUBLIC_SECRET, maxCredentials: 3, issuesPerMinute: 2, clientAddress: (r) => r.headers.get('x-test-addr') ?? 'unknown' }), now: () => now }).operation('/echo', (p) => p);
+    const from = (addr: string) => {
+      const t = inProcess(gateway);
+      return createClient({ profile: appSecret({ publicSecret: PUBLIC_SECRET }), transport: { send: (r, o) => t.send({ ...r, headers: { ...r.headers, 'x-test-addr': addr } }, o) }, store: memoryStore() });
+    };
+    const victim = from('10.0.0.1');
+    expect(await victim.call('/echo', { a: '1' })).toMatchObject({ a: '1' });
+    const flood: string[] = [];
+    for (let i = 0; i < 4; i++) flood.push(await from('10.6.6.6').call('/echo', { i: String(i) }).then(() => 'ok', (e: RpcError) => e.code));
+    expect(flood).toEqual(['ok', 'ok', 'RATE_LIMITED', 'RATE_LIMITED']);
+    expect(gateway.stats().issuances).toBe(3);
+    expect(await victim.call('/echo', { b: '2' })).toMatchObject({ b: '2' }); // still its first credential
+    expect(gateway.stats().issuances).toBe(3);
+    now += 60_000; // a new minute: the flooding address may issue again
+    expect(await from('10.6.6.6').call('/echo', { c: '3' })).toMatchObject({ c: '3' });
   });
 });
