@@ -27,11 +27,14 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
 const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 /** Write a web Response to node's ServerResponse. */
-async function write(res: ServerResponse, response: Response): Promise<void> {
+async function write(res: ServerResponse, response: Response, req: IncomingMessage): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
   res.statusCode = response.status;
   response.headers.forEach((v, k) => res.setHeader(k, v));
   if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
+  // A body read in part and then left (too large, too slow): the connection ends after this
+  // answer, as on the wire-level path, rather than reading the rest of it into nothing.
+  if (req.readableDidRead && !req.complete) res.setHeader('connection', 'close');
   res.end(body);
 }
 
@@ -318,7 +321,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       answer = Promise.reject(e);
     }
     answer
-      .then((response) => write(res, response))
+      .then((response) => write(res, response, req))
       .catch(() => {
         // Never next(err): connect's final handler prints the stack in development.
         fail(res, 500, 'INTERNAL');

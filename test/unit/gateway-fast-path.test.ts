@@ -396,9 +396,9 @@ describe('toNodeHandler fast path', () => {
     expect(res.headers.date).toBe(new Date(now).toUTCString());
   });
 
-  it('answers 413 to a chunked body once it passes maxBodyBytes, before the sender is done, and closes that connection', async () => {
+  it.each(['wire-level', 'web Request'] as const)('answers 413 to a chunked body once it passes maxBodyBytes, before the sender is done, and closes that connection (%s path)', async (path) => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), maxBodyBytes: 4096 }).operation('/echo', (p) => p);
-    const srv = await serve(toNodeHandler(gateway));
+    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
     const u = new URL(srv.url);
     let sent = 0;
     const res = await new Promise<RawResponse>((resolve, reject) => {
@@ -422,9 +422,9 @@ describe('toNodeHandler fast path', () => {
     expect(sent).toBeLessThan(1024 * 1024);
   });
 
-  it('answers 408 BODY_TIMEOUT to a body that stalls past bodyTimeoutMs (delivered, then the connection closes)', async () => {
+  it.each(['wire-level', 'web Request'] as const)('answers 408 BODY_TIMEOUT to a body that stalls past bodyTimeoutMs (delivered, then the connection closes) (%s path)', async (path) => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), bodyTimeoutMs: 150 }).operation('/echo', (p) => p);
-    const srv = await serve(toNodeHandler(gateway));
+    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
     const u = new URL(srv.url);
     const t0 = Date.now();
     const res = await new Promise<RawResponse>((resolve, reject) => {
