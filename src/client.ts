@@ -52,7 +52,6 @@ function validate(o: ClientOptions): void {
   const p = o.profile as Partial<Profile> | undefined;
   if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
-  if (p.maxClockCorrectionMs !== undefined && !isPositiveMs(p.maxClockCorrectionMs)) throw badConfig('profile', 'its maxClockCorrectionMs must be a positive number of milliseconds');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
   if (o.store !== undefined && o.credentials !== undefined) throw badConfig('credentials', 'give either store or credentials (an alias), not both');
   const store = o.store ?? o.credentials;
@@ -62,8 +61,10 @@ function validate(o: ClientOptions): void {
   if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');
   if (o.parseJson !== undefined && typeof o.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
-  if (o.timeoutMs !== undefined && !isTimerMs(o.timeoutMs)) throw badConfig('timeoutMs', `must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
-  if (o.maxClockCorrectionMs !== undefined && !isPositiveMs(o.maxClockCorrectionMs)) throw badConfig('maxClockCorrectionMs', 'must be a positive number of milliseconds');
+  if (o.timeoutMs !== undefined && !isTimerMs(o.timeoutMs)) throw badConfig('timeoutMs', `must be 1 to ${MAX_TIMER_MS} ms`);
+  // The profile's own bound too (a custom profile's is not checked anywhere else).
+  for (const [name, v] of [['maxClockCorrectionMs', o.maxClockCorrectionMs], ['profile', p.maxClockCorrectionMs]] as const)
+    if (v !== undefined && !isPositiveMs(v)) throw badConfig(name, 'maxClockCorrectionMs must be a positive number of milliseconds');
 }
 
 /** Timers take at most 2^31-1 ms; a larger delay fires at once. */
@@ -74,12 +75,10 @@ const isTimerMs = (v: unknown): v is number => isPositiveMs(v) && v <= MAX_TIMER
 /** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
 function checkCallOptions(o: unknown): CallOptions {
   if (o === undefined) return {};
-  if (o === null || typeof o !== 'object') throw new RpcError('BAD_REQUEST', 'call options must be an object', { hint: 'Pass { signal?, timeoutMs?, idempotencyKey? } or nothing.' });
-  const { signal, timeoutMs } = o as CallOptions;
-  if (signal !== undefined && !(signal && typeof signal.addEventListener === 'function' && typeof signal.aborted === 'boolean'))
-    throw new RpcError('BAD_REQUEST', 'call option signal must be an AbortSignal', { hint: 'Pass the signal of an AbortController, or leave signal out.' });
-  if (timeoutMs !== undefined && !isTimerMs(timeoutMs))
-    throw new RpcError('BAD_REQUEST', `call option timeoutMs must be a number of milliseconds from 1 to ${MAX_TIMER_MS}`, { hint: "Leave timeoutMs out to use createClient's timeoutMs." });
+  const { signal, timeoutMs } = (o ?? {}) as CallOptions;
+  const bad =
+    o === null || typeof o !== 'object' ? 'options' : signal !== undefined && typeof signal?.addEventListener !== 'function' ? 'signal' : timeoutMs !== undefined && !isTimerMs(timeoutMs) ? 'timeoutMs' : '';
+  if (bad) throw new RpcError('BAD_REQUEST', `call ${bad}: expected { signal?: AbortSignal, timeoutMs?: 1 to ${MAX_TIMER_MS} ms, idempotencyKey? }`, { details: { option: bad } });
   return o as CallOptions;
 }
 

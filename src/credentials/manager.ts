@@ -151,8 +151,8 @@ export class CredentialManager<C = unknown> {
   }
 
   /** What Node's inspector (console.log, util.inspect) shows: the same redacted view. */
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return 'CredentialManager ' + JSON.stringify(this.toJSON());
+  [Symbol.for('nodejs.util.inspect.custom')](): Record<string, unknown> {
+    return this.toJSON();
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {

@@ -58,10 +58,9 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   if (!(Number.isSafeInteger(maxResponseBytes) && maxResponseBytes > 0))
     throw badConfig('maxResponseBytes', 'must be a positive whole number of bytes');
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw badConfig('fetch', 'must be a fetch function');
-  if (options.fetch === undefined && typeof globalThis.fetch !== 'function') throw badConfig('fetch', 'this runtime has no global fetch; pass one');
-  if (options.headers !== undefined && (options.headers === null || typeof options.headers !== 'object' || Object.values(options.headers).some((v) => typeof v !== 'string')))
-    throw badConfig('headers', 'must be an object of header names to string values');
+  if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
+  const { headers } = options;
+  if (headers !== undefined && !(headers && typeof headers === 'object' && Object.values(headers).every((v) => typeof v === 'string'))) throw badConfig('headers', 'must map header names to strings');
   return {
     id: base,
     async send(req: WireRequest, { signal }: SendOptions): Promise<WireResponse> {

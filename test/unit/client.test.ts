@@ -140,10 +140,12 @@ describe('call policy', () => {
       const onError = vi.fn();
       const send = vi.fn(echo.send);
       const client = createClient({ profile: staticProfile, transport: { send }, store: memoryStore(), onError });
-      const bad: unknown[] = [null, 'fast', { signal: {} }, { signal: 'abort' }, { timeoutMs: 0 }, { timeoutMs: NaN }, { timeoutMs: Infinity }, { timeoutMs: 2 ** 31 }, { timeoutMs: '50' }];
-      for (const o of bad) {
+      const bad: [unknown, string][] = [[null, 'options'], ['fast', 'options'], [{ signal: {} }, 'signal'], [{ signal: 'abort' }, 'signal'], [{ timeoutMs: 0 }, 'timeoutMs'], [{ timeoutMs: NaN }, 'timeoutMs'], [{ timeoutMs: Infinity }, 'timeoutMs'], [{ timeoutMs: 2 ** 31 }, 'timeoutMs'], [{ timeoutMs: '50' }, 'timeoutMs']];
+      for (const [o, option] of bad) {
         const err = await failure(client.call('/x', {}, o as never));
         expect(err.code, JSON.stringify(o)).toBe('BAD_REQUEST');
+        expect(err.details?.option).toBe(option);
+        expect(err.message).toContain(`call ${option}:`);
         expect(err.hint).not.toBe('');
       }
       expect(onError).toHaveBeenCalledTimes(bad.length);
