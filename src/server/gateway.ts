@@ -282,7 +282,7 @@ const MAX_ISSUE_ADDRESSES = 10_000;
  * this issuance may go ahead.
  */
 export function issuanceRate(perMinute: number, clientAddress: ((request: Request) => string) | undefined): (request: GatewayRequest, now: number) => boolean {
-  // Re-inserted when its minute starts over, so insertion order is window order.
+  // An address's window is dropped once over and a new one added at the end: insertion order is start order.
   const windows = new Map<string, { start: number; count: number }>();
   return (request, now) => {
     for (const [k, w] of windows) {

@@ -56,8 +56,8 @@ interface Credential {
 
 interface RequestRecord {
   binding: string;
-  /** The credential whose call stored it (an id outlives a renewal's appId, so it is kept by reference). */
-  owner: Credential;
+  /** The counters of the credential whose call stored it (an id outlives a renewal's appId; its keys are not kept). */
+  owner: Credential['held'];
   expiresAt: number;
   envelope?: string;
   done?: Promise<void>;
@@ -146,8 +146,8 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       if (!r.envelope) continue; // still running
       requests.delete(k);
       storedBytes -= r.envelope.length;
-      r.owner.held.ids--;
-      r.owner.held.bytes -= r.envelope.length;
+      r.owner.ids--;
+      r.owner.bytes -= r.envelope.length;
     }
     // The TTL is constant, so insertion order is expiry order: stop at the first live one.
     if (credentials.size >= maxCredentials)
@@ -268,7 +268,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     if (cred.held.ids >= shareOf(maxRequestIds) || cred.held.bytes >= shareOf(maxStoredBytes)) throw new GatewayReject(429, 'RATE_LIMITED');
     if (requests.size >= maxRequestIds || storedBytes >= maxStoredBytes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     let finish!: () => void;
-    const rec: RequestRecord = { binding, owner: cred, expiresAt: now + 2 * windowMs + 1, done: new Promise<void>((r) => (finish = r)) };
+    const rec: RequestRecord = { binding, owner: cred.held, expiresAt: now + 2 * windowMs + 1, done: new Promise<void>((r) => (finish = r)) };
     requests.set(id, rec);
     cred.held.ids++;
     const store = (result: OperationResult): string => {
