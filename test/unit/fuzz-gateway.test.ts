@@ -189,7 +189,7 @@ async function modernTarget(): Promise<Target> {
 async function appSecretTarget(): Promise<Target> {
   const publicSecret = 'pUbLiC-sEcReT-16';
   const ran: unknown[] = [];
-  const gateway = createGateway({ profile: appSecretGateway({ publicSecret }) })
+  const gateway = createGateway({ profile: appSecretGateway({ publicSecret, issuesPerMinute: 1e9 }) })
     .operation('/echo', (p) => (ran.push(p), p))
     .operation('/fail', () => {
       throw new OperationError('E_DEMO', 'demo');
