@@ -95,6 +95,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
   const credentials = new Map<string, Credential>();
+  const shareOf = (max: number) => Math.max(1, Math.floor(max * CREDENTIAL_SHARE));
   // Insertion order is time order, so expired entries are always at the front.
   const nonces = new Map<string, number>();
   // Nonces of authenticated requests answered CLOCK_SKEW because x-ts was ahead, until the last
@@ -124,7 +125,6 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
 
-  const shareOf = (max: number) => Math.max(1, Math.floor(max * CREDENTIAL_SHARE));
 
   function overRate(r: { windowStart: number; count: number }, now: number, limit: number): boolean {
     if (now - r.windowStart >= 60_000) {

@@ -300,7 +300,9 @@ describe('app-secret sign and body reading', () => {
         const withBom = await send('\ufeff' + call.body!);
         expect(withBom.status).toBe(400);
         expect(JSON.parse(withBom.body)).toMatchObject({ error: 'BAD_REQUEST' });
-        expect((await send(call.body!)).status).toBe(200); // read, authenticated, and answered (sealed REPLAYED_REQUEST: it was sent before)
+        const replays = gateway.stats().rejections.REPLAYED_REQUEST ?? 0;
+        expect((await send(call.body!)).status).toBe(200); // read, authenticated, and answered: a sealed REPLAYED_REQUEST (it was sent before)
+        expect(gateway.stats().rejections.REPLAYED_REQUEST).toBe(replays + 1);
       } finally {
         await srv.close();
       }
