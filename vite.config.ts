@@ -80,6 +80,60 @@ function iifeConfig(mode: IifeMode): UserConfig {
   };
 }
 
+/**
+ * Dev server only: the example pages work on a fresh clone, before any `npm run build`.
+ * `import 'sealed-rpc'` (examples/spa) resolves to src/index.ts, and `/dist/<iife file>`
+ * (script-tag, JSBridge shim, offline package pages) is the IIFE built in memory from the
+ * current src/ (rebuilt after an edit), never a stale or missing file on disk.
+ */
+function devBundles(): Plugin {
+  let root = process.cwd();
+  let built: Promise<Map<string, string>> | undefined;
+  const buildIifes = async (): Promise<Map<string, string>> => {
+    const files = new Map<string, string>();
+    for (const mode of Object.keys(IIFE_BUILDS) as IifeMode[]) {
+      const cfg = iifeConfig(mode);
+      const out = await build({ ...cfg, configFile: false, root, mode, logLevel: 'warn', build: { ...cfg.build, write: false } });
+      for (const o of (Array.isArray(out) ? out : [out]) as { output: { fileName: string; code?: string; source?: string | Uint8Array }[] }[]) {
+        for (const f of o.output) files.set(f.fileName, f.code ?? (typeof f.source === 'string' ? f.source : new TextDecoder().decode(f.source)));
+      }
+    }
+    return files;
+  };
+  return {
+    name: 'sealed-rpc-dev-bundles',
+    apply: 'serve',
+    configResolved(c) {
+      root = c.root;
+    },
+    resolveId(source) {
+      return source === 'sealed-rpc' ? resolve(root, 'src/index.ts') : null;
+    },
+    configureServer(server) {
+      server.watcher.on('change', (file) => {
+        if (file.startsWith(resolve(root, 'src') + '/')) built = undefined;
+      });
+      server.middlewares.use((req, res, next) => {
+        const name = /^\/dist\/(sealed-rpc\.[a-z.]*iife\.js(?:\.map)?)(?:\?|$)/.exec(req.url ?? '')?.[1];
+        if (!name) return next();
+        (built ??= buildIifes()).then(
+          (files) => {
+            const body = files.get(name);
+            if (body === undefined) return next();
+            res.setHeader('content-type', name.endsWith('.map') ? 'application/json' : 'text/javascript');
+            res.setHeader('cache-control', 'no-store');
+            res.end(body);
+          },
+          (e: unknown) => {
+            built = undefined;
+            next(e);
+          },
+        );
+      });
+    },
+  };
+}
+
 /** After the ESM build: the IIFE builds, into the same outDir (so `vite build` writes every client file). */
 function iifeBuilds(): Plugin {
   let outDir = 'dist';
@@ -123,7 +177,7 @@ export default defineConfig(({ mode }) => {
   }
   if (Object.hasOwn(IIFE_BUILDS, mode)) return iifeConfig(mode as IifeMode);
   return {
-    plugins: [gatewayPlugin(), iifeBuilds()],
+    plugins: [gatewayPlugin(), devBundles(), iifeBuilds()],
     server: { host: '127.0.0.1', port: 5173 },
     build: {
       outDir: 'dist',

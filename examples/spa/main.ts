@@ -1,7 +1,7 @@
 /**
  * A single-page app's use of sealed-rpc: ESM import, typed calls, one error handler.
  * Served by `npm run dev` at /examples/spa/ (the dev server resolves `sealed-rpc` to this
- * package's build, as an app that installed it would).
+ * package's source, src/index.ts; an app that installed it gets dist/sealed-rpc.js).
  */
 import { createClient, fetchTransport, modern, RpcError, type Client } from 'sealed-rpc';
 
