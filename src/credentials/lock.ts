@@ -17,7 +17,7 @@ import { randomBytes } from '../crypto/provider.js';
 
 /** The part of the Web Locks API this module uses. */
 export interface LockManagerLike {
-  request<T>(name: string, options: { mode: 'exclusive' }, callback: () => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { mode: 'exclusive'; signal?: AbortSignal }, callback: () => Promise<T>): Promise<T>;
 }
 
 /** The part of `Storage` (localStorage) this module uses. */
@@ -44,7 +44,7 @@ export interface LockEnvironment {
   settleMs?: number;
   /** How often a waiting tab looks again (default 50 ms, plus jitter). */
   pollMs?: number;
-  /** Give up waiting after this long and run anyway (default 15000 ms; the version check keeps the record safe). */
+  /** Give up waiting (for Web Locks or the lease) after this long and run anyway (default 15000 ms; the version check keeps the record safe). */
   maxWaitMs?: number;
 }
 
@@ -114,9 +114,49 @@ function localMutex(): <T>(name: string, fn: () => Promise<T>) => Promise<T> {
 
 export function createLock(env: LockEnvironment = {}): CrossTabLock {
   const locks = env.locks === undefined ? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks : env.locks;
-  if (locks && typeof locks.request === 'function') {
-    return { kind: 'web-locks', run: (name, fn) => locks.request(name, { mode: 'exclusive' }, fn) };
-  }
+  if (locks && typeof locks.request === 'function') return webLocks(locks, env);
+  return leaseLock(env);
+}
+
+/**
+ * Web Locks, with the same bound as the lease: after maxWaitMs the work runs unlocked. A
+ * request refused before the work started (SecurityError on opaque origins: sandboxed
+ * frames, data:, some file: web views) falls back to the lease/local path instead of
+ * failing every issuance; once the work started, its own outcome is the answer (never run twice).
+ */
+function webLocks(locks: LockManagerLike, env: LockEnvironment): CrossTabLock {
+  const maxWaitMs = env.maxWaitMs ?? 15_000;
+  let fallback: CrossTabLock | undefined; // built on first need: it probes localStorage
+  return {
+    kind: 'web-locks',
+    run: async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      let started = false;
+      let timedOut = false;
+      // A timer, not AbortSignal.timeout: some browsers with Web Locks lack the latter.
+      const controller = new AbortController();
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, maxWaitMs);
+      try {
+        return await locks.request(name, { mode: 'exclusive', signal: controller.signal }, () => {
+          started = true;
+          clearTimeout(timer);
+          return fn();
+        });
+      } catch (e) {
+        if (started) throw e;
+        if (timedOut) return fn(); // as the lease does at maxWaitMs
+        return (fallback ??= leaseLock(env)).run(name, fn);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Where Web Locks are missing or refused: a localStorage lease, else page-local serialization. */
+function leaseLock(env: LockEnvironment): CrossTabLock {
   const local = localMutex();
   const storage = env.storage === undefined ? defaultStorage() : env.storage;
   if (!storage) return { kind: 'local', run: local };

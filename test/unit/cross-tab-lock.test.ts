@@ -225,4 +225,50 @@ describe('cross-tab lock without navigator.locks', () => {
     expect(requests).toEqual([{ name: 'sealed-rpc:modern:k1:/issue@https://api.example.com', mode: 'exclusive' }]);
     expect(storage.writes).toBe(0);
   });
+
+  it('Web Locks refused before the work starts (SecurityError on an opaque origin): the lease fallback runs the work and the manager issues its credential', async () => {
+    const refusing: LockManagerLike = {
+      request: async () => {
+        throw new DOMException('Access to the Locks API is denied in this context.', 'SecurityError');
+      },
+    };
+    const storage = new FakeStorage();
+    const issued = { n: 0 };
+    const m = manager(memoryStore(), createLock({ locks: refusing, storage, settleMs: 5, pollMs: 5 }), issued, 1);
+    const cred = await m.current();
+    expect(cred.value).toBe('credential-1');
+    expect(issued.n).toBe(1);
+    expect(storage.writes).toBeGreaterThan(0); // the lease was used
+    expect([...storage.map.keys()].filter((k) => k.startsWith(LEASE_PREFIX))).toEqual([]); // and released
+  });
+
+  it('Web Locks: an error thrown by the work itself reaches the caller as is, and the work is not run again on the fallback', async () => {
+    const fakeLocks: LockManagerLike = { request: async (_n, _o, cb) => cb() };
+    const storage = new FakeStorage();
+    let runs = 0;
+    const failure = new Error('issuance failed');
+    await expect(
+      createLock({ locks: fakeLocks, storage }).run('issue', async () => {
+        runs++;
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(runs).toBe(1);
+    expect(storage.writes).toBe(0);
+  });
+
+  it('Web Locks held by another tab beyond maxWaitMs: the wait gives up and the work runs anyway, as with the lease', async () => {
+    // A lock another tab never releases; like the real API, the request rejects when its signal aborts.
+    const held: LockManagerLike = {
+      request: (_n, options) =>
+        new Promise((_, reject) => {
+          const signal = options.signal;
+          signal?.addEventListener('abort', () => reject(new DOMException('The request was aborted.', 'AbortError')), { once: true });
+        }),
+    };
+    const storage = new FakeStorage();
+    const outcome = await Promise.race([createLock({ locks: held, storage, maxWaitMs: 30 }).run('issue', async () => 'ran'), sleep(5_000).then(() => 'still waiting')]);
+    expect(outcome).toBe('ran');
+    expect(storage.writes).toBe(0); // run unlocked, not on the lease
+  });
 });
