@@ -175,7 +175,10 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
     const deadline = now() + maxWaitMs;
     for (;;) {
       const cur = readLease(storage!, key);
-      if (!cur || cur.expires <= now()) {
+      const t = now();
+      // A live holder never writes further ahead than now + leaseMs (all tabs read one clock):
+      // a lease beyond that (plus a settle's slack) was left by a tab whose clock was ahead, and is stale.
+      if (!cur || cur.expires <= t || cur.expires > t + leaseMs + settleMs) {
         storage!.setItem(key, JSON.stringify({ owner: me, expires: now() + leaseMs }));
         await sleep(settleMs);
         // Another tab that wrote at the same moment overwrote ours or was overwritten: the last write wins.
