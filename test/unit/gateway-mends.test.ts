@@ -53,12 +53,6 @@ function inProcess(gateway: Gateway, seen: WireResponse[] = []): Transport {
 const never = () => new Promise<never>(() => {});
 const MGS_APP = { appId: 'APP_1', workspaceId: 'default', secret: 'mGs-SeCrEt-value' };
 
-async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
-  const t = Date.now();
-  const value = await p;
-  return { value, ms: Date.now() - t };
-}
-
 describe('raceTimeout', () => {
   it("gives the promise's value, or undefined after the deadline", async () => {
     expect(await raceTimeout(Promise.resolve(7), 1000)).toBe(7);
@@ -72,35 +66,31 @@ describe('operationTimeoutMs is enforced in every dialect', () => {
     const publicSecret = 'pUbLiC-sEcReT-16';
     const gateway = createGateway({ profile: appSecretGateway({ publicSecret }), operationTimeoutMs: 50 }).operation('/hang', never);
     const client = createClient({ profile: appSecret({ publicSecret }), transport: inProcess(gateway), store: memoryStore() });
-    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    const e = await failure(client.call('/hang', {}));
     expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 'TIMEOUT', message: 'timeout' });
-    expect(ms).toBeLessThan(2000);
   });
 
   it('sorted-sign: a business error with code TIMEOUT (no protocol code)', async () => {
     const appKey = 'aPpKeY-16-chars!';
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '10001': appKey } }), operationTimeoutMs: 50 }).operation('/hang', never);
     const client = createClient({ profile: sortedSign({ appId: '10001', appKey }), transport: inProcess(gateway), store: memoryStore() });
-    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    const e = await failure(client.call('/hang', {}));
     expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 'TIMEOUT' });
-    expect(ms).toBeLessThan(2000);
   });
 
   it('mgs: 4001 (back end timeout)', async () => {
     const gateway = createGateway({ profile: mgsGateway(MGS_APP), operationTimeoutMs: 50 }).operation('com.hang', never);
     const client = createClient({ profile: mgs(MGS_APP), transport: inProcess(gateway), store: memoryStore() });
-    const { value: e, ms } = await timed(failure(client.call('com.hang', {})));
+    const e = await failure(client.call('com.hang', {}));
     expect(e).toMatchObject({ code: 'GATEWAY', gatewayCode: 4001 });
-    expect(ms).toBeLessThan(2000);
   });
 
   it('modern: 503 GATEWAY_BUSY', async () => {
     const { gateway, serverKeys } = await modernGateway();
     const hung = createGateway({ profile: gateway.profile, operationTimeoutMs: 50 }).operation('/hang', never);
     const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(hung), store: memoryStore() });
-    const { value: e, ms } = await timed(failure(client.call('/hang', {})));
+    const e = await failure(client.call('/hang', {}));
     expect(e).toMatchObject({ code: 'GATEWAY_BUSY', status: 503 });
-    expect(ms).toBeLessThan(3000);
   });
 });
 
