@@ -8,7 +8,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/codec/hex.js';
 import { ecdhFromScalar } from '../../src/crypto/ec.js';
 import { appSecret, mgs, modern, sortedSign } from '../../src/index.js';
@@ -453,7 +453,8 @@ describe('toNodeHandler fast path', () => {
     const ctx = ctxFor(async () => ({ status: 0, headers: {}, body: '' }), Date.now);
     const sealed = await Promise.all([0, 1, 2, 3].map((i) => profile.seal(callInfo('com.wait', { i: String(i) }), undefined, ctx)));
     const pending = sealed.map((s) => send(srv.url, rawOf(s.wire)));
-    await new Promise((r) => setTimeout(r, 100));
+    // Release only once two are held at the gate and the other two refused (bounded wait).
+    await vi.waitFor(() => expect(gateway.stats()).toMatchObject({ executions: 2, rejections: { GATEWAY_BUSY: 2 } }), { timeout: 5000, interval: 10 });
     release();
     const answers = await Promise.all(pending);
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 503, 503]);
