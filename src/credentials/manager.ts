@@ -41,6 +41,8 @@ export class CredentialManager<C = unknown> {
   private inflight: Promise<StoredCredential<C>> | undefined;
   /** The first read of the store, shared by every caller (so concurrent first calls read it once). */
   private loading: Promise<void> | undefined;
+  /** Bumped by clear(): a store read or issuance begun before it neither caches nor stores what it got. */
+  private generation = 0;
 
   constructor(private readonly o: CredentialManagerOptions<C>) {}
 
@@ -63,8 +65,9 @@ export class CredentialManager<C = unknown> {
   async current(): Promise<StoredCredential<C>> {
     if (this.fresh(this.cached)) return this.cached;
     if (this.inflight) return this.inflight;
+    const gen = this.generation;
     await (this.loading ??= this.load().then(({ record }) => {
-      if (this.fresh(record) && !this.cached) this.cached = record;
+      if (gen === this.generation && this.fresh(record) && !this.cached) this.cached = record;
     }));
     if (this.fresh(this.cached)) return this.cached;
     if (this.inflight) return this.inflight;
@@ -78,6 +81,8 @@ export class CredentialManager<C = unknown> {
   renew(stale: StoredCredential<C> | undefined, force = false): Promise<StoredCredential<C>> {
     if (this.inflight) return this.inflight;
     if (this.cached && stale && this.cached.version !== stale.version && this.fresh(this.cached)) return Promise.resolve(this.cached);
+    const gen = this.generation;
+    const cleared = () => gen !== this.generation;
     const run = async (): Promise<StoredCredential<C>> => {
       // Another tab may have renewed while we waited for the lock: re-read the store.
       const stored = await this.load();
@@ -87,8 +92,16 @@ export class CredentialManager<C = unknown> {
       let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0) + 1;
       for (let attempt = 0; ; attempt++) {
         const record = makeRecord(version, result.value, result.expiresAt);
+        // Cleared (logged out) since this began: the calls already waiting still get the credential
+        // for their one call, as a request sent before the logout would have; nothing keeps it.
+        if (cleared()) return record;
         const outcome = await this.write(expectedVersion, record);
         if (outcome === 'written') {
+          if (cleared()) {
+            // clear()'s delete may have landed before this write: delete again (deleting is what a logout wants).
+            await this.o.store.delete(this.o.key).catch(() => {});
+            return record;
+          }
           this.o.onIssued?.(record, stale !== undefined);
           return record;
         }
@@ -106,7 +119,7 @@ export class CredentialManager<C = unknown> {
     };
     const p = this.withLock(run)
       .then((r) => {
-        this.cached = r;
+        if (!cleared()) this.cached = r;
         return r;
       })
       .finally(() => {
@@ -126,9 +139,14 @@ export class CredentialManager<C = unknown> {
     }
   }
 
-  /** Forget the credential (memory and store). */
+  /**
+   * Forget the credential (memory and store). An issuance in flight is not stopped, but what it
+   * gets is neither stored nor cached, and calls made after this start an issuance of their own.
+   */
   async clear(): Promise<void> {
+    this.generation++;
     this.cached = undefined;
+    this.inflight = undefined;
     try {
       await this.o.store.delete(this.o.key);
     } catch {
