@@ -7,9 +7,14 @@ import type { CredentialStore, StoredCredential } from '../../src/types.js';
 
 const KEY = 'test:creds';
 
-function deferred<T = void>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
 }
 
@@ -62,7 +67,7 @@ describe('clear() during an in-flight issuance', () => {
 
   it("clear() landing inside the issuance's check-then-write (a store without compareAndSet): the record written after clear's delete is removed again", async () => {
     const map = new Map<string, StoredCredential>();
-    let hold: { reached: ReturnType<typeof deferred>; open: ReturnType<typeof deferred> } | undefined;
+    let hold: { reached: Deferred; open: Deferred } | undefined;
     const store: CredentialStore = {
       kind: 'custom',
       async get<C>(key: string) {
