@@ -61,15 +61,20 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
   const { headers } = options;
   if (headers !== undefined && !(headers && typeof headers === 'object' && Object.values(headers).every((v) => typeof v === 'string'))) throw badConfig('headers', 'must map header names to strings');
+  const optionHeaders = new Headers(headers);
   return {
     id: base,
     async send(req: WireRequest, { signal }: SendOptions): Promise<WireResponse> {
       const doFetch = options.fetch ?? globalThis.fetch;
       let res: Response;
       try {
+        // Set over the option's, case-insensitively: a spread would keep `Content-Type` and
+        // `content-type` side by side and fetch would send both values joined.
+        const sent = new Headers(optionHeaders);
+        for (const [k, v] of Object.entries(req.headers)) sent.set(k, v);
         res = await doFetch(base + req.path, {
           method: req.method,
-          headers: { ...options.headers, ...req.headers },
+          headers: sent,
           body: req.body,
           signal,
           credentials: options.credentials ?? 'same-origin',

@@ -245,6 +245,21 @@ describe('clock correction reference instant', () => {
   });
 });
 
+describe('fetchTransport request headers', () => {
+  it("the profile's headers win over the headers option whatever their case: one value each, never two joined", async () => {
+    let seen: Headers | undefined;
+    const fakeFetch = (async (_url: string, init: RequestInit) => {
+      seen = new Headers(init.headers);
+      return new Response('{}', { status: 200 });
+    }) as unknown as typeof fetch;
+    const t = fetchTransport({ baseUrl: 'https://gw.example.com', fetch: fakeFetch, headers: { 'Content-Type': 'text/plain', 'X-Op': 'spoof', 'X-Extra': 'kept' } });
+    await t.send({ path: '/a', method: 'POST', headers: { 'content-type': 'application/json', 'x-op': '/a' }, body: '{}', operationType: '/a' }, {});
+    expect(seen?.get('content-type')).toBe('application/json');
+    expect(seen?.get('x-op')).toBe('/a');
+    expect(seen?.get('x-extra')).toBe('kept');
+  });
+});
+
 describe('fetchTransport response bound', () => {
   it('a response larger than maxResponseBytes is RESPONSE_UNREADABLE, whether declared or streamed; one within it is read whole', async () => {
     const { listen } = await import('../helpers/servers.js');
