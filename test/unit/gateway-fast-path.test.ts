@@ -128,14 +128,14 @@ function ctxFor(send: (w: WireRequest) => Promise<WireResponse>, now: () => numb
   return { now, random: (n) => crypto.getRandomValues(new Uint8Array(n)), parseJson: JSON.parse, send: (w) => send(w) };
 }
 
-type Genuine = { wire: WireRequest; open(res: WireResponse): Promise<unknown> };
+type Genuine = { op: string; params: Record<string, string>; wire: WireRequest; open(res: WireResponse): Promise<unknown> };
 
 /** Seal each call with `profile` (under `cred`), keeping how to open its answer. */
 async function sealCalls(profile: Profile<any, any>, cred: unknown, ctx: ProfileContext, calls: readonly (readonly [string, Record<string, string>])[]): Promise<Genuine[]> {
   const out: Genuine[] = [];
   for (const [op, params] of calls) {
     const sealed = await profile.seal(callInfo(op, params), cred, ctx);
-    out.push({ wire: sealed.wire, open: (res) => profile.open(res, sealed, cred, ctx) });
+    out.push({ op, params, wire: sealed.wire, open: (res) => profile.open(res, sealed, cred, ctx) });
   }
   return out;
 }
@@ -300,7 +300,9 @@ describe('toNodeHandler fast path', () => {
     const all = await dialects();
     const NativeRequest = globalThis.Request;
     const NativeResponse = globalThis.Response;
+    const FAIL_CODE: Record<string, unknown> = { 'sorted-sign': 'E_DEMO', mgs: 6666 };
     let made = 0;
+    let opened = 0;
     for (const d of all) {
       const srv = await serve(toNodeHandler(await d.make()));
       const sendBoth = async (w: WireRequest) => asWire(await send(srv.url, rawOf(w)));
@@ -321,7 +323,12 @@ describe('toNodeHandler fast path', () => {
       try {
         for (const c of calls.slice(0, 2)) {
           const res = await send(srv.url, rawOf(c.wire));
-          await c.open(asWire(res)).catch(() => undefined);
+          // Answered, not refused: an echo opens to its params, a failing operation to its own business error.
+          expect(res.status, `${d.name} ${c.op}`).toBe(200);
+          if (c.op.endsWith('fail')) await expect(c.open(asWire(res)), `${d.name} ${c.op}`).rejects.toMatchObject({ code: 'GATEWAY', gatewayCode: FAIL_CODE[d.name] });
+          // (app-secret's client adds accessFrom=h5 to every call's params.)
+          else expect(await c.open(asWire(res)), `${d.name} ${c.op}`).toEqual(d.name === 'app-secret' ? { ...c.params, accessFrom: 'h5' } : c.params);
+          opened++;
         }
         await send(srv.url, { method: 'POST', path: d.paths[0], headers: [], body: 'nonsense' });
         await send(srv.url, { method: 'PUT', path: d.paths[0], headers: [], body: 'nonsense' });
@@ -331,6 +338,7 @@ describe('toNodeHandler fast path', () => {
       }
     }
     expect(made).toBe(0);
+    expect(opened).toBe(2 * all.length);
   });
 
   it('gives the same status, headers and body bytes as the Request path (toNodeHandler on gateway.handle), for genuine and hostile requests of every dialect', async () => {
