@@ -195,6 +195,9 @@ export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Trans
   if (options.gateway !== undefined && typeof options.gateway !== 'string') throw badConfig('gateway', 'must be a URL string');
 
   return {
+    // Another gateway keeps its own stored credential. Without one (the container's own
+    // gateway) the id stays unset, as before, so credentials already stored keep their key.
+    ...(options.gateway !== undefined ? { id: `jsbridge:${options.gateway}` } : {}),
     async send(req: WireRequest, { signal, timeoutMs }: SendOptions): Promise<WireResponse> {
       if (signal?.aborted) throw abortReason(signal)!;
       // The rpc JSAPI carries a body only: a request whose data rides in the URL would arrive empty.

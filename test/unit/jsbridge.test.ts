@@ -7,7 +7,7 @@ import { mgs } from '../../src/profiles/mgs.js';
 import { sortedSign } from '../../src/profiles/sorted-sign.js';
 import { jsBridgeTransport } from '../../src/transport/jsbridge.js';
 import { installRpcShim, type ShimClient } from '../../src/transport/shim.js';
-import type { ProfileContext, WireRequest } from '../../src/types.js';
+import type { Profile, ProfileContext, WireRequest } from '../../src/types.js';
 
 type Callback = (data: unknown) => void;
 interface Recorded {
@@ -90,6 +90,45 @@ describe('jsBridgeTransport: what it hands the native rpc JSAPI', () => {
     await jsBridgeTransport().send(post.wire, {});
     expect(calls).toHaveLength(1);
     expect(JSON.parse((calls[0].options.requestData as { _requestBody: string }[])[0]._requestBody)).toMatchObject({ appId: '7', params: expect.stringMatching(/^[A-Za-z0-9+/]{40,}={0,2}$/) });
+  });
+});
+
+describe('jsBridgeTransport: the gateway option and stored credentials', () => {
+  it('two clients on gateways A and B with the same issued profile and store keep separate credentials (the gateway is in the transport id)', async () => {
+    const A = 'https://a.example.com/mgw.htm';
+    const B = 'https://b.example.com/mgw.htm';
+    const issuedBy: string[] = [];
+    win.AlipayJSBridge = {
+      call(_api: string, options: Record<string, unknown>, cb: Callback) {
+        const gateway = String(options.gateway);
+        const body = JSON.parse((options.requestData as Array<{ _requestBody: string }>)[0]._requestBody) as { credential?: string };
+        if (options.operationType === '/issue') issuedBy.push(gateway);
+        const reply = options.operationType === '/issue' ? { credential: 'from ' + gateway } : { used: body.credential, gateway };
+        setTimeout(() => cb(reply), 1);
+      },
+    };
+    const issuedProfile: Profile<string> = {
+      name: 'issued-test',
+      credentials: 'issued',
+      storeKey: 'issued-test',
+      async issue(c) {
+        const res = await c.send({ path: '/issue', method: 'POST', headers: {}, body: '{}', operationType: '/issue' });
+        return { value: (JSON.parse(res.body) as { credential: string }).credential };
+      },
+      async seal(call, credential) {
+        return { wire: { path: '/op', method: 'POST', headers: {}, body: JSON.stringify({ credential }), operationType: call.operationType }, state: undefined };
+      },
+      async open(res) {
+        return JSON.parse(res.body);
+      },
+    };
+    const store = memoryStore();
+    const a = createClient({ profile: issuedProfile, transport: jsBridgeTransport({ gateway: A }), store });
+    const b = createClient({ profile: issuedProfile, transport: jsBridgeTransport({ gateway: B }), store });
+    expect(await a.call('op')).toEqual({ used: 'from ' + A, gateway: A });
+    expect(await b.call('op')).toEqual({ used: 'from ' + B, gateway: B });
+    expect(await a.call('op')).toEqual({ used: 'from ' + A, gateway: A });
+    expect(issuedBy).toEqual([A, B]);
   });
 });
 
