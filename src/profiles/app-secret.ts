@@ -205,7 +205,8 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     describe: (c) => ({ appId: c.appId }),
     validateCredential: (v) => {
       const c = v as Partial<AppSecretCredential> | null;
-      return typeof c?.appId === 'string' && c.appId.length > 0 && typeof c.appSecret === 'string' && c.appSecret.length > 0;
+      // A secret issued under another keyFrom gives no key here: re-issued, not used (every call would fail).
+      return typeof c?.appId === 'string' && c.appId.length > 0 && secretFits(c.appSecret, config.keyFrom);
     },
   };
 }

@@ -17,6 +17,7 @@ import { RpcError } from '../../src/errors.js';
 import { failure, serveGateway } from '../helpers/servers.js';
 import { OutputCollector, secretForms } from '../helpers/secret-scan.js';
 import { inProcess as sharedInProcess } from '../helpers/in-process.js';
+import { makeRecord } from '../../src/credentials/record.js';
 
 const PUBLIC = 'pubSecret-16byte';
 
@@ -191,6 +192,17 @@ describe('app-secret client <-> our gateway', () => {
     expect(gateway.stats().rejections.CREDENTIAL_EXPIRED).toBe(1);
     expect(renewed).toHaveLength(1);
     expect(Object.keys(renewed[0] as object).sort()).toEqual(['appId', 'version']);
+  });
+
+  it('a stored credential whose appSecret gives no key under keyFrom (issued under another keyFrom) is re-issued, not used: the call succeeds', async () => {
+    const common = { keyFrom: 'hex' as const, publicSecret: SECRET_FOR.hex };
+    const gateway = gatewayFor(common);
+    const store = memoryStore();
+    await store.set('creds', makeRecord(1, { appId: 'issued-under-utf8', appSecret: 'utf8-secret-16by' }));
+    const client = createClient({ profile: appSecret(common), transport: inProcess(gateway), store, storeKey: 'creds' });
+    expect(await client.call('/api/echo', { a: '1' })).toEqual({ a: '1', accessFrom: 'h5' });
+    expect(gateway.stats().issuances).toBe(1);
+    expect((await store.get<{ appId: string }>('creds'))?.value.appId).not.toBe('issued-under-utf8');
   });
 
   it('credentialTtlMs: a credential past its TTL is refused and renewed; the table never holds more than maxCredentials', async () => {
