@@ -3,7 +3,7 @@
  * or the online fallback URL (PROTOCOLS.md §5). Never throws and never returns bytes
  * that did not verify: a page that gets `ok: false` loads from `fallbackUrl` instead.
  */
-import { RpcError } from '../errors.js';
+import { RpcError, badConfig } from '../errors.js';
 import { concatBytes } from '../codec/bytes.js';
 import { verifyPackage } from './verify.js';
 import type { RsaHash } from '../crypto/rsa.js';
@@ -15,6 +15,10 @@ export interface LoadPackageOptions {
   hash?: RsaHash;
   /** Refuse a package that unpacks to more than this (default 128 MiB; see verifyPackage). */
   maxUnpackedBytes?: number;
+  /** Files the package must hold (see verifyPackage). */
+  requiredFiles?: readonly string[];
+  /** Stop a download past this many bytes (default 256 MiB): PACKAGE_SIGNATURE_INVALID naming `(package)`. A signature file is capped at 64 KiB. */
+  maxDownloadBytes?: number;
   /** URL of a detached signature over the whole file (raw bytes or base64 text). */
   signatureUrl?: string;
   /** A detached signature given directly (raw bytes or base64 / base64url text). */
@@ -31,6 +35,14 @@ export interface LoadPackageOptions {
 export type LoadPackageResult =
   | { ok: true; files: Record<string, Uint8Array> }
   | { ok: false; fallbackUrl: string; error: RpcError };
+
+const DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024;
+/** An RSA-8192 signature as base64 text is ~1.4 KB; anything near this is not a signature. */
+const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+function tooLarge(what: string, max: number): RpcError {
+  return new RpcError('PACKAGE_SIGNATURE_INVALID', `offline package: ${what}: larger than ${max} bytes, not downloaded further`, { details: { file: what } });
+}
 
 function aborted(signal: AbortSignal | undefined): RpcError {
   return new RpcError('ABORTED', 'offline package download aborted', signal?.reason === undefined ? {} : { cause: signal.reason });
@@ -57,6 +69,8 @@ async function download(
   f: typeof fetch,
   url: string,
   signal: AbortSignal | undefined,
+  max: number,
+  what: string,
   onProgress?: LoadPackageOptions['onProgress'],
 ): Promise<Uint8Array> {
   const res = await f(url, signal ? { signal } : {});
@@ -67,8 +81,13 @@ async function download(
   }
   const declared = Number(res.headers.get('content-length'));
   let total = Number.isFinite(declared) && declared > 0 ? declared : 0;
+  if (total > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(what, max);
+  }
   if (!res.body) {
     const all = new Uint8Array(await res.arrayBuffer());
+    if (all.length > max) throw tooLarge(what, max);
     report(onProgress, all.length, all.length);
     return all;
   }
@@ -82,6 +101,10 @@ async function download(
       if (done) break;
       chunks.push(value);
       loaded += value.length;
+      if (loaded > max) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(what, max);
+      }
       // A compressed transfer can deliver more than Content-Length declared.
       if (loaded > total && total !== 0) total = loaded;
       report(onProgress, loaded, total);
@@ -100,17 +123,20 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
   try {
     if (signal?.aborted) throw aborted(signal);
     const f = opts.fetch ?? globalThis.fetch;
+    const maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+    if (!(Number.isSafeInteger(maxDownloadBytes) && maxDownloadBytes > 0)) throw badConfig('maxDownloadBytes', 'must be a positive whole number of bytes');
     if (typeof f !== 'function') throw new RpcError('BAD_CONFIG', 'fetch: no fetch implementation available', { details: { option: 'fetch' } });
     // The small signature first: when it is missing, the big download is not wasted.
     const signature =
-      opts.signatureUrl !== undefined ? await download(f, opts.signatureUrl, signal) : opts.signature;
-    const bytes = await download(f, url, signal, opts.onProgress);
+      opts.signatureUrl !== undefined ? await download(f, opts.signatureUrl, signal, MAX_SIGNATURE_BYTES, '(signature)') : opts.signature;
+    const bytes = await download(f, url, signal, maxDownloadBytes, '(package)', opts.onProgress);
     if (signal?.aborted) throw aborted(signal);
     const { files } = await verifyPackage(bytes, {
       publicKey: opts.publicKey,
       ...(opts.hash !== undefined ? { hash: opts.hash } : {}),
       ...(signature !== undefined ? { signature } : {}),
       ...(opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {}),
+      ...(opts.requiredFiles !== undefined ? { requiredFiles: opts.requiredFiles } : {}),
     });
     return { ok: true, files };
   } catch (e) {

@@ -1,12 +1,12 @@
 /**
  * @internal Entry of dist/sealed-rpc.unzip.iife.js (a classic script, see vite.config.ts):
- * fflate's unzipSync for the IIFE bundle, on the global that load-script.ts `ASSETS.unzip`
- * names. Never part of the ESM build.
+ * fflate's streaming Inflate for the IIFE bundle, on the global that load-script.ts
+ * `ASSETS.unzip` names. Never part of the ESM build.
  */
-import { unzipSync } from 'fflate';
+import { Inflate } from 'fflate';
 
 export interface Unzip {
-  unzipSync: typeof unzipSync;
+  Inflate: typeof Inflate;
 }
 
-(globalThis as Record<string, unknown>).__sealedRpcUnzip = { unzipSync } satisfies Unzip;
+(globalThis as Record<string, unknown>).__sealedRpcUnzip = { Inflate } satisfies Unzip;

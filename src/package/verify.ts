@@ -12,8 +12,8 @@
  * culprit (`(zip)` for an unreadable archive, `(package)` for a detached signature).
  * Files are returned only once everything verified.
  */
-import type { Unzipped } from 'fflate';
 import { loadUnzip } from './unzip.js';
+import { readZipEntries, readZipEntry, ZipFormatError } from './zip.js';
 import { RpcError, badConfig } from '../errors.js';
 import { utf8Decode } from '../codec/utf8.js';
 import { decodeSignatureText, importRsaKey, verifyRsa, type RsaHash } from '../crypto/rsa.js';
@@ -31,8 +31,14 @@ export interface VerifyPackageOptions {
    * When given, CERT.json is not required.
    */
   signature?: string | Uint8Array;
-  /** Refuse a zip whose entries declare more than this many unpacked bytes in all (default 128 MiB): a zip bomb is refused before anything is inflated. */
+  /** Refuse a zip whose entries declare more than this many unpacked bytes in all (default 128 MiB): a zip bomb is refused before anything is inflated, and no entry may inflate past what it declared. */
   maxUnpackedBytes?: number;
+  /**
+   * Files the package must hold (e.g. `['<appId>.tar']`). CERT.json signs each file's bytes,
+   * not its name or the set of files, so a package with a signed file left out (its
+   * CERT.json line with it) still verifies; naming the files the page needs refuses that.
+   */
+  requiredFiles?: readonly string[];
 }
 
 /** Default bound on a package's unpacked size. */
@@ -72,39 +78,37 @@ function unsafePath(name: string): boolean {
   return name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
 }
 
-/** fflate is loaded first (on demand in the IIFE build: a failed load is its own RpcError, not a bad package). */
-async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Unzipped> {
-  const unzipSync = await loadUnzip();
-  const seen = new Set<string>();
-  let duplicate: string | undefined;
-  // fflate inflates each entry into a buffer of its declared size, so bounding the declared
-  // total bounds memory before anything is inflated.
-  let declared = 0;
-  let tooLarge = false;
-  let entries: Unzipped;
+/**
+ * Every entry's bytes, after the whole directory passed its checks (names, sizes, overlap,
+ * the declared total); fflate's Inflate is loaded first (on demand in the IIFE build: a
+ * failed load is its own RpcError, not a bad package).
+ */
+async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<string, Uint8Array>> {
+  const inflate = await loadUnzip();
+  let entries;
   try {
-    entries = unzipSync(bytes, {
-      // Two entries with one name: other unzip tools may pick the other one, so refuse.
-      filter(info) {
-        if (seen.has(info.name)) duplicate ??= info.name;
-        seen.add(info.name);
-        declared += info.originalSize;
-        if (declared > maxUnpackedBytes) tooLarge = true;
-        return !tooLarge;
-      },
-    });
+    entries = readZipEntries(bytes);
   } catch (e) {
-    throw invalid('(zip)', 'not a readable zip (truncated or corrupt)', e);
+    throw invalid('(zip)', `not a readable zip (${e instanceof ZipFormatError ? e.message : 'truncated or corrupt'})`, e);
   }
-  if (tooLarge) throw invalid('(zip)', `unpacks to more than maxUnpackedBytes (${maxUnpackedBytes} bytes)`);
-  if (duplicate !== undefined) throw invalid(duplicate, 'appears twice in the zip');
-  return entries;
+  let declared = 0;
+  for (const entry of entries) declared += entry.size;
+  if (declared > maxUnpackedBytes) throw invalid('(zip)', `unpacks to more than maxUnpackedBytes (${maxUnpackedBytes} bytes)`);
+  const files = new Map<string, Uint8Array>();
+  for (const entry of entries) {
+    // Two entries with one name: other unzip tools may pick the other one, so refuse.
+    if (files.has(entry.name)) throw invalid(entry.name, 'appears twice in the zip');
+    const data = readZipEntry(bytes, entry, inflate);
+    if (data === null) throw invalid(entry.name, `does not inflate to the ${entry.size} bytes the zip declares (corrupt, or a zip bomb)`);
+    files.set(entry.name, data);
+  }
+  return files;
 }
 
 /** The entries that are files (directory entries carry no bytes and are not signed). */
-function fileEntries(entries: Unzipped): Record<string, Uint8Array> {
-  const files: Record<string, Uint8Array> = {};
-  for (const [name, data] of Object.entries(entries)) {
+function fileEntries(entries: Map<string, Uint8Array>): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
+  for (const [name, data] of entries) {
     if (name.endsWith('/') && data.length === 0) continue;
     if (unsafePath(name)) throw invalid(name, 'unsafe path in the zip');
     files[name] = data;
@@ -127,13 +131,25 @@ function readCert(data: Uint8Array | undefined): Record<string, string> {
   return cert as Record<string, string>;
 }
 
-function options(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number } {
+function options(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number; requiredFiles: readonly string[] } {
   if (!opts || typeof opts.publicKey !== 'string') throw badConfig('publicKey', 'expected a PEM public key');
   const hash = opts.hash ?? 'SHA-256';
   if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
   const maxUnpackedBytes = opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
   if (!(Number.isSafeInteger(maxUnpackedBytes) && maxUnpackedBytes > 0)) throw badConfig('maxUnpackedBytes', 'must be a positive whole number of bytes');
-  return { hash, maxUnpackedBytes };
+  const sig = opts.signature;
+  if (!(sig === undefined || typeof sig === 'string' || sig instanceof Uint8Array)) throw badConfig('signature', 'expected base64 text or the bytes of a signature file');
+  const requiredFiles = opts.requiredFiles ?? [];
+  if (!Array.isArray(requiredFiles) || !requiredFiles.every((n) => typeof n === 'string' && n !== '' && n !== CERT_FILE)) {
+    throw badConfig('requiredFiles', `expected an array of file names in the package (not ${CERT_FILE})`);
+  }
+  return { hash, maxUnpackedBytes, requiredFiles };
+}
+
+function checkRequired(files: Record<string, Uint8Array>, requiredFiles: readonly string[]): void {
+  for (const name of requiredFiles) {
+    if (!Object.hasOwn(files, name)) throw invalid(name, 'required (requiredFiles) but not in the package');
+  }
 }
 
 /**
@@ -142,7 +158,7 @@ function options(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes:
  * key or option; CRYPTO_UNAVAILABLE where WebCrypto is missing (no pure-JS RSA).
  */
 export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOptions): Promise<VerifiedPackage> {
-  const { hash, maxUnpackedBytes } = options(opts);
+  const { hash, maxUnpackedBytes, requiredFiles } = options(opts);
   // Import before looking at the package: a key mistake is a config error, not a bad package.
   await importRsaKey(opts.publicKey, 'public', hash, 'publicKey');
   if (!(bytes instanceof Uint8Array)) throw invalid('(package)', 'expected the package bytes as a Uint8Array');
@@ -153,7 +169,9 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
       throw invalid('(package)', 'the detached signature does not verify');
     }
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
-    return { files: fileEntries(await unzip(bytes, maxUnpackedBytes)) };
+    const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
+    checkRequired(files, requiredFiles);
+    return { files };
   }
 
   const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
@@ -161,6 +179,9 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   delete files[CERT_FILE];
 
   const names = Object.keys(files);
+  // A CERT.json listing nothing signs nothing: "verified" must mean some signature was checked.
+  if (names.length === 0) throw invalid(CERT_FILE, 'lists no files: nothing in the package is signed');
+  checkRequired(files, requiredFiles);
   for (const name of names) {
     if (!Object.hasOwn(cert, name)) throw invalid(name, `not listed in ${CERT_FILE} (unsigned file)`);
   }
@@ -175,5 +196,5 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   );
   const bad = names.find((_, i) => !results[i]);
   if (bad !== undefined) throw invalid(bad, 'signature does not verify (tampered, or signed with another key or hash)');
-  return { files };
+  return { files: { ...files } };
 }

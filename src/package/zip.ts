@@ -1,0 +1,132 @@
+/**
+ * @internal A zip read for verification: the central directory is walked without inflating
+ * anything, so every bound (names, sizes, overlap) is checked first, and each deflated entry
+ * is then inflated in steps that stop as soon as it yields more than it declared. fflate's
+ * unzipSync cannot do that last part: it inflates a whole entry into a buffer of the
+ * declared size and keeps decoding past its end, so a 260 KB bomb declaring 1 byte costs a
+ * second of main-thread time per entry that names it.
+ */
+import type { Inflate } from 'fflate';
+import { utf8Decode } from '../codec/utf8.js';
+
+export interface ZipEntry {
+  name: string;
+  /** 0 stored, 8 deflated (nothing else is accepted). */
+  method: number;
+  compressedSize: number;
+  size: number;
+  /** Where the entry's local header starts, and where its data starts (after that header). */
+  headerStart: number;
+  dataStart: number;
+}
+
+/** Thrown for anything that is not a zip this reader accepts; verify.ts reports it as `(zip)`. */
+export class ZipFormatError extends Error {}
+
+const EOCD = 0x06054b50;
+const EOCD64_LOCATOR = 0x07064b50;
+const EOCD64 = 0x06064b50;
+const CENTRAL = 0x02014b50;
+const LOCAL = 0x04034b50;
+const MAX32 = 0xffffffff;
+/** Compressed input per inflate step: one step can yield at most ~1032× this (DEFLATE's limit) before the bound is checked. */
+const INFLATE_STEP = 16 * 1024;
+
+function fail(problem: string): never {
+  throw new ZipFormatError(problem);
+}
+
+/** The entries of the central directory, in its order. Refuses truncated, overlapping or out-of-range parts. */
+export function readZipEntries(d: Uint8Array): ZipEntry[] {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const u16 = (at: number): number => (at + 2 <= d.length ? v.getUint16(at, true) : fail('truncated'));
+  const u32 = (at: number): number => (at + 4 <= d.length ? v.getUint32(at, true) : fail('truncated'));
+  const u64 = (at: number): number => {
+    const n = u32(at) + u32(at + 4) * 2 ** 32;
+    return Number.isSafeInteger(n) ? n : fail('a zip64 size out of range');
+  };
+  // The end record is in the last 22 + 65535 (comment) bytes.
+  let e = d.length - 22;
+  const lowest = Math.max(0, d.length - 22 - 0xffff);
+  while (e >= lowest && u32(e) !== EOCD) e--;
+  if (e < lowest) fail('no end of central directory');
+  let count = u16(e + 10);
+  let at = u32(e + 16);
+  if (e >= 20 && u32(e - 20) === EOCD64_LOCATOR) {
+    const z = u64(e - 12);
+    if (u32(z) !== EOCD64) fail('a broken zip64 end record');
+    count = u64(z + 32);
+    at = u64(z + 48);
+  }
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (u32(at) !== CENTRAL) fail('a broken central directory');
+    const flags = u16(at + 8);
+    const method = u16(at + 10);
+    let compressedSize = u32(at + 20);
+    let size = u32(at + 24);
+    const nameLength = u16(at + 28);
+    const extraLength = u16(at + 30);
+    let headerStart = u32(at + 42);
+    const nameStart = at + 46;
+    const extraStart = nameStart + nameLength;
+    if (extraStart + extraLength > d.length) fail('truncated');
+    const nameBytes = d.subarray(nameStart, extraStart);
+    // Bit 11: UTF-8 name; otherwise each byte is one character (as fflate reads it).
+    const name = flags & 0x800 ? utf8Decode(nameBytes) : String.fromCharCode(...nameBytes);
+    if (size === MAX32 || compressedSize === MAX32 || headerStart === MAX32) {
+      // zip64 extra field (id 1): the 64-bit values of exactly those fields that are all ones, in this order.
+      let x = extraStart;
+      while (x + 4 <= extraStart + extraLength && u16(x) !== 1) x += 4 + u16(x + 2);
+      if (x + 4 > extraStart + extraLength) fail('a zip64 entry without its sizes');
+      let f = x + 4;
+      if (size === MAX32) (size = u64(f)), (f += 8);
+      if (compressedSize === MAX32) (compressedSize = u64(f)), (f += 8);
+      if (headerStart === MAX32) headerStart = u64(f);
+    }
+    if (method !== 0 && method !== 8) fail(`${name}: compression method ${method} is not supported`);
+    if (method === 0 && compressedSize !== size) fail(`${name}: a stored entry whose sizes disagree`);
+    if (u32(headerStart) !== LOCAL) fail(`${name}: no local header where the directory says`);
+    const dataStart = headerStart + 30 + u16(headerStart + 26) + u16(headerStart + 28);
+    if (dataStart + compressedSize > d.length) fail(`${name}: data beyond the end of the file`);
+    entries.push({ name, method, compressedSize, size, headerStart, dataStart });
+    at = extraStart + extraLength + u16(at + 32);
+  }
+  // Each entry's bytes belong to it alone: two names over one region would let one small file inflate many times.
+  const byPlace = [...entries].sort((a, b) => a.headerStart - b.headerStart);
+  for (let i = 1; i < byPlace.length; i++) {
+    const prev = byPlace[i - 1];
+    if (byPlace[i].headerStart < prev.dataStart + prev.compressedSize) fail(`${byPlace[i].name}: overlaps ${prev.name}`);
+  }
+  return entries;
+}
+
+/**
+ * The entry's bytes: stored ones as they are, deflated ones inflated step by step and
+ * refused (null) as soon as they yield more than `entry.size`, or at the end if fewer.
+ */
+export function readZipEntry(d: Uint8Array, entry: ZipEntry, inflate: typeof Inflate): Uint8Array | null {
+  const data = d.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
+  if (entry.method === 0) return data.slice();
+  const out = new Uint8Array(entry.size);
+  let written = 0;
+  let over = false;
+  const stream = new inflate((chunk) => {
+    if (over || written + chunk.length > out.length) {
+      over = true;
+      return;
+    }
+    out.set(chunk, written);
+    written += chunk.length;
+  });
+  try {
+    let i = 0;
+    do {
+      stream.push(data.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= data.length);
+      i += INFLATE_STEP;
+    } while (i < data.length && !over);
+  } catch {
+    return null; // not a valid DEFLATE stream (fflate throws on corrupt or unfinished data)
+  }
+  return over || written !== out.length ? null : out;
+}
