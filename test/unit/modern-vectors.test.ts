@@ -219,14 +219,24 @@ interface GatewayRig {
   echoed: unknown[];
 }
 
-function gatewayRig(signingKeys: Record<string, string> = { k1: V.serverKeys.k1.pkcs8Pem }, activeKid?: string): GatewayRig {
+function gatewayRig(
+  signingKeys: Record<string, string> = { k1: V.serverKeys.k1.pkcs8Pem },
+  activeKid?: string,
+  limits: { maxInFlight?: number; maxCredentials?: number } = {},
+): GatewayRig {
   const clock = { now: Number(ISS.serverTime) };
   const random = scripted(hex(ISS.saltBytesHex), hex(ISS.appIdBytesHex));
   const echoed: unknown[] = [];
   const gateway = createGateway({
-    profile: modernGateway({ signingKeys, ...(activeKid ? { activeKid } : {}), ephemeral: () => ecdhFromScalar(hex(V.ephemeral.server.privateScalarHex)) }),
+    profile: modernGateway({
+      signingKeys,
+      ...(activeKid ? { activeKid } : {}),
+      ...(limits.maxCredentials ? { maxCredentials: limits.maxCredentials } : {}),
+      ephemeral: () => ecdhFromScalar(hex(V.ephemeral.server.privateScalarHex)),
+    }),
     now: () => clock.now,
     random,
+    ...(limits.maxInFlight ? { maxInFlight: limits.maxInFlight } : {}),
   });
   gateway
     .operation('/echo', (params: Record<string, unknown>) => {
@@ -250,8 +260,8 @@ function callRequest(c: { path?: string; headers: Record<string, string>; reques
   return new Request(BASE + path, { method: 'POST', headers: c.headers, body: c.requestBody });
 }
 
-async function issuedGateway(): Promise<GatewayRig> {
-  const rig = gatewayRig();
+async function issuedGateway(limits?: Parameters<typeof gatewayRig>[2]): Promise<GatewayRig> {
+  const rig = gatewayRig(undefined, undefined, limits);
   const res = await rig.gateway.handle(issueRequest());
   expect(res.status).toBe(200);
   expect(rig.random.left()).toBe(0);
@@ -272,6 +282,17 @@ describe('docs/modern-protocol.md cannot drift from modern-v1.json', () => {
       expect(blocks.get(name)).toEqual(source);
     });
   }
+});
+
+describe('modern-v1: the shared file holds the vectors tested here, no more, no fewer', () => {
+  it('two calls, two sealed signals, five plain error bodies (a vector added or removed fails here)', () => {
+    expect(V.calls.map((c) => c.name)).toEqual(['echo-unicode', 'business-error']);
+    expect(V.sealedSignals.map((s) => [s.name, s.answers])).toEqual([
+      ['clock-skew', 'calls[0]'],
+      ['replayed-request', 'calls[0]'],
+    ]);
+    expect(Object.keys(V.plainErrorBodies)).toEqual(Object.keys(PLAIN));
+  });
 });
 
 describe('modern-v1: derived values', () => {
@@ -461,6 +482,110 @@ describe('modern-v1: the gateway reproduces the vectors', () => {
     expect(replay.status).toBe(200);
     expect(await replay.text()).toBe(REPLAYED.body);
     expect(rig.echoed).toHaveLength(1);
+  });
+});
+
+/**
+ * PROTOCOLS.md §4: the plain (unsealed) error answers, status -> error code; the client's
+ * RpcError code for each (all five are in the spec's list and the client maps each).
+ */
+const PLAIN: Record<string, { error: string; code: RpcError['code'] }> = {
+  '400': { error: 'BAD_REQUEST', code: 'BAD_REQUEST' },
+  '401': { error: 'CREDENTIAL_EXPIRED', code: 'CREDENTIAL_EXPIRED' },
+  '403': { error: 'SIGNATURE_INVALID', code: 'SIGNATURE_INVALID' },
+  '429': { error: 'RATE_LIMITED', code: 'RATE_LIMITED' },
+  '503': { error: 'GATEWAY_BUSY', code: 'GATEWAY_BUSY' },
+};
+/** The gateway time the plain bodies were recorded at (123 ms after the issuance). */
+const PLAIN_AT = 1700000000123;
+
+describe('modern-v1: plain error bodies', () => {
+  it('each body is the compact JSON of {error, serverTime} for its status', () => {
+    for (const [status, body] of Object.entries(V.plainErrorBodies))
+      expect(body, status).toBe(JSON.stringify({ error: PLAIN[status].error, serverTime: String(PLAIN_AT) }));
+  });
+
+  for (const status of Object.keys(PLAIN)) {
+    it(`client: ${status} with plainErrorBodies["${status}"] as the answer to calls[0] -> RpcError ${PLAIN[status].code}, never a clock source`, async () => {
+      const { error, code } = PLAIN[status];
+      const body = V.plainErrorBodies[status];
+      const renews = status === '401';
+      // 401: the client renews (the same issuance) and resends once, sealed afresh; the second 401 surfaces.
+      const rig = clientRig({ random: [...callRandom(ECHO), ...(renews ? [hex('e0'.repeat(16)), hex('f0'.repeat(12))] : [])] });
+      await issueThenAt(rig, ECHO.headers['x-ts']);
+      const before = rig.client.clockOffset;
+      rig.answers.push(ok(body, Number(status)), ...(renews ? [ok(ISS.responseBody), ok(body, Number(status))] : []));
+      const err = await failure(rig.client.call(ECHO.operationType, ECHO.params));
+      expect(err).toBeInstanceOf(RpcError);
+      expect(err).toMatchObject({ code, status: Number(status), gatewayCode: error });
+      expectCallRequest(rig.sends[1], ECHO);
+      expect(rig.sends.map((r) => r.path)).toEqual(renews ? [V.clientOptions.issuePath, ECHO.path, V.clientOptions.issuePath, ECHO.path] : [V.clientOptions.issuePath, ECHO.path]);
+      expect(rig.client.clockOffset).toBe(before);
+      expect(rig.answers).toHaveLength(0);
+      expect(rig.random.left()).toBe(0);
+    });
+  }
+
+  /** The gateway's plain answer (its clock at PLAIN_AT): status, JSON content type and the vector's bytes exactly. */
+  async function expectVectorBody(res: Response, status: string): Promise<void> {
+    expect(res.status).toBe(Number(status));
+    expect(res.headers.get('content-type')).toMatch(/^application\/json\b/);
+    expect(await res.text()).toBe(V.plainErrorBodies[status]);
+  }
+
+  it('gateway 400: calls[0] without its x-nonce header -> plainErrorBodies["400"] byte for byte', async () => {
+    const rig = await issuedGateway();
+    rig.clock.now = PLAIN_AT;
+    const { 'x-nonce': _nonce, ...headers } = ECHO.headers;
+    await expectVectorBody(await rig.gateway.handle(callRequest({ ...ECHO, headers })), '400');
+    expect(rig.gateway.stats().executions).toBe(0);
+  });
+
+  it('gateway 401: calls[0] to a gateway that never issued its appId -> plainErrorBodies["401"] byte for byte', async () => {
+    const rig = gatewayRig();
+    rig.clock.now = PLAIN_AT;
+    await expectVectorBody(await rig.gateway.handle(callRequest(ECHO)), '401');
+    expect(rig.gateway.stats().executions).toBe(0);
+  });
+
+  it('gateway 403: calls[0] with a changed body character -> plainErrorBodies["403"] byte for byte', async () => {
+    const rig = await issuedGateway();
+    rig.clock.now = PLAIN_AT;
+    const changed = V.negative[0];
+    await expectVectorBody(await rig.gateway.handle(callRequest({ ...ECHO, requestBody: changed.requestBody!, headers: changed.headers! })), '403');
+    expect(rig.gateway.stats().executions).toBe(0);
+  });
+
+  it('gateway 429: a second issuance past maxCredentials 1 -> plainErrorBodies["429"] byte for byte', async () => {
+    const rig = await issuedGateway({ maxCredentials: 1 });
+    rig.clock.now = PLAIN_AT;
+    await expectVectorBody(await rig.gateway.handle(issueRequest()), '429');
+  });
+
+  it('gateway 503: calls[0] past maxInFlight 1 (an issuance still reading its body) -> plainErrorBodies["503"] byte for byte', async () => {
+    const rig = await issuedGateway({ maxInFlight: 1 });
+    rig.clock.now = PLAIN_AT;
+    let body!: ReadableStreamDefaultController<Uint8Array>;
+    let reading = false;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start(c) {
+          body = c;
+        },
+        pull() {
+          reading = true; // the gateway is waiting for the body: that request is in flight
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const held = rig.gateway.handle(new Request(BASE + V.clientOptions.issuePath, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit));
+    await vi.waitFor(() => expect(reading).toBe(true), { timeout: 5000, interval: 5 });
+    await expectVectorBody(await rig.gateway.handle(callRequest(ECHO)), '503');
+    expect(rig.echoed).toHaveLength(0);
+    // Let the held one finish (not JSON: 400), so nothing is left running.
+    body.enqueue(utf8Encode('not json'));
+    body.close();
+    expect((await held).status).toBe(400);
   });
 });
 
