@@ -9,7 +9,7 @@
  * that cannot be cloned (CryptoKey on some engines) stays in memory while the store keeps
  * its version and expiry. Each is reported once, by the error's name only.
  */
-import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
 import type { CredentialStore, StoredCredential } from '../types.js';
 import { errorName, strippedRecord, versionOf } from './record.js';
 
@@ -89,6 +89,56 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(domError('IndexedDB did not answer in time', 'TimeoutError')), ms)));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Open `dbName` holding the object store `storeName`. idb-keyval's createStore creates the
+ * object store only with the database, so another storeName on an existing database failed
+ * every use with NotFoundError (and fell back to memory for good): a missing one is added
+ * by opening the next version.
+ */
+async function openWithStore(dbName: string, storeName: string): Promise<IDBDatabase> {
+  for (let version: number | undefined; ; ) {
+    const request = version === undefined ? indexedDB.open(dbName) : indexedDB.open(dbName, version);
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName);
+    };
+    let db: IDBDatabase;
+    try {
+      db = await promisifyRequest(request);
+    } catch (e) {
+      // Another tab upgraded past our version first: look again (the version only grows).
+      if (version !== undefined && errorName(e) === 'VersionError') {
+        version = undefined;
+        continue;
+      }
+      throw e;
+    }
+    if (db.objectStoreNames.contains(storeName)) return db;
+    version = db.version + 1;
+    db.close();
+  }
+}
+
+/** idb-keyval's createStore, opening with openWithStore. */
+function createStore(dbName: string, storeName: string): UseStore {
+  let dbp: Promise<IDBDatabase> | undefined;
+  const getDB = () => {
+    if (dbp) return dbp;
+    const p = (dbp = openWithStore(dbName, storeName));
+    p.then(
+      (db) => {
+        db.onclose = () => {
+          if (dbp === p) dbp = undefined;
+        };
+      },
+      () => {
+        if (dbp === p) dbp = undefined;
+      },
+    );
+    return p;
+  };
+  return (txMode, callback) => getDB().then((db) => callback(db.transaction(storeName, txMode).objectStore(storeName)));
 }
 
 /**

@@ -286,6 +286,23 @@ describe('a slow transaction on an open connection (queued behind another tab\'s
   });
 });
 
+describe('custom storeName', () => {
+  it('two stores with different storeNames on one existing database both persist (the missing object store is added, not a NotFoundError)', async () => {
+    const dbName = freshDb();
+    const first = { schema: CREDENTIAL_SCHEMA, version: 1, value: 'in credentials' };
+    const second = { schema: CREDENTIAL_SCHEMA, version: 1, value: 'in other' };
+    const a = indexedDbStore({ dbName });
+    await a.set('k', first); // creates the database with the default object store
+    const b = indexedDbStore({ dbName, storeName: 'other' });
+    await b.set('k', second);
+    expect(await b.get('k')).toEqual(second);
+    expect(await a.get('k')).toEqual(first);
+    // A page load later: fresh connections read both back.
+    expect(await indexedDbStore({ dbName }).get('k')).toEqual(first);
+    expect(await indexedDbStore({ dbName, storeName: 'other' }).get('k')).toEqual(second);
+  });
+});
+
 describe('concurrent first callers', () => {
   it('ten concurrent current() on a store holding a fresh record: one store read, no issuance', async () => {
     const store = memoryStore();
