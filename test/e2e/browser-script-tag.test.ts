@@ -14,7 +14,6 @@ let site: Awaited<ReturnType<typeof startDemoSite>> | undefined;
 let server: Running | undefined;
 let browser: Browser | undefined;
 let demo: DemoGateways;
-const toClose: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   site = await startDemoSite();
@@ -22,7 +21,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(toClose.map((s) => s.close()));
   await site?.close();
 });
 
@@ -62,16 +60,20 @@ describe('examples that run from a plain <script> (IIFE)', () => {
   it('examples/node-backend/server.ts serves a page whose plain <script> client calls its sealed-rpc/server gateway', async () => {
     const { startExampleServer } = await import('../../examples/node-backend/server.js');
     const example = await startExampleServer({ port: 0, host: '127.0.0.1' });
-    toClose.push(example);
-    const context = await browser!.newContext();
+    // This test's own server: stopped by this test, whatever happens in it.
     try {
-      const page = await context.newPage();
-      await page.goto(`${example.url}/`, { timeout: 15_000 });
-      await page.waitForSelector('body[data-sum]', { timeout: 15_000 });
-      expect(await page.getAttribute('body', 'data-sum')).toBe('42');
-      expect(await page.textContent('#out')).toBe('40 + 2 = 42');
+      const context = await browser!.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${example.url}/`, { timeout: 15_000 });
+        await page.waitForSelector('body[data-sum]', { timeout: 15_000 });
+        expect(await page.getAttribute('body', 'data-sum')).toBe('42');
+        expect(await page.textContent('#out')).toBe('40 + 2 = 42');
+      } finally {
+        await context.close();
+      }
     } finally {
-      await context.close();
+      await example.close();
     }
   });
 });

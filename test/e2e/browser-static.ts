@@ -70,14 +70,24 @@ export async function startDemoSite(): Promise<{ demo: DemoGateways; server: Run
   const mounted = await demoMiddleware();
   const files = repoFiles(['/dist/', '/examples/']);
   const server = await listen((req, res) => mounted.middleware(req, res, () => files(req, res)));
-  const browser = await chromium.launch(CHROMIUM);
+  let browser: Browser;
+  try {
+    browser = await chromium.launch(CHROMIUM);
+  } catch (e) {
+    // No site to hand back, so nobody else would close the server: close it here.
+    await server.close();
+    throw e;
+  }
   return {
     demo: mounted.demo,
     server,
     browser,
     async close() {
-      await browser.close();
-      await server.close();
+      try {
+        await browser.close();
+      } finally {
+        await server.close();
+      }
     },
   };
 }

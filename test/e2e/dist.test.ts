@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pathToFileURL } from 'node:url';
 import { runInNewContext } from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { listen, signingKey, type Running } from '../helpers/servers.js';
 
 const dist = (f: string) => fileURLToPath(new URL(`../../dist/${f}`, import.meta.url));
@@ -18,8 +18,11 @@ function iifeSandbox(extra: Record<string, unknown> = {}): Record<string, any> {
   sandbox.self = sandbox;
   return sandbox;
 }
+/** Servers the current test started: each test's own are stopped when it ends. */
 const running: Running[] = [];
-afterAll(async () => Promise.all(running.map((r) => r.close())));
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.close()));
+});
 
 /** The built gateway with /echo on 127.0.0.1, and the serverKeys its clients pin. */
 async function echoGateway(): Promise<{ serverKeys: Record<string, JsonWebKey>; srv: Running }> {

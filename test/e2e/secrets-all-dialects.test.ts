@@ -8,7 +8,7 @@
  * view after its calls) is searched for every secret in every form
  * (raw, hex, base64, base64url, partial windows; derived AES keys too).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url } from '../../src/codec/base64.js';
 import { fromHex } from '../../src/codec/hex.js';
 import { ecdhDerive, ecdhFromScalar } from '../../src/crypto/ec.js';
@@ -19,8 +19,11 @@ import { RpcError } from '../../src/errors.js';
 import { collectFailure, collectInspected, findSecrets, findSecretsDeep, loadInspector, OutputCollector, safeStringify, withDerivedKeys } from '../helpers/secret-scan.js';
 import { listen, signingKey, type Running } from '../helpers/servers.js';
 
+/** Servers the current test started: each test's own are stopped when it ends. */
 const running: Running[] = [];
-afterAll(async () => Promise.all(running.map((r) => r.close())));
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.close()));
+});
 beforeAll(loadInspector);
 
 /** A secret the server holds that an operation's error text mentions: it must never reach a client. */

@@ -5,6 +5,7 @@
  * without a JDK these tests fail (CI installs one), they never skip.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,10 +99,22 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
 }, 90_000);
 
-afterAll(() => {
-  java?.kill();
+afterAll(async () => {
+  // Stop the JVM and wait for it to be gone before deleting the classes it runs from
+  // (bounded: SIGKILL if SIGTERM has not ended it in 5 s).
+  if (java && java.exitCode === null && java.signalCode === null) {
+    const proc = java;
+    const exited = once(proc, 'exit');
+    proc.kill();
+    const force = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    try {
+      await exited;
+    } finally {
+      clearTimeout(force);
+    }
+  }
   if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
+}, 15_000);
 
 async function javaPost(path: string, form: [string, string][]): Promise<string> {
   const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
