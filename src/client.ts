@@ -51,12 +51,14 @@ function validate(o: ClientOptions): void {
   if (!o || typeof o !== 'object') throw badConfig('options', 'createClient needs an options object');
   const p = o.profile as Partial<Profile> | undefined;
   if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
+  if (p.credentials !== 'issued' && p.credentials !== 'static') throw badConfig('profile', "credentials must be 'issued' or 'static'");
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
   if (o.store !== undefined && o.credentials !== undefined) throw badConfig('credentials', 'give either store or credentials (an alias), not both');
   const store = o.store ?? o.credentials;
   if (store !== undefined && (typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function'))
     throw badConfig(o.store ? 'store' : 'credentials', 'must have get, set and delete (use indexedDbStore() or memoryStore())');
+  if (o.storeKey !== undefined && (typeof o.storeKey !== 'string' || o.storeKey === '')) throw badConfig('storeKey', 'must be a non-empty string');
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') throw badConfig('clock', 'must have now() returning epoch ms');
   if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');

@@ -61,7 +61,16 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
   const { headers } = options;
   if (headers !== undefined && !(headers && typeof headers === 'object' && Object.values(headers).every((v) => typeof v === 'string'))) throw badConfig('headers', 'must map header names to strings');
-  const optionHeaders = new Headers(headers);
+  let optionHeaders: Headers;
+  try {
+    optionHeaders = new Headers(headers);
+  } catch {
+    // Neither name nor value in the message: a header may hold a token.
+    throw badConfig('headers', 'holds a name or value fetch refuses (names are HTTP tokens; values have no line breaks)');
+  }
+  const { credentials } = options;
+  if (credentials !== undefined && credentials !== 'omit' && credentials !== 'same-origin' && credentials !== 'include')
+    throw badConfig('credentials', "must be 'omit', 'same-origin' or 'include'");
   return {
     id: base,
     async send(req: WireRequest, { signal }: SendOptions): Promise<WireResponse> {
@@ -77,7 +86,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
           headers: sent,
           body: req.body,
           signal,
-          credentials: options.credentials ?? 'same-origin',
+          credentials: credentials ?? 'same-origin',
         });
       } catch (e) {
         throw abortReason(signal) ?? new RpcError('NETWORK', 'the request could not be sent', { cause: e });

@@ -188,7 +188,10 @@ export function bridgeResponse(data: unknown): WireResponse {
   return { status: 200, headers: { 'content-type': 'application/json' }, body: toJsonText(data) };
 }
 
-export function jsBridgeTransport(options: JsBridgeTransportOptions = {}): Transport {
+export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): Transport {
+  // null means no options, as undefined does; anything else that is not an object is a mistake (e.g. the gateway URL alone).
+  if (given !== null && typeof given !== 'object') throw badConfig('jsBridgeTransport', 'options must be an object such as { gateway }');
+  const options = given ?? {};
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (!(typeof readyTimeoutMs === 'number' && readyTimeoutMs >= 0 && readyTimeoutMs <= 2 ** 31 - 1))
     throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${2 ** 31 - 1}`);

@@ -87,8 +87,11 @@ function successData(data: unknown, getResponse: boolean): unknown {
   return typeof data === 'object' && data !== null ? data : { resData: data };
 }
 
-export function installRpcShim(client: ShimClient, options: RpcShimOptions = {}): RpcShim {
+export function installRpcShim(client: ShimClient, given: RpcShimOptions | null = {}): RpcShim {
   if (!client || typeof client.call !== 'function') throw badConfig('client', 'installRpcShim needs a client with call(operationType, params)');
+  // null means no options, as undefined does.
+  if (given !== null && typeof given !== 'object') throw badConfig('installRpcShim', 'options must be an object such as { target }');
+  const options = given ?? {};
   const target = options.target ?? (globalThis as Record<string, any>);
   if (target.AlipayJSBridge) return { installed: false, uninstall() {} };
 

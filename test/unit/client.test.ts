@@ -27,6 +27,9 @@ describe('createClient config errors name the option', () => {
     ['timeoutMs beyond what a timer can wait (2^31 ms)', { profile: staticProfile, transport: echo, timeoutMs: 2 ** 31 }, 'timeoutMs'],
     ['a profile whose maxClockCorrectionMs is not a finite number', { profile: { ...staticProfile, maxClockCorrectionMs: Infinity }, transport: echo }, 'profile'],
     ['onError not a function', { profile: staticProfile, transport: echo, onError: 'toast' }, 'onError'],
+    ['storeKey not a string', { profile: staticProfile, transport: echo, storeKey: 5 }, 'storeKey'],
+    ['storeKey empty', { profile: staticProfile, transport: echo, storeKey: '' }, 'storeKey'],
+    ["a custom profile whose credentials is neither 'issued' nor 'static'", { profile: { ...staticProfile, credentials: 'issue' }, transport: echo }, 'profile'],
   ];
   for (const [label, opts, option] of cases) {
     it(`${label} -> BAD_CONFIG naming ${option}`, () => {
@@ -63,6 +66,22 @@ describe('createClient config errors name the option', () => {
     expect(option(() => fetchTransport({ baseUrl: '/gw', headers: 5 as never }))).toEqual(['BAD_CONFIG', 'headers']);
     expect(option(() => fetchTransport({ baseUrl: '/gw', headers: { 'x-n': 1 } as never }))).toEqual(['BAD_CONFIG', 'headers']);
     expect(option(() => fetchTransport({ baseUrl: '/gw', headers: { 'x-n': '1' }, fetch: globalThis.fetch }))).toBe('no error');
+  });
+  it('fetchTransport with a credentials mode fetch does not know, or a header name or value fetch refuses -> BAD_CONFIG naming credentials / headers, without the value', () => {
+    const thrown = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as RpcError;
+      }
+      return undefined;
+    };
+    expect(thrown(() => fetchTransport({ baseUrl: '/gw', credentials: 'same_origin' as never }))).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'credentials' } });
+    expect(thrown(() => fetchTransport({ baseUrl: '/gw', headers: { 'bad name': 'x' } }))).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'headers' } });
+    const split = thrown(() => fetchTransport({ baseUrl: '/gw', headers: { authorization: 'Bearer s3cret-token\r\nx-injected: 1' } }));
+    expect(split).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'headers' } });
+    expect(JSON.stringify(split) + String(split)).not.toContain('s3cret-token');
+    for (const mode of ['omit', 'same-origin', 'include'] as const) expect(thrown(() => fetchTransport({ baseUrl: '/gw', credentials: mode }))).toBeUndefined();
   });
   it('modern and sortedSign refuse non-finite numbers (maxClockCorrectionMs, appId, windowMs) at construction, naming the option', async () => {
     const serverKeys = { k1: (await signingKey()).jwk };

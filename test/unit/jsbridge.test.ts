@@ -132,6 +132,18 @@ describe('jsBridgeTransport: the gateway option and stored credentials', () => {
   });
 });
 
+describe('jsBridgeTransport options', () => {
+  it('jsBridgeTransport(null) works as with no options; options that are not an object (e.g. the gateway URL alone) are BAD_CONFIG', async () => {
+    const fake = installFake({ ok: true });
+    const t = jsBridgeTransport(null);
+    expect(t.id).toBeUndefined();
+    const res = await t.send((await sealedMgs()).wire, {});
+    expect(JSON.parse(res.body)).toEqual({ ok: true });
+    expect(fake.calls[0].options.gateway).toBeUndefined();
+    expect(() => jsBridgeTransport('https://gw.example.com/mgw.htm' as never)).toThrow(expect.objectContaining({ code: 'BAD_CONFIG' }));
+  });
+});
+
 describe('jsBridgeTransport: every callback shape', () => {
   const sendWith = async (reply: unknown) => {
     installFake(reply);
@@ -322,6 +334,14 @@ describe('installRpcShim', () => {
       expect(await callBridge('rpc', SNIPPET_OPTIONS)).toEqual({ error: code, errorMessage: err.message });
       shim.uninstall();
     }
+  });
+
+  it('installRpcShim(client, null) installs as with no options; options that are not an object are BAD_CONFIG', async () => {
+    const shim = installRpcShim(fakeClient({ a: 1 }).client, null);
+    expect(shim.installed).toBe(true);
+    expect(await callBridge('rpc', { ...SNIPPET_OPTIONS, getResponse: false })).toEqual({ a: 1 });
+    shim.uninstall();
+    expect(() => installRpcShim(fakeClient({}).client, 'window' as never)).toThrow(expect.objectContaining({ code: 'BAD_CONFIG' }));
   });
 
   it('uninstall() removes the global it defined, restoring the page', () => {
