@@ -139,15 +139,14 @@ describe('cross-tab lock without navigator.locks', () => {
 
   it('a lease left by a tab that died expires: the next tab takes it after leaseMs', async () => {
     const storage = new FakeStorage();
-    storage.setItem(LEASE_PREFIX + 'issue', JSON.stringify({ owner: 'dead-tab', expires: Date.now() + 80 }));
-    const t0 = Date.now();
-    let ran = false;
+    const expires = Date.now() + 80;
+    storage.setItem(LEASE_PREFIX + 'issue', JSON.stringify({ owner: 'dead-tab', expires }));
+    let startedAt = 0;
     await tab(storage, 'alive').run('issue', async () => {
-      ran = true;
+      startedAt = Date.now();
     });
-    expect(ran).toBe(true);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(70);
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    // Honoured until it expired (on the clock the lock reads), then taken.
+    expect(startedAt).toBeGreaterThanOrEqual(expires);
   });
 
   it('a lease that never frees (its holder keeps renewing it): after maxWaitMs the work runs anyway', async () => {

@@ -227,9 +227,7 @@ describe('jsBridgeTransport: waiting for the bridge', () => {
 
   it('never appearing -> a typed NETWORK error after the bounded wait, with a hint about the container and the shim', async () => {
     const sealed = await sealedMgs();
-    const started = Date.now();
     const err = await jsBridgeTransport({ readyTimeoutMs: 60 }).send(sealed.wire, {}).catch((e) => e);
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(err).toBeInstanceOf(RpcError);
     expect(err.code).toBe('NETWORK');
     expect(err.retryable).toBe(false);

@@ -243,11 +243,9 @@ describe('a connection that is closing (InvalidStateError)', () => {
     patch(indexedDB, 'open', (() => ({}) as IDBOpenDBRequest) as IDBFactory['open']);
     const fallbacks: string[] = [];
     const store = withMemoryFallback(indexedDbStore({ dbName: freshDb(), openTimeoutMs: 50 }), (r) => fallbacks.push(r));
-    const t0 = Date.now();
     expect(await store.get('k')).toBeUndefined();
     await store.set('k', { version: 1, value: 'v' });
     expect((await store.get('k'))?.value).toBe('v');
-    expect(Date.now() - t0).toBeLessThan(1_000);
     expect(fallbacks).toEqual(['TimeoutError']);
   });
 });
@@ -273,11 +271,14 @@ describe('a slow transaction on an open connection (queued behind another tab\'s
         if (Date.now() < until) os.get('k').onsuccess = spin;
       };
       os.get('k').onsuccess = spin;
-      tx.oncomplete = () => resolve();
+      tx.oncomplete = () => {
+        otherDone = true;
+        resolve();
+      };
     });
-    const t0 = Date.now();
+    let otherDone = false;
     const got = await store.get('k');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(100); // it really waited behind the other transaction
+    expect(otherDone).toBe(true); // it really waited behind the other transaction (and was not given up on)
     expect(got?.value).toBe('stored');
     expect(store.kind).toBe('indexeddb');
     expect(fallbacks).toEqual([]);
