@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
-import { createServer, type ViteDevServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, REPO } from './browser-static.js';
+import { CHROMIUM, REPO, startDevServer } from './browser-static.js';
 
 const COPIED = ['src', 'examples', 'index.html', 'vite.config.ts', 'package.json', 'tsconfig.json'];
 
@@ -25,19 +25,8 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealed-rpc-fresh-'));
   for (const f of COPIED) await cp(join(REPO, f), join(dir, f), { recursive: true });
   await symlink(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  vite = await createServer({
-    root: dir,
-    configFile: join(dir, 'vite.config.ts'),
-    cacheDir: join(dir, '.vite-cache'),
-    logLevel: 'error',
-    clearScreen: false,
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, fs: { allow: [dir, join(REPO, 'node_modules')] } },
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const address = vite.httpServer?.address();
-  if (!address || typeof address === 'string') throw new Error('vite did not listen');
-  origin = `http://127.0.0.1:${address.port}`;
+  // The watcher stays on: the last test edits src/ and expects a rebuild.
+  ({ vite, origin } = await startDevServer(dir, join(dir, '.vite-cache'), { fs: { allow: [dir, join(REPO, 'node_modules')] } }));
   browser = await chromium.launch(CHROMIUM);
 }, 60_000);
 

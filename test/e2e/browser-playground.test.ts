@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright';
-import { createServer, type ViteDevServer } from 'vite';
+import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, REPO } from './browser-static.js';
+import { CHROMIUM, REPO, startDevServer } from './browser-static.js';
 
 const ARTIFACTS = join(REPO, 'test-artifacts');
 const STAGES = ['params', 'signed', 'encrypted', 'wire-request', 'wire-response', 'opened'];
@@ -25,20 +25,8 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   cacheDir = await mkdtemp(join(tmpdir(), 'sealed-rpc-vite-'));
-  vite = await createServer({
-    root: REPO,
-    configFile: join(REPO, 'vite.config.ts'),
-    cacheDir,
-    logLevel: 'error',
-    clearScreen: false,
-    // No watcher and no HMR: files edited meanwhile must not restart or reload the pages under test.
-    server: { host: '127.0.0.1', port: 0, strictPort: false, watch: null, hmr: false },
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const address = vite.httpServer?.address();
-  if (!address || typeof address === 'string') throw new Error('vite did not listen');
-  origin = `http://127.0.0.1:${address.port}`;
+  // No watcher: files edited meanwhile must not restart or reload the pages under test.
+  ({ vite, origin } = await startDevServer(REPO, cacheDir, { watch: null }));
   browser = await chromium.launch(CHROMIUM);
 }, 60_000);
 

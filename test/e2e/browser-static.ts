@@ -1,7 +1,8 @@
 /** Shared by the test/e2e/browser-*.test.ts files: Chromium launch options, a static file handler, the demo site. */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, resolve, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
+import { createServer as createViteServer, type ServerOptions, type ViteDevServer } from 'vite';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type LaunchOptions } from 'playwright';
@@ -90,4 +91,30 @@ export async function startDemoSite(): Promise<{ demo: DemoGateways; server: Run
       }
     },
   };
+}
+
+/**
+ * `npm run dev` as the browser tests start it: Vite with `root`'s vite.config.ts (the demo
+ * gateways at /gw/<dialect>) on 127.0.0.1, an ephemeral port, no HMR and no dependency
+ * discovery. `server` adds to (or overrides) those server options.
+ */
+export async function startDevServer(root: string, cacheDir: string, server: ServerOptions = {}): Promise<{ vite: ViteDevServer; origin: string }> {
+  const vite = await createViteServer({
+    root,
+    configFile: join(root, 'vite.config.ts'),
+    cacheDir,
+    logLevel: 'error',
+    clearScreen: false,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, ...server },
+    optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  try {
+    await vite.listen();
+    const address = vite.httpServer?.address();
+    if (!address || typeof address === 'string') throw new Error('vite did not listen');
+    return { vite, origin: `http://127.0.0.1:${address.port}` };
+  } catch (e) {
+    await vite.close();
+    throw e;
+  }
 }

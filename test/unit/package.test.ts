@@ -14,6 +14,7 @@ import { signPackage, signPackageDetached } from '../../src/server/package-sign.
 import { runCli, type CliIo } from '../../src/server/cli.js';
 import { RpcError } from '../../src/errors.js';
 import { toBase64 } from '../../src/codec/base64.js';
+import { concatBytes } from '../../src/codec/bytes.js';
 import { failure } from '../helpers/servers.js';
 
 const primitives = JSON.parse(
@@ -615,13 +616,7 @@ function handZip(entries: HandEntry[], opts: { aliases?: { name: string; of: num
   v.setUint32(12, opts.zip64 ? 0xffffffff : cdLength, true);
   v.setUint32(16, opts.zip64 ? 0xffffffff : cdStart, true);
   push(end);
-  const out = new Uint8Array(offset);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** CERT.json for the given files, signed the way signPackage signs (SHA-256, base64). */
