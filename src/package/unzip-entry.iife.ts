@@ -1,12 +1,9 @@
 /**
- * @internal Entry of dist/sealed-rpc.unzip.iife.js (a classic script, see vite.config.ts):
- * fflate's streaming Inflate for the IIFE bundle, on the global that load-script.ts
- * `ASSETS.unzip` names. Never part of the ESM build.
+ * @internal Entry of dist/sealed-rpc.unzip.iife.js (a classic script, see vite.config.ts): the
+ * zip reader (zip.ts, with fflate's Inflate) for the IIFE bundle, on the global that
+ * load-script.ts `ASSETS.unzip` names. Never part of the ESM build.
  */
-import { Inflate } from 'fflate';
+import { readZipEntries, readZipEntry } from './zip.js';
+import type { Unzipper } from './unzip.js';
 
-export interface Unzip {
-  Inflate: typeof Inflate;
-}
-
-(globalThis as Record<string, unknown>).__sealedRpcUnzip = { Inflate } satisfies Unzip;
+(globalThis as Record<string, unknown>).__sealedRpcUnzip = { readZipEntries, readZipEntry } satisfies Unzipper;

@@ -13,7 +13,7 @@
  * Files are returned only once everything verified.
  */
 import { loadUnzip } from './unzip.js';
-import { readZipEntries, readZipEntry, ZipFormatError } from './zip.js';
+import type { ZipEntry } from './zip.js';
 import { RpcError, badConfig } from '../errors.js';
 import { utf8Decode } from '../codec/utf8.js';
 import { decodeSignatureText, importRsaKey, verifyRsa, type RsaHash } from '../crypto/rsa.js';
@@ -80,16 +80,17 @@ function unsafePath(name: string): boolean {
 
 /**
  * Every entry's bytes, after the whole directory passed its checks (names, sizes, overlap,
- * the declared total); fflate's Inflate is loaded first (on demand in the IIFE build: a
- * failed load is its own RpcError, not a bad package).
+ * the declared total). The reader is loaded first (on demand in the IIFE build: a failed
+ * load is its own RpcError, not a bad package).
  */
 async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<string, Uint8Array>> {
-  const inflate = await loadUnzip();
-  let entries;
+  const { readZipEntries, readZipEntry } = await loadUnzip();
+  let entries: ZipEntry[];
   try {
     entries = readZipEntries(bytes);
   } catch (e) {
-    throw invalid('(zip)', `not a readable zip (${e instanceof ZipFormatError ? e.message : 'truncated or corrupt'})`, e);
+    // (By name: in the IIFE build the class lives in the on-demand file.)
+    throw invalid('(zip)', `not a readable zip (${e instanceof Error && e.name === 'ZipFormatError' ? e.message : 'truncated or corrupt'})`, e);
   }
   let declared = 0;
   for (const entry of entries) declared += entry.size;
@@ -98,7 +99,7 @@ async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<s
   for (const entry of entries) {
     // Two entries with one name: other unzip tools may pick the other one, so refuse.
     if (files.has(entry.name)) throw invalid(entry.name, 'appears twice in the zip');
-    const data = readZipEntry(bytes, entry, inflate);
+    const data = readZipEntry(bytes, entry);
     if (data === null) throw invalid(entry.name, `does not inflate to the ${entry.size} bytes the zip declares (corrupt, or a zip bomb)`);
     files.set(entry.name, data);
   }

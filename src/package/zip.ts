@@ -4,10 +4,11 @@
  * is then inflated in steps that stop as soon as it yields more than it declared. fflate's
  * unzipSync cannot do that last part: it inflates a whole entry into a buffer of the
  * declared size and keeps decoding past its end, so a 260 KB bomb declaring 1 byte costs a
- * second of main-thread time per entry that names it.
+ * second of main-thread time per entry that names it. Lives with fflate in what is loaded on
+ * demand (unzip.ts; the IIFE's sealed-rpc.unzip.iife.js), so pages that never verify a
+ * package do not carry it.
  */
-import type { Inflate } from 'fflate';
-import { utf8Decode } from '../codec/utf8.js';
+import { Inflate } from 'fflate';
 
 export interface ZipEntry {
   name: string;
@@ -21,7 +22,9 @@ export interface ZipEntry {
 }
 
 /** Thrown for anything that is not a zip this reader accepts; verify.ts reports it as `(zip)`. */
-export class ZipFormatError extends Error {}
+export class ZipFormatError extends Error {
+  override name = 'ZipFormatError';
+}
 
 const EOCD = 0x06054b50;
 const EOCD64_LOCATOR = 0x07064b50;
@@ -73,7 +76,7 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     if (extraStart + extraLength > d.length) fail('truncated');
     const nameBytes = d.subarray(nameStart, extraStart);
     // Bit 11: UTF-8 name; otherwise each byte is one character (as fflate reads it).
-    const name = flags & 0x800 ? utf8Decode(nameBytes) : String.fromCharCode(...nameBytes);
+    const name = flags & 0x800 ? new TextDecoder().decode(nameBytes) : String.fromCharCode(...nameBytes);
     if (size === MAX32 || compressedSize === MAX32 || headerStart === MAX32) {
       // zip64 extra field (id 1): the 64-bit values of exactly those fields that are all ones, in this order.
       let x = extraStart;
@@ -105,7 +108,7 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
  * The entry's bytes: stored ones as they are, deflated ones inflated step by step and
  * refused (null) as soon as they yield more than `entry.size`, or at the end if fewer.
  */
-export function readZipEntry(d: Uint8Array, entry: ZipEntry, inflate: typeof Inflate): Uint8Array | null {
+export function readZipEntry(d: Uint8Array, entry: ZipEntry, inflate: typeof Inflate = Inflate): Uint8Array | null {
   const data = d.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
   if (entry.method === 0) return data.slice();
   const out = new Uint8Array(entry.size);
