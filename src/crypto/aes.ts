@@ -96,7 +96,8 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
     }
   }
   const s = subtleFor(key);
-  // Loaded outside the try: a chunk that fails to load is not a decryption failure.
+  // Outside the try: a chunk that fails to load, or a CryptoKey with no subtle, is not a decryption failure.
+  if (!s && !(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
   const engine = s ? undefined : await pure();
   try {
     if (s) {
@@ -104,8 +105,7 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
       if (aad) params.additionalData = buf(aad);
       return new Uint8Array(await s.decrypt(params, key instanceof Uint8Array ? await importRaw(s, 'AES-GCM', key) : key, buf(body)));
     }
-    if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
-    return engine!.gcm(key, iv, aad).decrypt(body);
+    return engine!.gcm(key as Uint8Array, iv, aad).decrypt(body);
   } catch {
     throw new DecryptError();
   }

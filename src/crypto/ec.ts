@@ -3,7 +3,7 @@
  * gateway's signature. WebCrypto where it exists; @noble/curves where `subtle` is missing.
  * Public keys travel as the 65-byte uncompressed point.
  */
-import { fromBase64, fromBase64Url, toBase64Url } from '../codec/base64.js';
+import { fromBase64, fromBase64UrlStrict, toBase64Url } from '../codec/base64.js';
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { derToPem } from '../codec/pem.js';
@@ -106,7 +106,11 @@ export function ecPublicKeyRaw(input: EcPublicKeyInput): Uint8Array {
   let raw: Uint8Array;
   if (typeof input === 'object' && input !== null) {
     if (input.kty !== 'EC' || input.crv !== 'P-256' || !input.x || !input.y) throw new TypeError('JWK must be an EC P-256 public key');
-    raw = concatBytes(new Uint8Array([4]), fromBase64Url(input.x), fromBase64Url(input.y));
+    // Each coordinate exactly 32 bytes (RFC 7518 §6.2.1): a 31/33 split of the same 64 bytes is another key's text.
+    const x = fromBase64UrlStrict(input.x);
+    const y = fromBase64UrlStrict(input.y);
+    if (x.length !== 32 || y.length !== 32) throw new TypeError('JWK x and y must be 32 bytes each');
+    raw = concatBytes(new Uint8Array([4]), x, y);
   } else if (typeof input === 'string') {
     const b64 = input.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '').replace(/\s+/g, '');
     const der = fromBase64(b64);
@@ -152,6 +156,10 @@ export interface EcSignKey {
 export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> {
   let scalar: Uint8Array;
   if (typeof input === 'string') {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(input) && !input.includes('-----BEGIN PRIVATE KEY-----')) {
+      // SEC1 ("EC PRIVATE KEY", what `openssl ecparam -genkey` writes) or an encrypted key.
+      throw new TypeError('expected a PKCS#8 PEM (BEGIN PRIVATE KEY); convert with `openssl pkcs8 -topk8 -nocrypt -in key.pem`');
+    }
     const der = fromBase64(input.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, ''));
     scalar = pkcs8EcScalar(der);
   } else {

@@ -3,7 +3,7 @@
 // runs on all three engines.
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { ecbDecrypt, ecbKey } from '../../src/crypto/aes.js';
+import { DecryptError, ecbDecrypt, ecbKey, gcmOpen, gcmSeal, importGcmKey } from '../../src/crypto/aes.js';
 import { native, subtle } from '../../src/crypto/provider.js';
 
 function opensslEcb(key: Uint8Array, data: Uint8Array): Uint8Array {
@@ -28,6 +28,26 @@ describe('AES-ECB decryption engine', () => {
       expect(spy).toHaveBeenCalledTimes(1);
     } finally {
       spy.mockRestore();
+    }
+  });
+});
+
+describe('AES-GCM with a CryptoKey where crypto.subtle has gone', () => {
+  it('gcmOpen is a TypeError (the engine is missing), as gcmSeal is, never a DecryptError that would read as a tampered response', async () => {
+    const key = await importGcmKey(new Uint8Array(32).fill(7));
+    expect(key).not.toBeInstanceOf(Uint8Array); // a CryptoKey: this project runs on WebCrypto
+    const sealed = await gcmSeal(key, new Uint8Array([1, 2, 3]));
+    expect(await gcmOpen(key, sealed)).toEqual(new Uint8Array([1, 2, 3]));
+    const real = Object.getOwnPropertyDescriptor(globalThis, 'crypto')!;
+    Object.defineProperty(globalThis, 'crypto', { configurable: true, value: {} });
+    try {
+      const opened = await gcmOpen(key, sealed).catch((x: unknown) => x);
+      const seal = await gcmSeal(key, new Uint8Array([1]), undefined, new Uint8Array(12)).catch((x: unknown) => x);
+      expect(opened).toBeInstanceOf(TypeError);
+      expect(opened).not.toBeInstanceOf(DecryptError);
+      expect(seal).toBeInstanceOf(TypeError);
+    } finally {
+      Object.defineProperty(globalThis, 'crypto', real);
     }
   });
 });
