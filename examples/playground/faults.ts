@@ -10,7 +10,7 @@ export interface Faults {
   skewMs: number;
   /** While true every send fails with RpcError NETWORK. */
   networkDown: boolean;
-  /** When true, the next call's response gets one byte changed (then it resets). */
+  /** When true, the next successful (2xx) call response gets one byte changed (then it resets). */
   tamperNext: boolean;
   /** Delay before each send, to watch the stages one by one. */
   latencyMs: number;
@@ -56,7 +56,9 @@ export function faultyTransport(base: Transport & { id?: string }, faults: Fault
       if (faults.latencyMs > 0) await new Promise((r) => setTimeout(r, faults.latencyMs));
       if (faults.networkDown) throw new RpcError('NETWORK', 'the network is down (playground: "drop network" is on)');
       const res = await base.send(req, options);
-      if (faults.tamperNext && isCall(req)) {
+      // Only an answer the client would use: a changed 401/409 would just be resent, and the
+      // untouched answer to the resend is not what the button is meant to show.
+      if (faults.tamperNext && isCall(req) && res.status >= 200 && res.status < 300) {
         faults.tamperNext = false;
         onTampered?.();
         return { ...res, body: flipOneByte(res.body) };

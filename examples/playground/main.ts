@@ -34,6 +34,8 @@ interface Attempt {
   sealed?: WireRequest;
   response?: WireResponse;
   cause?: string;
+  /** This attempt's response had one byte changed by the playground. */
+  tampered?: boolean;
 }
 interface CallRecord {
   seq: number;
@@ -46,7 +48,6 @@ interface CallRecord {
   attempts: Attempt[];
   shownAttempt?: number;
   result?: { ok: true; data: unknown; ms: number } | { ok: false; error: RpcError; ms: number };
-  tampered?: boolean;
 }
 
 let seq = 0;
@@ -122,7 +123,8 @@ function clientFor(d: PlaygroundDialect): Client {
   if (existing) return existing;
   const base = fetchTransport({ baseUrl: `/gw/${d.name}` });
   const transport = faultyTransport(base, faults, (req) => callWires.has(req), () => {
-    if (current) current.tampered = true;
+    const attempt = current?.attempts[current.attempts.length - 1];
+    if (attempt) attempt.tampered = true;
     log('fault', 'one byte of this response was changed on its way to the client');
     renderFaults();
   });
@@ -230,7 +232,7 @@ function cardsFor(rec: CallRecord): Record<CardName, Card> {
     cards['wire response'] = {
       state: 'done',
       at: responseAt,
-      note: rec.tampered && idx === rec.attempts.length - 1 ? 'Changed in transit by the playground (one byte).' : 'What came back, before any check.',
+      note: attempt.tampered ? 'Changed in transit by the playground (one byte).' : 'What came back, before any check.',
       body: wireResponseView(attempt.response),
     };
   } else {
@@ -238,7 +240,7 @@ function cardsFor(rec: CallRecord): Record<CardName, Card> {
   }
   const lastAttempt = idx === rec.attempts.length - 1;
   if (rec.result?.ok && lastAttempt) {
-    const undetected = rec.tampered ? ` Changed in transit and not detected: ${rec.dialect.name} does not authenticate responses.` : '';
+    const undetected = attempt?.tampered ? ` Changed in transit and not detected: ${rec.dialect.name} does not authenticate responses.` : '';
     cards.opened = { state: 'done', at: firstMark(rec, 'opened'), note: rec.dialect.opened + undetected, body: el('pre', { class: 'json' }, show(rec.result.data)) };
   } else if (!lastAttempt) {
     cards.opened = { state: 'failed', note: `not used: ${attempt?.cause ?? 'retried'}, sent again (attempt ${idx + 2})` };
@@ -382,7 +384,10 @@ async function renderState(): Promise<void> {
       rows.push(['version', String(cred.version)]);
       if (cred.expiresAt) rows.push(['expires', new Date(cred.expiresAt).toLocaleTimeString()]);
     } else rows.push(['credential', 'none yet (issued on the first call)']);
-    rows.push(['store', 'IndexedDB (keys non-extractable)']);
+    // Said from what is stored: modern's keys are non-extractable CryptoKeys (raw bytes on pages without crypto.subtle); app-secret's secret is text.
+    const values = cred && cred.value && typeof cred.value === 'object' ? Object.values(cred.value as Record<string, unknown>) : [];
+    const keys = values.filter((v) => typeof CryptoKey !== 'undefined' && v instanceof CryptoKey);
+    rows.push(['store', keys.length && keys.every((k) => !(k as CryptoKey).extractable) ? 'IndexedDB (keys non-extractable)' : 'IndexedDB (the issued secret as plain data: readable by scripts on this page)']);
   } else {
     rows.push(['credential', 'static (in the profile options)']);
   }
@@ -428,8 +433,10 @@ function renderFaults(): void {
   $('fault-status').textContent = on.length ? 'Active: ' + on.join(' · ') : 'No fault active.';
   const expire = $<HTMLButtonElement>('fault-expire');
   const issued = dialect && clientFor(dialect).profile.credentials === 'issued';
-  expire.disabled = !issued;
+  const forget = $<HTMLButtonElement>('forget');
+  expire.disabled = forget.disabled = !issued;
   expire.title = issued ? '' : `${dialect?.name} credentials are static: nothing to expire`;
+  forget.title = issued ? '' : `${dialect?.name} credentials are static: nothing stored to forget`;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,7 +527,11 @@ function wire(): void {
   });
   $('reset-clock').addEventListener('click', () => {
     faults.skewMs = 0;
-    log('fault', "the client's local clock is back to the device time");
+    // The clients learned a correction for the skew; kept, it would now be wrong by as much
+    // (the next call: CLOCK_SKEW, corrected back). New clients start from the device time,
+    // and read their credentials from the store (no new issuance).
+    clients.clear();
+    log('fault', "the client's local clock is back to the device time (clients made anew: no correction kept)");
     renderFaults();
     void renderState();
   });

@@ -165,6 +165,60 @@ describe('playground (npm run dev) in real Chromium', () => {
     }
   });
 
+  it('"Expire credential" then "Tamper": the byte is changed on the answer the client uses (the resend\'s 200), so modern still ends RESPONSE_TAMPERED, and the 401 attempt is not called tampered', async () => {
+    const { context, page } = await openPlayground();
+    try {
+      expect(await send(page)).toBe('✓ ok');
+      await page.click('#fault-expire');
+      await expect.poll(() => timeline(page), { timeout: 5_000 }).toContain('fault');
+      await page.click('#fault-tamper');
+      expect(await send(page)).toBe('✗ RESPONSE_TAMPERED');
+      expect(await page.locator('#attempts .tab').count()).toBe(2);
+      expect(await page.locator('.stage[data-stage="opened"]').innerText()).not.toContain('not detected');
+      await page.locator('#attempts .tab').first().click();
+      expect(await page.locator('.stage[data-stage="wire-response"]').innerText()).toContain('What came back, before any check.');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('"Reset clock skew" leaves no learned correction behind: after skew, send, reset, the next call goes through at once (no CLOCK_SKEW resend)', async () => {
+    const { context, page } = await openPlayground();
+    try {
+      expect(await send(page)).toBe('✓ ok');
+      await page.click('#fault-skew');
+      expect(await send(page)).toBe('✓ ok'); // CLOCK_SKEW, corrected, resent
+      const issued = (await gwStats('modern')).issuances;
+      await page.click('#reset-clock');
+      expect(await send(page)).toBe('✓ ok');
+      expect(await page.locator('#attempts .tab').count()).toBe(0);
+      expect(await page.locator('.summary').innerText()).not.toContain('resent');
+      expect((await gwStats('modern')).issuances).toBe(issued); // the new client read the stored credential
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('"Forget credential" is disabled where credentials are static (sorted-sign, mgs), like "Expire"; the store line says what is stored (non-extractable keys on modern, plain data on app-secret)', async () => {
+    const { context, page } = await openPlayground();
+    try {
+      expect(await send(page)).toBe('✓ ok');
+      await expect.poll(() => page.locator('#state').innerText(), { timeout: 5_000 }).toContain('IndexedDB (keys non-extractable)');
+      expect(await page.isDisabled('#forget')).toBe(false);
+      for (const name of ['sorted-sign', 'mgs']) {
+        await page.selectOption('#dialect', name);
+        expect(await page.isDisabled('#forget')).toBe(true);
+        expect(await page.isDisabled('#fault-expire')).toBe(true);
+      }
+      await page.selectOption('#dialect', 'app-secret');
+      expect(await page.isDisabled('#forget')).toBe(false);
+      expect(await send(page)).toBe('✓ ok');
+      await expect.poll(() => page.locator('#state').innerText(), { timeout: 5_000 }).toContain('plain data');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('"Drop network" makes every send fail with NETWORK, shown with its hint; turning it off recovers', async () => {
     const { context, page } = await openPlayground();
     try {

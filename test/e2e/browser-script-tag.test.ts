@@ -49,6 +49,9 @@ describe('examples that run from a plain <script> (IIFE)', () => {
 
       await page.click('#fail');
       await expect.poll(() => page.textContent('#error'), { timeout: 10_000 }).toContain('GATEWAY');
+      // The service's own code and words, not only the SDK's generic hint; the earlier result is cleared.
+      expect(await page.textContent('#error')).toMatch(/^GATEWAY E_DEMO: .*demo failure/);
+      expect(await page.textContent('#out')).not.toContain('"sum"');
       expect(pageErrors).toEqual([]);
       // 127.0.0.1 is a secure context (crypto.subtle is there): the on-demand files are never fetched.
       expect(scripts).toEqual(['/dist/sealed-rpc.iife.js']);
