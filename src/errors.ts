@@ -68,6 +68,13 @@ export interface RpcErrorOptions {
 
 const RETRYABLE: ReadonlySet<RpcErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'RATE_LIMITED', 'GATEWAY_BUSY']);
 
+/** HTTP_STATUS's remedy depends on the status: a too-large body or a failing server is not a wrong path. */
+function httpStatusHint(status: number | undefined): string {
+  if (status === 413) return 'The request body is larger than the gateway accepts (its maxBodyBytes); send less per call.';
+  if (status !== undefined && status >= 500) return 'The server failed to answer this call; try again later, or check the gateway and anything in front of it.';
+  return HINTS.HTTP_STATUS;
+}
+
 export class RpcError extends Error {
   override readonly name = 'RpcError';
   readonly code: RpcErrorCode;
@@ -81,7 +88,7 @@ export class RpcError extends Error {
   constructor(code: RpcErrorCode, message: string, options: RpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.hint = options.hint ?? HINTS[code];
+    this.hint = options.hint ?? (code === 'HTTP_STATUS' ? httpStatusHint(options.status) : HINTS[code]);
     if (options.gatewayCode !== undefined) this.gatewayCode = options.gatewayCode;
     if (options.status !== undefined) this.status = options.status;
     this.retryable = options.retryable ?? RETRYABLE.has(code);

@@ -94,6 +94,25 @@ describe('operationTimeoutMs is enforced in every dialect', () => {
   });
 });
 
+describe('HTTP_STATUS hints say what the status means', () => {
+  it('a body over maxBodyBytes (413) is HTTP_STATUS whose hint names maxBodyBytes, not "check the base URL"; a 5xx hint says the server failed; a 404 keeps the path hint', async () => {
+    const { gateway, serverKeys } = await modernGateway();
+    const small = createGateway({ profile: gateway.profile, maxBodyBytes: 2048 }).operation('/echo', (p) => p);
+    const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(small), store: memoryStore() });
+    expect(await client.call('/echo', { a: '1' })).toEqual({ a: '1' });
+    const big = await failure(client.call('/echo', { a: 'x'.repeat(4096) }));
+    expect(big).toMatchObject({ code: 'HTTP_STATUS', status: 413, gatewayCode: 'BODY_TOO_LARGE' });
+    expect(big.hint).toMatch(/maxBodyBytes/);
+    const answering = (status: number): Transport => ({ send: async () => ({ status, headers: {}, body: 'no' }) });
+    for (const [status, hint] of [[502, /server failed/], [404, /base URL and path/]] as const) {
+      const c = createClient({ profile: sortedSign({ appId: '10001', appKey: 'k'.repeat(16) }), transport: answering(status), store: memoryStore() });
+      const e = await failure(c.call('/x', {}));
+      expect(e).toMatchObject({ code: 'HTTP_STATUS', status });
+      expect(e.hint).toMatch(hint);
+    }
+  });
+});
+
 describe('modern issuance', () => {
   async function issueRequest(headers: Record<string, string>, clientKey?: string): Promise<Request> {
     const body = JSON.stringify({ clientKey: clientKey ?? toBase64Url((await generateEcdh()).publicRaw) });
