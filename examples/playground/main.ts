@@ -266,7 +266,8 @@ function renderCall(): void {
     summary.append(
       el('span', { class: 'status fail', 'data-testid': 'result' }, `✗ ${err.code}`),
       el('span', { class: 'muted' }, ms(rec.result.ms)),
-      el('span', { class: 'hint' }, err.gatewayCode !== undefined ? `${err.message} (gatewayCode ${err.gatewayCode}). ${err.hint}` : err.hint),
+      // (mgs's hint is the gateway's Tips, often already in the message: not said twice.)
+      el('span', { class: 'hint' }, err.gatewayCode !== undefined ? `${err.message} (gatewayCode ${err.gatewayCode}).${err.message.includes(err.hint) ? '' : ' ' + err.hint}` : err.hint),
     );
   }
   const retries = rec.attempts.slice(0, -1).map((a) => a.cause ?? 'retry');
