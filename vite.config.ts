@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { build, defineConfig, type LogLevel, type Plugin, type UserConfig } from 'vite';
 
 /** Dev server: the playground page plus the embedded demo gateways under /gw. */
@@ -103,6 +103,8 @@ function devBundles(): Plugin {
   return {
     name: 'sealed-rpc-dev-bundles',
     apply: 'serve',
+    // Before Vite's resolver, which would take the package's own `exports` (dist/, stale or missing).
+    enforce: 'pre',
     configResolved(c) {
       root = c.root;
     },
@@ -110,13 +112,15 @@ function devBundles(): Plugin {
       return source === 'sealed-rpc' ? resolve(root, 'src/index.ts') : null;
     },
     configureServer(server) {
+      const src = resolve(root, 'src') + sep;
       server.watcher.on('change', (file) => {
-        if (file.startsWith(resolve(root, 'src') + '/')) built = undefined;
+        if (resolve(file).startsWith(src)) built = undefined;
       });
       server.middlewares.use((req, res, next) => {
         const name = /^\/dist\/(sealed-rpc\.[a-z.]*iife\.js(?:\.map)?)(?:\?|$)/.exec(req.url ?? '')?.[1];
         if (!name) return next();
-        (built ??= buildIifes()).then(
+        const building = (built ??= buildIifes());
+        building.then(
           (files) => {
             const body = files.get(name);
             if (body === undefined) return next();
@@ -125,7 +129,7 @@ function devBundles(): Plugin {
             res.end(body);
           },
           (e: unknown) => {
-            built = undefined;
+            if (built === building) built = undefined; // (not a newer build begun after an edit)
             next(e);
           },
         );

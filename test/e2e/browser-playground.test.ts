@@ -5,7 +5,7 @@
  * says; screenshots at 1280x800 and 390x844 go to test-artifacts/ (gitignored).
  * The SPA example (an ESM module page) is served by the same dev server.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -276,6 +276,13 @@ describe('playground (npm run dev) in real Chromium', () => {
 });
 
 describe('examples served by the dev server', () => {
+  it("examples/spa/: `import 'sealed-rpc'` is the source (src/index.ts), not a dist/ build that may be stale, even with dist/ present", async () => {
+    expect(existsSync(join(REPO, 'dist/sealed-rpc.js'))).toBe(true); // npm test built it
+    const served = await (await fetch(`${origin}/examples/spa/main.ts`)).text();
+    expect(served).toMatch(/from "\/src\/index\.ts"/);
+    expect(served).not.toContain('/dist/');
+  });
+
   it("examples/spa/: the ESM module imports 'sealed-rpc' and makes typed calls", async () => {
     const context = await browser!.newContext();
     try {
