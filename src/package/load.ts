@@ -5,7 +5,7 @@
  */
 import { RpcError, badConfig } from '../errors.js';
 import { concatBytes } from '../codec/bytes.js';
-import { verifyPackage } from './verify.js';
+import { verifyOptions, verifyPackage, type VerifyPackageOptions } from './verify.js';
 import type { RsaHash } from '../crypto/rsa.js';
 
 export interface LoadPackageOptions {
@@ -126,18 +126,20 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
     const maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
     if (!(Number.isSafeInteger(maxDownloadBytes) && maxDownloadBytes > 0)) throw badConfig('maxDownloadBytes', 'must be a positive whole number of bytes');
     if (typeof f !== 'function') throw new RpcError('BAD_CONFIG', 'fetch: no fetch implementation available', { details: { option: 'fetch' } });
+    const checks: VerifyPackageOptions = {
+      publicKey: opts.publicKey,
+      ...(opts.hash !== undefined ? { hash: opts.hash } : {}),
+      ...(opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {}),
+      ...(opts.requiredFiles !== undefined ? { requiredFiles: opts.requiredFiles } : {}),
+    };
+    // A mistake in the options is reported before anything is downloaded.
+    verifyOptions({ ...checks, ...(opts.signature !== undefined ? { signature: opts.signature } : {}) });
     // The small signature first: when it is missing, the big download is not wasted.
     const signature =
       opts.signatureUrl !== undefined ? await download(f, opts.signatureUrl, signal, MAX_SIGNATURE_BYTES, '(signature)') : opts.signature;
     const bytes = await download(f, url, signal, maxDownloadBytes, '(package)', opts.onProgress);
     if (signal?.aborted) throw aborted(signal);
-    const { files } = await verifyPackage(bytes, {
-      publicKey: opts.publicKey,
-      ...(opts.hash !== undefined ? { hash: opts.hash } : {}),
-      ...(signature !== undefined ? { signature } : {}),
-      ...(opts.maxUnpackedBytes !== undefined ? { maxUnpackedBytes: opts.maxUnpackedBytes } : {}),
-      ...(opts.requiredFiles !== undefined ? { requiredFiles: opts.requiredFiles } : {}),
-    });
+    const { files } = await verifyPackage(bytes, { ...checks, ...(signature !== undefined ? { signature } : {}) });
     return { ok: true, files };
   } catch (e) {
     return { ok: false, fallbackUrl, error: toRpcError(e, signal) };

@@ -132,7 +132,8 @@ function readCert(data: Uint8Array | undefined): Record<string, string> {
   return cert as Record<string, string>;
 }
 
-function options(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number; requiredFiles: readonly string[] } {
+/** @internal The options, checked (loadPackage checks them before it downloads anything). */
+export function verifyOptions(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number; requiredFiles: readonly string[] } {
   if (!opts || typeof opts.publicKey !== 'string') throw badConfig('publicKey', 'expected a PEM public key');
   const hash = opts.hash ?? 'SHA-256';
   if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
@@ -159,7 +160,7 @@ function checkRequired(files: Record<string, Uint8Array>, requiredFiles: readonl
  * key or option; CRYPTO_UNAVAILABLE where WebCrypto is missing (no pure-JS RSA).
  */
 export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOptions): Promise<VerifiedPackage> {
-  const { hash, maxUnpackedBytes, requiredFiles } = options(opts);
+  const { hash, maxUnpackedBytes, requiredFiles } = verifyOptions(opts);
   // Import before looking at the package: a key mistake is a config error, not a bad package.
   await importRsaKey(opts.publicKey, 'public', hash, 'publicKey');
   if (!(bytes instanceof Uint8Array)) throw invalid('(package)', 'expected the package bytes as a Uint8Array');
@@ -172,7 +173,7 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
     const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
     checkRequired(files, requiredFiles);
-    return { files };
+    return { files: { ...files } };
   }
 
   const files = fileEntries(await unzip(bytes, maxUnpackedBytes));

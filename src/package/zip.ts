@@ -34,6 +34,7 @@ const LOCAL = 0x04034b50;
 const MAX32 = 0xffffffff;
 /** Compressed input per inflate step: one step can yield at most ~1032× this (DEFLATE's limit) before the bound is checked. */
 const INFLATE_STEP = 16 * 1024;
+const utf8Names = new TextDecoder();
 
 function fail(problem: string): never {
   throw new ZipFormatError(problem);
@@ -76,16 +77,19 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     if (extraStart + extraLength > d.length) fail('truncated');
     const nameBytes = d.subarray(nameStart, extraStart);
     // Bit 11: UTF-8 name; otherwise each byte is one character (as fflate reads it).
-    const name = flags & 0x800 ? new TextDecoder().decode(nameBytes) : String.fromCharCode(...nameBytes);
+    const name = flags & 0x800 ? utf8Names.decode(nameBytes) : String.fromCharCode(...nameBytes);
     if (size === MAX32 || compressedSize === MAX32 || headerStart === MAX32) {
       // zip64 extra field (id 1): the 64-bit values of exactly those fields that are all ones, in this order.
       let x = extraStart;
       while (x + 4 <= extraStart + extraLength && u16(x) !== 1) x += 4 + u16(x + 2);
       if (x + 4 > extraStart + extraLength) fail('a zip64 entry without its sizes');
+      const fieldEnd = Math.min(x + 4 + u16(x + 2), extraStart + extraLength);
       let f = x + 4;
-      if (size === MAX32) (size = u64(f)), (f += 8);
-      if (compressedSize === MAX32) (compressedSize = u64(f)), (f += 8);
-      if (headerStart === MAX32) headerStart = u64(f);
+      // Each value read only from inside the field (never from the next field or the comment).
+      const next = (): number => (f + 8 <= fieldEnd ? ((f += 8), u64(f - 8)) : fail('a zip64 field too short for its sizes'));
+      if (size === MAX32) size = next();
+      if (compressedSize === MAX32) compressedSize = next();
+      if (headerStart === MAX32) headerStart = next();
     }
     if (method !== 0 && method !== 8) fail(`${name}: compression method ${method} is not supported`);
     if (method === 0 && compressedSize !== size) fail(`${name}: a stored entry whose sizes disagree`);

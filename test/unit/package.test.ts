@@ -627,7 +627,7 @@ function certFor(files: Record<string, Uint8Array>): Uint8Array {
 }
 
 describe('verifyPackage reads the zip the way it is signed (hostile directories)', () => {
-  it('1 000 directory records over one stored 1 MiB entry are refused as overlapping, naming (zip), before any copy', async () => {
+  it('1 000 directory records over one stored 1 MiB entry are refused as overlapping, naming (zip), not counted against maxUnpackedBytes first', async () => {
     const big = new Uint8Array(1024 * 1024);
     const zip = handZip([{ name: 'CERT.json', data: certFor({ a: big }) }, { name: 'a', data: big }], {
       aliases: Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, of: 1 })),
@@ -698,6 +698,14 @@ describe('verifyPackage reads the zip the way it is signed (hostile directories)
       const zip = handZip(entries, { zip64 });
       expect((await verifyPackage(zip, { publicKey: PUBLIC })).files).toEqual(all);
     }
+    // A zip64 field that declares room for one value where three are all ones: the others are never read from past it.
+    const short = handZip(entries, { zip64: true });
+    const v = new DataView(short.buffer);
+    const cd = Number(v.getBigUint64(short.length - 22 - 20 - 56 + 48, true));
+    v.setUint16(cd + 46 + 'CERT.json'.length + 2, 8, true); // the first record's zip64 field length: 24 -> 8
+    const e = await failure(verifyPackage(short, { publicKey: PUBLIC }));
+    expect(e.details?.file).toBe('(zip)');
+    expect(e.message).toMatch(/zip64 field too short/);
   });
 
   it('a zip whose directory points outside the file, at no local header, or uses another compression method is refused as (zip)', async () => {
@@ -743,14 +751,21 @@ describe('verifyPackage: what "verified" promises', () => {
     // Without requiredFiles this still verifies: CERT.json signs bytes, not the set of files.
     expect(Object.keys((await verifyPackage(without, { publicKey: PUBLIC })).files).sort()).toEqual(['index.html', 'js/app.js']);
     await expectInvalid(verifyPackage(without, { publicKey: PUBLIC, requiredFiles: ['12345678.tar'] }), '12345678.tar');
-    expect((await verifyPackage(signed, { publicKey: PUBLIC, requiredFiles: ['12345678.tar', 'index.html'] })).files).toEqual(FILES);
+    const certFiles = (await verifyPackage(signed, { publicKey: PUBLIC, requiredFiles: ['12345678.tar', 'index.html'] })).files;
+    expect(certFiles).toEqual(FILES);
     // The detached layout checks them too.
     const zip = zipSync(FILES);
     const signature = await signPackageDetached(zip, PRIVATE);
     await expectInvalid(verifyPackage(zip, { publicKey: PUBLIC, signature, requiredFiles: ['other.tar'] }), 'other.tar');
+    // Both layouts hand back an ordinary object (hasOwnProperty and the rest work on it).
+    const detachedFiles = (await verifyPackage(zip, { publicKey: PUBLIC, signature, requiredFiles: ['index.html'] })).files;
+    for (const files of [certFiles, detachedFiles]) {
+      expect(Object.getPrototypeOf(files)).toBe(Object.prototype);
+      expect(files.hasOwnProperty('index.html')).toBe(true);
+    }
   });
 
-  it('requiredFiles or signature of the wrong type -> BAD_CONFIG naming the option (loadPackage: the same code, not NETWORK)', async () => {
+  it('requiredFiles or signature of the wrong type -> BAD_CONFIG naming the option (loadPackage: the same code, not NETWORK, before anything is downloaded)', async () => {
     const signed = await signPackage(FILES, PRIVATE);
     for (const [option, opts] of [
       ['requiredFiles', { requiredFiles: 'index.html' }],
@@ -763,13 +778,15 @@ describe('verifyPackage: what "verified" promises', () => {
       const e = await failure(verifyPackage(signed, { publicKey: PUBLIC, ...(opts as object) }));
       expect(e.code).toBe('BAD_CONFIG');
       expect(e.details?.option).toBe(option);
+      let fetched = 0;
       const r = await loadPackage('http://127.0.0.1:1/x.amr', {
         publicKey: PUBLIC,
         fallbackUrl: 'https://m.example.com/',
-        fetch: (async () => new Response(signed as BodyInit)) as typeof fetch,
+        fetch: (async () => (fetched++, new Response(signed as BodyInit))) as typeof fetch,
         ...(opts as object),
       });
       expect(r).toMatchObject({ ok: false, error: { code: 'BAD_CONFIG', details: { option } } });
+      expect(fetched).toBe(0);
     }
   });
 });
