@@ -52,6 +52,12 @@ export interface FetchTransport extends Transport {
   readonly id: string;
 }
 
+function lowerCased(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}
+
 export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!options || typeof options.baseUrl !== 'string') throw badConfig('baseUrl', 'fetchTransport needs a base URL string');
   const base = options.baseUrl.replace(/\/+$/, '');
@@ -61,13 +67,19 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
   const { headers } = options;
   if (headers !== undefined && !(headers && typeof headers === 'object' && Object.values(headers).every((v) => typeof v === 'string'))) throw badConfig('headers', 'must map header names to strings');
-  let optionHeaders: Headers;
-  try {
-    optionHeaders = new Headers(headers);
-  } catch {
-    // Neither name nor value in the message: a header may hold a token.
-    throw badConfig('headers', 'holds a name or value fetch refuses (names are HTTP tokens; values have no line breaks)');
+  // Checked by the platform's own rules where it has them (a custom fetch may run where Headers does not exist).
+  if (typeof Headers === 'function') {
+    try {
+      new Headers(headers);
+    } catch {
+      // Neither name nor value in the message: a header may hold a token.
+      throw badConfig('headers', 'holds a name or value fetch refuses (names are HTTP tokens; values have no line breaks)');
+    }
   }
+  // Lower-case names, so the profile's headers replace the option's whatever their case (a spread
+  // would keep `Content-Type` and `content-type` side by side, and fetch would send both joined).
+  // A plain object, as custom fetch adapters (XHR, mini-program requests) expect.
+  const optionHeaders = lowerCased(headers ?? {});
   const { credentials } = options;
   if (credentials !== undefined && credentials !== 'omit' && credentials !== 'same-origin' && credentials !== 'include')
     throw badConfig('credentials', "must be 'omit', 'same-origin' or 'include'");
@@ -77,10 +89,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       const doFetch = options.fetch ?? globalThis.fetch;
       let res: Response;
       try {
-        // Set over the option's, case-insensitively: a spread would keep `Content-Type` and
-        // `content-type` side by side and fetch would send both values joined.
-        const sent = new Headers(optionHeaders);
-        for (const [k, v] of Object.entries(req.headers)) sent.set(k, v);
+        const sent = { ...optionHeaders, ...lowerCased(req.headers) };
         res = await doFetch(base + req.path, {
           method: req.method,
           headers: sent,

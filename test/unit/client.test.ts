@@ -265,9 +265,11 @@ describe('clock correction reference instant', () => {
 });
 
 describe('fetchTransport request headers', () => {
-  it("the profile's headers win over the headers option whatever their case: one value each, never two joined", async () => {
+  it("the profile's headers win over the headers option whatever their case: one value each, never two joined; a custom fetch gets them as a plain object", async () => {
     let seen: Headers | undefined;
+    let given: unknown;
     const fakeFetch = (async (_url: string, init: RequestInit) => {
+      given = init.headers;
       seen = new Headers(init.headers);
       return new Response('{}', { status: 200 });
     }) as unknown as typeof fetch;
@@ -276,6 +278,8 @@ describe('fetchTransport request headers', () => {
     expect(seen?.get('content-type')).toBe('application/json');
     expect(seen?.get('x-op')).toBe('/a');
     expect(seen?.get('x-extra')).toBe('kept');
+    // XHR or mini-program adapters read init.headers as an object: lower-case names, one value each.
+    expect(given).toEqual({ 'content-type': 'application/json', 'x-op': '/a', 'x-extra': 'kept' });
   });
 });
 
