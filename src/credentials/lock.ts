@@ -126,10 +126,14 @@ export function createLock(env: LockEnvironment = {}): CrossTabLock {
  */
 function webLocks(locks: LockManagerLike, env: LockEnvironment): CrossTabLock {
   const maxWaitMs = env.maxWaitMs ?? 15_000;
-  let fallback: CrossTabLock | undefined; // built on first need: it probes localStorage
+  let fallback: CrossTabLock | undefined; // built on the first refusal: it probes localStorage
   return {
-    kind: 'web-locks',
+    // After a refusal every run takes the fallback (the page's origin does not change), and says so.
+    get kind() {
+      return fallback?.kind ?? 'web-locks';
+    },
     run: async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      if (fallback) return fallback.run(name, fn);
       let started = false;
       let timedOut = false;
       // A timer, not AbortSignal.timeout: some browsers with Web Locks lack the latter.

@@ -253,6 +253,22 @@ describe('cross-tab lock without navigator.locks', () => {
     expect([...storage.map.keys()].filter((k) => k.startsWith(LEASE_PREFIX))).toEqual([]); // and released
   });
 
+  it('after one refusal the lock says storage-lease and later runs go straight to the lease (Web Locks is not asked again)', async () => {
+    let asked = 0;
+    const refusing: LockManagerLike = {
+      request: async () => {
+        asked++;
+        throw new DOMException('denied', 'SecurityError');
+      },
+    };
+    const lock = createLock({ locks: refusing, storage: new FakeStorage(), settleMs: 5, pollMs: 5 });
+    expect(lock.kind).toBe('web-locks');
+    expect(await lock.run('issue', async () => 1)).toBe(1);
+    expect(lock.kind).toBe('storage-lease');
+    expect(await lock.run('issue', async () => 2)).toBe(2);
+    expect(asked).toBe(1);
+  });
+
   it('Web Locks: an error thrown by the work itself reaches the caller as is, and the work is not run again on the fallback', async () => {
     const fakeLocks: LockManagerLike = { request: async (_n, _o, cb) => cb() };
     const storage = new FakeStorage();
