@@ -131,6 +131,11 @@ function createStore(dbName: string, storeName: string): UseStore {
         db.onclose = () => {
           if (dbp === p) dbp = undefined;
         };
+        // Every connection, reopened ones too, lets another store's or tab's upgrade through (openWithStore makes them).
+        db.addEventListener('versionchange', () => {
+          db.close();
+          if (dbp === p) dbp = undefined;
+        });
       },
       () => {
         if (dbp === p) dbp = undefined;
