@@ -385,10 +385,12 @@ async function renderState(): Promise<void> {
       rows.push(['version', String(cred.version)]);
       if (cred.expiresAt) rows.push(['expires', new Date(cred.expiresAt).toLocaleTimeString()]);
     } else rows.push(['credential', 'none yet (issued on the first call)']);
-    // Said from what is stored: modern's keys are non-extractable CryptoKeys (raw bytes on pages without crypto.subtle); app-secret's secret is text.
-    const values = cred && cred.value && typeof cred.value === 'object' ? Object.values(cred.value as Record<string, unknown>) : [];
-    const keys = values.filter((v) => typeof CryptoKey !== 'undefined' && v instanceof CryptoKey);
-    rows.push(['store', keys.length && keys.every((k) => !(k as CryptoKey).extractable) ? 'IndexedDB (keys non-extractable)' : 'IndexedDB (the issued secret as plain data: readable by scripts on this page)']);
+    // Said from what is held: modern's keys are non-extractable CryptoKeys (raw bytes on pages without crypto.subtle); app-secret's secret is text.
+    if (cred) {
+      const values = cred.value && typeof cred.value === 'object' ? Object.values(cred.value as Record<string, unknown>) : [];
+      const keys = values.filter((v) => typeof CryptoKey !== 'undefined' && v instanceof CryptoKey);
+      rows.push(['store', keys.length && keys.every((k) => !(k as CryptoKey).extractable) ? 'IndexedDB (keys non-extractable)' : 'IndexedDB (the issued secret as plain data: readable by scripts on this page)']);
+    } else rows.push(['store', 'IndexedDB']);
   } else {
     rows.push(['credential', 'static (in the profile options)']);
   }
