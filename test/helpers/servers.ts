@@ -59,3 +59,15 @@ export async function failure(p: Promise<unknown>): Promise<RpcError> {
   }
   throw new Error('expected the call to fail, it succeeded');
 }
+
+/** A promise and the function that resolves it, for tests that hold a step until they release it. */
+export interface Deferred<T = void> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}

@@ -16,6 +16,17 @@ const staticProfile: Profile = {
 };
 const echo: Transport = { async send(req) { return { status: 200, headers: {}, body: req.body ?? '{}' }; } };
 
+
+/** The RpcError a synchronous call throws (undefined when it does not throw). */
+function thrown(f: () => unknown): RpcError | undefined {
+  try {
+    f();
+  } catch (e) {
+    return e as RpcError;
+  }
+  return undefined;
+}
+
 describe('createClient config errors name the option', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['profile missing', { transport: echo }, 'profile'],
@@ -55,12 +66,8 @@ describe('createClient config errors name the option', () => {
   });
   it('fetchTransport with a fetch that is not a function, or headers that are not strings -> BAD_CONFIG naming fetch / headers', () => {
     const option = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return [(e as RpcError).code, (e as RpcError).details?.option];
-      }
-      return 'no error';
+      const e = thrown(f);
+      return e ? [e.code, e.details?.option] : 'no error';
     };
     expect(option(() => fetchTransport({ baseUrl: '/gw', fetch: 'nope' as never }))).toEqual(['BAD_CONFIG', 'fetch']);
     expect(option(() => fetchTransport({ baseUrl: '/gw', headers: 5 as never }))).toEqual(['BAD_CONFIG', 'headers']);
@@ -68,14 +75,6 @@ describe('createClient config errors name the option', () => {
     expect(option(() => fetchTransport({ baseUrl: '/gw', headers: { 'x-n': '1' }, fetch: globalThis.fetch }))).toBe('no error');
   });
   it('fetchTransport with a credentials mode fetch does not know, or a header name or value fetch refuses -> BAD_CONFIG naming credentials / headers, without the value', () => {
-    const thrown = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e as RpcError;
-      }
-      return undefined;
-    };
     expect(thrown(() => fetchTransport({ baseUrl: '/gw', credentials: 'same_origin' as never }))).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'credentials' } });
     expect(thrown(() => fetchTransport({ baseUrl: '/gw', headers: { 'bad name': 'x' } }))).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'headers' } });
     const split = thrown(() => fetchTransport({ baseUrl: '/gw', headers: { authorization: 'Bearer s3cret-token\r\nx-injected: 1' } }));

@@ -4,19 +4,10 @@ import { CredentialManager } from '../../src/credentials/manager.js';
 import { createLock } from '../../src/credentials/lock.js';
 import { memoryStore } from '../../src/credentials/store.js';
 import type { CredentialStore, StoredCredential } from '../../src/types.js';
+import { deferred, type Deferred } from '../helpers/servers.js';
 
 const KEY = 'test:creds';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** A manager whose issuances wait for `release`; `started` resolves when one begins. */
 function gatedManager(store: CredentialStore) {

@@ -11,7 +11,7 @@ import { indexedDbStore, memoryStore, withMemoryFallback, type AtomicCredentialS
 import type { CrossTabLock } from '../../src/credentials/lock.js';
 import { createClient, modern, type Client } from '../../src/index.js';
 import type { CredentialStore, StoredCredential } from '../../src/types.js';
-import { modernGateway } from '../helpers/servers.js';
+import { deferred, modernGateway } from '../helpers/servers.js';
 import { inProcess } from '../helpers/in-process.js';
 
 const restore: (() => void)[] = [];
@@ -350,11 +350,6 @@ describe('DataCloneError when storing a CryptoKey', () => {
 /** A lock that does nothing: as if Web Locks were missing and the fallback lost. */
 const passThrough: CrossTabLock = { kind: 'local', run: (_name, fn) => fn() };
 
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 describe('another tab writing the record mid-renewal: compare-and-swap on version, no lost update', () => {
   for (const [label, makeStore] of [
