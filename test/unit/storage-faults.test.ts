@@ -4,6 +4,8 @@
  * quota, corrupt and old-schema records, a closing connection, a CryptoKey that cannot be
  * cloned, and another tab writing the record mid-renewal. None may fail the call.
  */
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CredentialManager } from '../../src/credentials/manager.js';
 import { CREDENTIAL_SCHEMA, readRecord, versionOf } from '../../src/credentials/record.js';
@@ -14,6 +16,7 @@ import type { CredentialStore, StoredCredential } from '../../src/types.js';
 import { deferred, modernGateway } from '../helpers/servers.js';
 import { inProcess } from '../helpers/in-process.js';
 
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const restore: (() => void)[] = [];
 afterEach(() => {
   for (const r of restore.splice(0).reverse()) r();
@@ -301,6 +304,34 @@ describe('custom storeName', () => {
     // A page load later: fresh connections read both back.
     expect(await indexedDbStore({ dbName }).get('k')).toEqual(first);
     expect(await indexedDbStore({ dbName, storeName: 'other' }).get('k')).toEqual(second);
+  });
+
+  it('a connection reopened after the engine closed the first one lets another storeName\'s upgrade through (no memory fallback behind it)', async () => {
+    const dbName = freshDb();
+    const opened: IDBDatabase[] = [];
+    const realOpen = indexedDB.open.bind(indexedDB);
+    patch(indexedDB, 'open', ((name: string, version?: number) => {
+      const req = version === undefined ? realOpen(name) : realOpen(name, version);
+      req.addEventListener('success', () => opened.push(req.result));
+      return req;
+    }) as IDBFactory['open']);
+    const record = { schema: CREDENTIAL_SCHEMA, version: 1, value: 'v' };
+    const a = indexedDbStore({ dbName });
+    await a.set('k', record);
+    // The engine closes it (storage pressure, a cleared site): fake-indexeddb's own forced close
+    // fires 'close' as a browser does (its module is not exported, so it is loaded by path).
+    const { default: closeConnection } = (await import(pathToFileURL(join(REPO_ROOT, 'node_modules/fake-indexeddb/build/esm/lib/closeConnection.js')).href)) as {
+      default: (connection: IDBDatabase, forced: boolean) => void;
+    };
+    closeConnection(opened[opened.length - 1], true);
+    expect(await a.get('k')).toEqual(record);
+    expect(opened.length).toBe(2);
+    const fallbacks: string[] = [];
+    const b = withMemoryFallback(indexedDbStore({ dbName, storeName: 'other', openTimeoutMs: 300 }), (r) => fallbacks.push(r));
+    await b.set('k', record);
+    expect(fallbacks).toEqual([]);
+    expect(b.kind).toBe('indexeddb');
+    expect(await indexedDbStore({ dbName, storeName: 'other' }).get('k')).toEqual(record);
   });
 });
 
