@@ -23,7 +23,8 @@ const USAGE = `usage:
       write CERT.json (a signature per file) into the package
   sealed-rpc sign-package <in.zip> --key <private.pem> -o <out.sig> --detached [--hash …]
       write a detached signature (raw bytes) over the whole file instead
-  sealed-rpc verify-package <in.amr> --pub <public.pem> [--hash …] [--signature <file.sig>]
+  sealed-rpc verify-package <in.amr> --pub <public.pem> [--hash …] [--signature <file.sig>] [--require <a.tar,index.html>]
+      every file verified; --require: these must be in the package too
   sealed-rpc keygen-rsa -o <private.pem> --pub <public.pem> [--bits 2048]
       new RSA key pair: PKCS#8 private (mode 600), SPKI public; never overwrites
 `;
@@ -46,7 +47,7 @@ interface Parsed {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['--key', '-o', '--out', '--hash', '--pub', '--signature', '--bits']);
+const VALUE_FLAGS = new Set(['--key', '-o', '--out', '--hash', '--pub', '--signature', '--bits', '--require']);
 const BOOL_FLAGS = new Set(['--detached', '-h', '--help']);
 
 function parse(args: string[]): Parsed {
@@ -129,10 +130,12 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
         const pub = text(await out.readFile(str(p, '--pub', true)));
         const sigPath = str(p, '--signature', false);
         const signature = sigPath === undefined ? undefined : await out.readFile(sigPath);
+        const required = str(p, '--require', false)?.split(',').filter((n) => n !== '');
         const { files } = await verifyPackage(await out.readFile(input), {
           publicKey: pub,
           hash: hashOf(p),
           ...(signature ? { signature } : {}),
+          ...(required ? { requiredFiles: required } : {}),
         });
         out.stdout(`verified ${input}: ${Object.keys(files).length} file(s)\n`);
         return 0;

@@ -122,6 +122,13 @@ describe('sealed-rpc CLI (runCli)', () => {
     expect(io.err.join('')).toMatch(/PACKAGE_SIGNATURE_INVALID.*index\.html/);
   });
 
+  it('verify-package --require a,b: exits 0 when those files are in the package, 1 naming the one that is not', async () => {
+    const io = captureIo();
+    expect(await runCli(['verify-package', tmp('out.amr'), '--pub', tmp('public.pem'), '--require', '12345678.tar,index.html'], io)).toBe(0);
+    expect(await runCli(['verify-package', tmp('out.amr'), '--pub', tmp('public.pem'), '--require=index.html,other.tar'], io)).toBe(1);
+    expect(io.err.join('')).toMatch(/PACKAGE_SIGNATURE_INVALID.*other\.tar/);
+  });
+
   it('keygen-rsa writes a PKCS#8/SPKI pair that signs and verifies, and never overwrites an existing key', async () => {
     const io = captureIo();
     const args = ['keygen-rsa', '-o', tmp('gen.pem'), '--pub', tmp('gen.pub.pem')];
