@@ -189,6 +189,44 @@ describe('sealed-rpc.iife.js loads what only some pages need from classic script
     }
   });
 
+  it('SealedRpc.preloadAssets() fetches the unzipper up front (and the fallback only without crypto.subtle); verifyPackage then needs no network for code', async () => {
+    const withSubtle = await open('/page/lone.html', false);
+    try {
+      loneServesAll = true;
+      const pkg = [...new Uint8Array(await (await fetch(`${server.url}/gw/offline-package/demo.amr`)).arrayBuffer())];
+      const verify = () =>
+        withSubtle.page.evaluate(async (pkg) => {
+          const S = (globalThis as any).SealedRpc;
+          const publicKey = await (await fetch('/gw/offline-package/public-key.pem')).text();
+          try {
+            const r = await S.verifyPackage(new Uint8Array(pkg), { publicKey });
+            return { ok: true, files: Object.keys(r.files).sort() };
+          } catch (e: any) {
+            return { ok: false, code: e?.code };
+          }
+        }, pkg);
+      await withSubtle.page.evaluate(() => (globalThis as any).SealedRpc.preloadAssets());
+      expect(hits.get(`/lone/${UNZIP}`)).toBe(1);
+      expect(hits.get(`/lone/${FALLBACK}`) ?? 0).toBe(0);
+      loneServesAll = false; // "offline" from here: the on-demand files are gone
+      expect(await verify()).toEqual({ ok: true, files: ['app.css', 'index.html'] });
+      expect(hits.get(`/lone/${UNZIP}`)).toBe(1);
+      // A name it does not know is BAD_CONFIG naming preloadAssets.
+      expect(await withSubtle.page.evaluate(() => (globalThis as any).SealedRpc.preloadAssets('zip').catch((e: any) => [e.code, e.details?.option]))).toEqual(['BAD_CONFIG', 'preloadAssets']);
+      expect(withSubtle.errors).toEqual([]);
+    } finally {
+      await withSubtle.close();
+    }
+    const noSubtle = await open('/page/dist.html', true);
+    try {
+      await noSubtle.page.evaluate(() => (globalThis as any).SealedRpc.preloadAssets());
+      expect(hits.get(`/dist/${UNZIP}`)).toBe(1);
+      expect(hits.get(`/dist/${FALLBACK}`)).toBe(1);
+    } finally {
+      await noSubtle.close();
+    }
+  });
+
   it('loadPackage fetches sealed-rpc.unzip.iife.js once; a 404 for it is ok: false with RpcError NETWORK naming the file', async () => {
     const load = (p: Page) =>
       p.evaluate(async () => {
