@@ -58,19 +58,21 @@ describe('built dist/ files', () => {
     expect((err as { code: string }).code).toBe('HTTP_STATUS');
   });
 
-  it('the IIFE bundle defines the global SealedRpc with the public API (and setAssetBase)', async () => {
+  it('the IIFE bundle defines the global SealedRpc with the public API (and setAssetBase, preloadAssets)', async () => {
     const sandbox = iifeSandbox();
     runInNewContext(readFileSync(dist('sealed-rpc.iife.js'), 'utf8'), sandbox);
     const g = sandbox.SealedRpc as Record<string, unknown>;
     for (const name of ['createClient', 'RpcError', 'modern', 'fetchTransport', 'indexedDbStore', 'memoryStore']) expect(typeof g[name], name).toBe('function');
-    // Exactly the public API of the built ESM entry, plus setAssetBase (where the on-demand files are; the ESM uses import()).
+    // Exactly the public API of the built ESM entry, plus setAssetBase and preloadAssets (the on-demand files; the ESM uses import()).
     const esm = (await import(/* @vite-ignore */ dist('sealed-rpc.js'))) as Record<string, unknown>;
     const esmKeys = Object.keys(esm).sort();
     expect(esmKeys.length).toBeGreaterThan(10);
     expect(esmKeys).not.toContain('setAssetBase');
-    expect(Object.keys(g).sort()).toEqual([...esmKeys, 'setAssetBase'].sort());
+    expect(esmKeys).not.toContain('preloadAssets');
+    expect(Object.keys(g).sort()).toEqual([...esmKeys, 'preloadAssets', 'setAssetBase'].sort());
     for (const name of esmKeys) expect(typeof g[name], name).toBe(typeof esm[name]);
     expect(typeof g.setAssetBase).toBe('function');
+    expect(typeof g.preloadAssets).toBe('function');
   });
 
   it('the up-front IIFE does not contain what its on-demand files hold (P-256, the GHASH of GCM, the unzip of fflate)', () => {
