@@ -52,8 +52,8 @@ export interface FetchTransport extends Transport {
   readonly id: string;
 }
 
-function lowerCased(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+/** `headers` set into `out` under lower-case names (later ones replace earlier ones whatever their case). */
+function setLowerCased(out: Record<string, string>, headers: Record<string, string>): Record<string, string> {
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
   return out;
 }
@@ -79,7 +79,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   // Lower-case names, so the profile's headers replace the option's whatever their case (a spread
   // would keep `Content-Type` and `content-type` side by side, and fetch would send both joined).
   // A plain object, as custom fetch adapters (XHR, mini-program requests) expect.
-  const optionHeaders = lowerCased(headers ?? {});
+  const optionHeaders = setLowerCased({}, headers ?? {});
   const { credentials } = options;
   if (credentials !== undefined && credentials !== 'omit' && credentials !== 'same-origin' && credentials !== 'include')
     throw badConfig('credentials', "must be 'omit', 'same-origin' or 'include'");
@@ -89,7 +89,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       const doFetch = options.fetch ?? globalThis.fetch;
       let res: Response;
       try {
-        const sent = { ...optionHeaders, ...lowerCased(req.headers) };
+        const sent = setLowerCased({ ...optionHeaders }, req.headers);
         res = await doFetch(base + req.path, {
           method: req.method,
           headers: sent,
