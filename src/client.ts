@@ -35,7 +35,8 @@ export interface ClientOptions {
 }
 
 export interface Client {
-  call<Res = unknown>(operationType: string, params?: Params, options?: CallOptions): Promise<Res>;
+  /** `params` is an object; a string too where the profile takes one (`mgs`: sent as the `_requestBody` as is). */
+  call<Res = unknown>(operationType: string, params?: Params | string, options?: CallOptions): Promise<Res>;
   readonly events: ClientEvents;
   /** Current correction added to the local clock, in ms. */
   readonly clockOffset: number;
@@ -77,16 +78,28 @@ const isTimerMs = (v: unknown): v is number => isPositiveMs(v) && v <= MAX_TIMER
 /** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
 function checkCallOptions(o: unknown): CallOptions {
   if (o === undefined) return {};
-  const { signal, timeoutMs } = (o ?? {}) as CallOptions;
+  const { signal, timeoutMs, idempotencyKey: key } = (o ?? {}) as CallOptions;
   const bad =
-    o === null || typeof o !== 'object' ? 'options' : signal !== undefined && typeof signal?.addEventListener !== 'function' ? 'signal' : timeoutMs !== undefined && !isTimerMs(timeoutMs) ? 'timeoutMs' : '';
-  if (bad) throw new RpcError('BAD_REQUEST', `call ${bad}: expected { signal?: AbortSignal, timeoutMs?: 1 to ${MAX_TIMER_MS} ms, idempotencyKey? }`, { details: { option: bad } });
+    o === null || typeof o !== 'object'
+      ? 'options'
+      : signal !== undefined && typeof signal?.addEventListener !== 'function'
+        ? 'signal'
+        : timeoutMs !== undefined && !isTimerMs(timeoutMs)
+          ? 'timeoutMs'
+          : key !== undefined && !(typeof key === 'string' && key.length >= 1 && key.length <= 128)
+            ? 'idempotencyKey'
+            : '';
+  if (bad) throw new RpcError('BAD_REQUEST', `call ${bad}: expected { signal?: AbortSignal, timeoutMs?: 1 to ${MAX_TIMER_MS} ms, idempotencyKey?: 1 to 128 characters }`, { details: { option: bad } });
   return o as CallOptions;
 }
 
 /** Wait for `p`, but give up with the signal's reason when it aborts. */
 function raceSignal<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // Nobody else waits for `p`: its later rejection must not go unhandled.
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -131,14 +144,19 @@ export function createClient(options: ClientOptions): Client {
 
   const storeKey = options.storeKey ?? `${profile.storeKey}@${transport.id ?? ''}`;
   const given = options.store ?? options.credentials;
-  const store = withMemoryFallback(given ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: given?.kind ?? 'indexeddb' }));
+  const store = withMemoryFallback(given ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: given ? (given.kind ?? 'custom') : 'indexeddb' }));
 
-  function context(signal?: AbortSignal): ProfileContext {
+  /** `received`: told the local instant each answer `send` fetched arrived. */
+  function context(signal?: AbortSignal, received?: (at: number) => void): ProfileContext {
     return {
       now,
       random,
       parseJson,
-      send: (req: WireRequest) => transport.send(req, { signal, timeoutMs: defaultTimeout }),
+      send: async (req: WireRequest) => {
+        const res = await transport.send(req, { signal, timeoutMs: defaultTimeout });
+        received?.(clock.now());
+        return res;
+      },
     };
   }
 
@@ -154,9 +172,13 @@ export function createClient(options: ClientOptions): Client {
             // signal; its reason is a TIMEOUT RpcError, which the transports pass on as is.
             const controller = new AbortController();
             const timer = setTimeout(() => controller.abort(new RpcError('TIMEOUT', `credential issuance took longer than ${defaultTimeout} ms`)), defaultTimeout);
+            // The server time is compared with the instant its answer arrived, not with the end of
+            // the verification and key derivation after it (slow on the pure-JS path).
+            let receivedAt: number | undefined;
             try {
-              const result = await profile.issue!(context(controller.signal));
-              if (result.serverTime !== undefined) correctClock(result.serverTime, clock.now(), 'issuance');
+              // Raced too: a transport that ignores the signal must not hold every later call behind this issuance.
+              const result = await raceSignal(profile.issue!(context(controller.signal, (at) => (receivedAt = at))), controller.signal);
+              if (result.serverTime !== undefined) correctClock(result.serverTime, receivedAt ?? clock.now(), 'issuance');
               return result;
             } finally {
               clearTimeout(timer);
@@ -199,6 +221,8 @@ export function createClient(options: ClientOptions): Client {
         return data;
       } catch (e) {
         const err = isRpcError(e) ? e : new RpcError('RESPONSE_UNREADABLE', 'the response could not be read', { cause: e });
+        // A call aborted while its answer was read is over: no renewal, no correction, no resend.
+        signal.throwIfAborted();
         if (err.code === 'CREDENTIAL_EXPIRED' && credentials && !renewed) {
           renewed = true;
           events.emit('retry', { cause: 'CREDENTIAL_EXPIRED', operationType: info.operationType });
@@ -217,7 +241,7 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
-  async function call<Res>(operationType: string, params: Params = {}, givenOptions?: CallOptions): Promise<Res> {
+  async function call<Res>(operationType: string, params: Params | string = {}, givenOptions?: CallOptions): Promise<Res> {
     const callId = ++callSeq;
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -230,8 +254,11 @@ export function createClient(options: ClientOptions): Client {
       outer = callOptions.signal;
       if (outer?.aborted) onOuterAbort();
       else outer?.addEventListener('abort', onOuterAbort, { once: true });
+      // Already aborted (a reused controller, an effect's cleanup): nothing is sealed, issued or sent.
+      controller.signal.throwIfAborted();
       if (typeof operationType !== 'string' || operationType === '') throw new RpcError('BAD_REQUEST', 'operationType must be a non-empty string');
-      if (params === null || typeof params !== 'object') throw new RpcError('BAD_REQUEST', 'params must be an object');
+      if (params === null || (typeof params !== 'object' && !(typeof params === 'string' && profile.textParams)))
+        throw new RpcError('BAD_REQUEST', `params must be an object${profile.textParams ? ' or a string' : ''}`);
       stage(callId, 'params', operationType, params);
       const info: CallInfo = { operationType, params, options: callOptions, memo: {} };
       return (await raceSignal(attempt(info, controller.signal, callId), controller.signal)) as Res;
