@@ -77,7 +77,8 @@ export interface CallOptions {
 /** Per-call information a profile may keep across resends of one `call()`. */
 export interface CallInfo {
   operationType: string;
-  params: Params;
+  /** An object; a string only where the profile says `textParams`. */
+  params: Params | string;
   options: CallOptions;
   /** Scratch space kept across the resends of one call (e.g. `modern`'s request id). */
   memo: Record<string, unknown>;
@@ -118,6 +119,11 @@ export interface Profile<C = unknown, S = unknown> {
    * `receive` (default; `modern`'s rule) or `midpoint` of the round trip (`sorted-sign`'s).
    */
   readonly clockReference?: 'receive' | 'midpoint';
+  /**
+   * `true`: `call()` also takes `params` as a string, which `seal` sends byte for byte
+   * (`mgs`: the `_requestBody`, which may be another dialect's sealed payload, PROTOCOLS §3).
+   */
+  readonly textParams?: boolean;
   /** `load`: the client issues a fresh credential as soon as it is created (some legacy back ends want one per page load). */
   readonly renewOnStart?: 'never' | 'load';
 }

@@ -216,7 +216,7 @@ export function sign(message: string | Uint8Array | readonly Uint8Array[], secre
  * Business params as the legacy dialects carry them: strings. Numbers, booleans and bigints
  * are written with String(); `undefined` is left out; anything else is refused before sending.
  */
-export function stringParams(params: Record<string, unknown> | undefined): [string, string][] {
+export function stringParams(params: Record<string, unknown> | string | undefined): [string, string][] {
   const out: [string, string][] = [];
   if (params === undefined || params === null) return out;
   if (typeof params !== 'object' || Array.isArray(params)) throw new RpcError('BAD_REQUEST', 'params must be an object of string values', { hint: 'Pass params as { name: "value" }.' });

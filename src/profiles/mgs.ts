@@ -138,7 +138,7 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
     did ??= toHex(ctx.random(16));
     // A fresh Ts on every seal: a resend after 7003 uses the corrected clock.
     const ts = encodeTs(Math.max(0, Math.round(ctx.now())));
-    const body = mgsBody(call.params as unknown);
+    const body = mgsBody(call.params);
     const signature = await sign(mgsSignInput(op, utf8Encode(body), ts));
     if (typeof signature !== 'string') throw new RpcError('BAD_CONFIG', 'signer: must resolve to a string', { details: { option: 'signer' } });
     return {
@@ -202,6 +202,7 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
     name: 'mgs',
     credentials: 'static',
     storeKey: `mgs:${workspaceId}:${appId}`,
+    textParams: true,
     seal,
     open,
     describe: () => ({ dialect: 'mgs', appId, workspaceId, signType }),

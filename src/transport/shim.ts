@@ -20,6 +20,11 @@ import { BRIDGE_BAD_PARAMS, BRIDGE_NETWORK, BRIDGE_NO_SUCH_API, BRIDGE_TIMEOUT, 
 /** What the shim needs of a client (the one `createClient` returns fits). */
 export interface ShimClient {
   call(operationType: string, params: any, options?: CallOptions): Promise<unknown>;
+  /**
+   * `textParams`: `_requestBody` is passed on as the string it is (not parsed and written
+   * again, which would lose digits). `name: 'mgs'`: gateway result codes are the container's own.
+   */
+  readonly profile?: { readonly name?: string; readonly textParams?: boolean };
 }
 
 export interface RpcShimOptions {
@@ -57,21 +62,23 @@ const CONTAINER_CODE: Partial<Record<RpcErrorCode, number>> = {
 };
 
 /** The callback's failure object for an error thrown by the client. */
-function shimFailure(e: unknown): { error: number; errorMessage: string } {
+function shimFailure(e: unknown, mgsCodes: boolean): { error: number; errorMessage: string } {
   if (e instanceof RpcError) {
     const gw = e.gatewayCode;
-    // NETWORK/TIMEOUT from the JSBridge transport keep 10/11 as gatewayCode, so this holds too.
-    const error = typeof gw === 'number' && Number.isInteger(gw) ? gw : (CONTAINER_CODE[e.code] ?? UNKNOWN_ERROR);
+    // Only mgs result codes mean to a page what the container's do: sorted-sign's 1000 ("no such
+    // app") would read as success. Other dialects' errors are mapped by their RpcError code.
+    const error = mgsCodes && typeof gw === 'number' && Number.isInteger(gw) ? gw : (CONTAINER_CODE[e.code] ?? UNKNOWN_ERROR);
     return { error, errorMessage: e.message };
   }
   return { error: UNKNOWN_ERROR, errorMessage: 'the call failed' };
 }
 
-/** `requestData[0]._requestBody` parsed (kept as a string when it is not JSON), else requestData itself. */
-function shimParams(requestData: unknown): unknown {
+/** `requestData[0]._requestBody` (parsed, unless the client takes text; kept as a string when it is not JSON), else requestData itself. */
+function shimParams(requestData: unknown, textParams: boolean): unknown {
   const first = Array.isArray(requestData) ? requestData[0] : undefined;
   if (first && typeof first === 'object' && typeof (first as { _requestBody?: unknown })._requestBody === 'string') {
     const text = (first as { _requestBody: string })._requestBody;
+    if (textParams) return text;
     try {
       return JSON.parse(text);
     } catch {
@@ -93,7 +100,13 @@ export function installRpcShim(client: ShimClient, given: RpcShimOptions | null 
   if (given !== null && typeof given !== 'object') throw badConfig('installRpcShim', 'options must be an object such as { target }');
   const options = given ?? {};
   const target = options.target ?? (globalThis as Record<string, any>);
+  if (target === null || (typeof target !== 'object' && typeof target !== 'function')) throw badConfig('target', 'must be the window (an object) to install AlipayJSBridge into');
+  const doc = options.document ?? (target.document as RpcShimOptions['document']);
+  // Checked before anything is installed, so a bad option leaves no global behind.
+  if (options.document !== undefined && typeof options.document?.dispatchEvent !== 'function') throw badConfig('document', 'must have dispatchEvent (a Document)');
   if (target.AlipayJSBridge) return { installed: false, uninstall() {} };
+  const textParams = client.profile?.textParams === true;
+  const mgsCodes = client.profile?.name === 'mgs';
 
   const later = (cb: (data: unknown) => void, data: unknown) => {
     // Always asynchronous, as the container is; a throwing page callback stays the page's.
@@ -117,20 +130,19 @@ export function installRpcShim(client: ShimClient, given: RpcShimOptions | null 
       // `gateway` and `headers` are the container's business: the client's profile and transport decide.
       let pending: Promise<unknown>;
       try {
-        pending = client.call(o.operationType, shimParams(o.requestData), callOptions);
+        pending = client.call(o.operationType, shimParams(o.requestData, textParams), callOptions);
       } catch (e) {
         pending = Promise.reject(e);
       }
       pending.then(
         (data) => later(callback, successData(data, o.getResponse === true)),
-        (e) => later(callback, shimFailure(e)),
+        (e) => later(callback, shimFailure(e, mgsCodes)),
       );
     },
   };
 
   Object.defineProperty(target, 'AlipayJSBridge', { value: bridge, configurable: true, writable: true, enumerable: true });
-  const doc = options.document ?? (target.document as RpcShimOptions['document']);
-  if (doc && typeof Event === 'function') doc.dispatchEvent(new Event('AlipayJSBridgeReady'));
+  if (typeof doc?.dispatchEvent === 'function' && typeof Event === 'function') doc.dispatchEvent(new Event('AlipayJSBridgeReady'));
 
   return {
     installed: true,
