@@ -94,14 +94,30 @@ const HINT_APP_KEY_ANSWER = 'The answer did not decrypt under appKey: appKey pro
 const HINT_SIGNATURE = 'The gateway rejected the signature: check signRule and digest (and appKey under hmac-sha256) against the gateway’s settings.';
 const HINT_APP = 'The gateway does not know this appId; check appId against the service console.';
 
-function resultCode(v: unknown): number | string | undefined {
+/**
+ * A lossless `parseJson` (PROTOCOLS "Numbers in responses") gives protocol numbers as a bigint or
+ * a wrapper object (lossless-json's LosslessNumber): read them by their digits, as a string.
+ */
+function numberText(v: unknown): unknown {
+  if (typeof v !== 'bigint' && (v === null || typeof v !== 'object')) return v;
+  try {
+    const s = String(v);
+    return /^-?[0-9]+$/.test(s) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function resultCode(given: unknown): number | string | undefined {
+  const v = numberText(given);
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (typeof v === 'string' && /^-?[0-9]{1,9}$/.test(v)) return Number(v);
   if (typeof v === 'string' && v) return v;
   return undefined;
 }
 
-function epochMs(v: unknown): number | undefined {
+function epochMs(given: unknown): number | undefined {
+  const v = numberText(given);
   if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
   if (typeof v === 'string' && /^[0-9]{1,16}$/.test(v)) return Number(v);
   return undefined;
@@ -184,7 +200,8 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
     }
     if (reply === null || typeof reply !== 'object') throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer is not a JSON object', { hint: HINT_APP_KEY_ANSWER });
     const code = resultCode(reply.code);
-    if (code === undefined) throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer has no code', { hint: HINT_APP_KEY_ANSWER });
+    if (code === undefined)
+      throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer has no code', { hint: 'The answer decrypted but carries no code; check that the gateway speaks sorted-sign.' });
     // Success and the three protocol refusals must carry this request's safeCode; others only may.
     const mustEcho = code === 0 || code === 1002 || code === 1003 || code === 1004;
     if (safeCodeEcho && (mustEcho || reply.safeCode !== undefined)) {
