@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PA
 import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -81,12 +81,9 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
   const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
   const issuePath = options.issuePath ?? DEFAULT_ISSUE_PATH;
-  const ttl = options.credentialTtlMs ?? 2 * 3_600_000;
-  const maxCredentials = options.maxCredentials ?? 10_000;
-  if (!(ttl > 0)) throw new TypeError('appSecret gateway: credentialTtlMs must be positive');
-  if (!(maxCredentials > 0)) throw new TypeError('appSecret gateway: maxCredentials must be positive');
-  const issuesPerMinute = options.issuesPerMinute ?? 120;
-  if (!(issuesPerMinute > 0)) throw new TypeError('appSecret gateway: issuesPerMinute must be positive');
+  const ttl = positive('credentialTtlMs', options.credentialTtlMs, 2 * 3_600_000, 'appSecret gateway');
+  const maxCredentials = positive('maxCredentials', options.maxCredentials, 10_000, 'appSecret gateway');
+  const issuesPerMinute = positive('issuesPerMinute', options.issuesPerMinute, 120, 'appSecret gateway');
   const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
   const cipherFor = cipherCache(config, 64);
   // Form names by their outer-layer ciphertext. ECB and CBC (fixed IV) under the publicSecret
@@ -207,7 +204,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
         } catch {
           throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
         }
-        batch.forEach((k, j) => (params[k] = plain[j]));
+        batch.forEach((k, j) => setParam(params, k, plain[j]));
       }
 
       if (issuance) {
@@ -225,7 +222,14 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       const ran = runBounded(core, path, params, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
       const result: OperationResult = isThenable(ran) ? await ran : ran;
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };
-      return textAnswer(200, await inner.encrypt(JSON.stringify(envelope), core.random));
+      let text: string;
+      try {
+        text = JSON.stringify(envelope);
+      } catch {
+        // The operation ran but its result has no JSON (a BigInt, a cycle): a business error, still sealed.
+        text = JSON.stringify({ success: false, msg: 'the result could not be serialized', code: 'INTERNAL' });
+      }
+      return textAnswer(200, await inner.encrypt(text, core.random));
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
       core.reject(e.code);

@@ -14,6 +14,8 @@ export interface CliIo {
   readFile(path: string): Promise<Uint8Array>;
   /** `exclusive`: fail if the file exists (keys are never overwritten); `mode` e.g. 0o600. */
   writeFile(path: string, data: Uint8Array | string, opts?: { mode?: number; exclusive?: boolean }): Promise<void>;
+  /** Remove a file this run wrote (a key pair half-written is taken back). */
+  removeFile?(path: string): Promise<void>;
   stdout(text: string): void;
   stderr(text: string): void;
 }
@@ -35,6 +37,7 @@ async function nodeIo(): Promise<CliIo> {
     readFile: async (p) => new Uint8Array(await fs.readFile(p)),
     writeFile: (p, data, o = {}) =>
       fs.writeFile(p, data, { ...(o.mode !== undefined ? { mode: o.mode } : {}), flag: o.exclusive ? 'wx' : 'w' }),
+    removeFile: (p) => fs.rm(p, { force: true }),
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
   };
@@ -146,7 +149,13 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
         const bits = Number(str(p, '--bits', false) ?? 2048);
         const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(bits);
         await out.writeFile(privPath, privateKeyPem, { mode: 0o600, exclusive: true });
-        await out.writeFile(pubPath, publicKeyPem, { exclusive: true });
+        try {
+          await out.writeFile(pubPath, publicKeyPem, { exclusive: true });
+        } catch (e) {
+          // A private key whose public half was not written would be left to sign packages nothing verifies.
+          await out.removeFile?.(privPath).catch(() => {});
+          throw e;
+        }
         out.stdout(`wrote ${privPath} (private, keep it secret) and ${pubPath} (public)\n`);
         return 0;
       }

@@ -342,12 +342,21 @@ export function pooledRandom(source: (n: number) => Uint8Array = randomBytes): (
   };
 }
 
+/**
+ * @internal A decoded param into a plain object, by definition: `obj[k] = v` would drop a signed
+ * `__proto__` param without a word (and never pollutes; this keeps it as the operation's own key).
+ */
+export function setParam(obj: Record<string, string>, k: string, v: string): void {
+  Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
 
-function positive(option: string, value: number | undefined, fallback: number): number {
+/** @internal A number option: its default when absent, else a finite number > 0 (NaN from an unset env variable is refused, not a window of nothing). */
+export function positive(option: string, value: number | undefined, fallback: number, owner = 'createGateway'): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new TypeError(`createGateway: ${option} must be a positive number`);
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new TypeError(`${owner}: ${option} must be a positive number`);
   return value;
 }
 
@@ -359,7 +368,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 30_000);
   const bodyTimeoutMs = positive('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
   const maxInFlight = positive('maxInFlight', options.maxInFlight, 4096);
-  const stats: GatewayStats = { issuances: 0, calls: 0, executions: 0, rejections: {} };
+  const stats: GatewayStats = { issuances: 0, calls: 0, executions: 0, rejections: Object.create(null) as Record<string, number> };
   const profile = options.profile;
   let inFlight = 0;
   let rejectionKinds = 0;
@@ -460,7 +469,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     reject(code) {
       // Bounded: codes come from the profiles, but a hostile input must not grow this map.
       let key = String(code).slice(0, 64);
-      if (!(key in stats.rejections)) {
+      if (!Object.hasOwn(stats.rejections, key)) {
         if (rejectionKinds >= MAX_REJECTION_KINDS) key = 'OTHER';
         else rejectionKinds++;
       }

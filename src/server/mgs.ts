@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -43,6 +43,18 @@ function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
+/**
+ * Tips is user-facing text, URL-encoded into a header (up to 9 bytes a character): a message
+ * that echoes input could pass the header limits of proxies and of fetch itself, and the page
+ * would get a network error instead. The body's memo keeps the whole message.
+ */
+function shortTips(s: string): string {
+  if (s.length <= 200) return s;
+  const t = s.slice(0, 200);
+  // Not half a surrogate pair at the cut.
+  return /[\uD800-\uDBFF]$/.test(t) ? t.slice(0, -1) : t;
+}
+
 function asciiMemo(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }
@@ -60,8 +72,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     apps.set(options.appId, { secret: options.secret, ...(options.workspaceId ? { workspaceId: options.workspaceId } : {}) });
   }
   if (apps.size === 0) throw new TypeError('mgs gateway: give apps { [appId]: secret } or { appId, secret }');
-  const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
-  if (!(windowMs > 0)) throw new TypeError('mgs gateway: windowMs must be a positive number');
+  const windowMs = positive('windowMs', options.windowMs, DEFAULT_WINDOW_MS, 'mgs gateway');
   const digest = options.digest ?? 'md5';
   if (digest !== 'md5' && digest !== 'hmac-sha256') throw new TypeError("mgs gateway: digest must be 'md5' or 'hmac-sha256'");
 
@@ -75,8 +86,19 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
       // The client's clock correction after 7003 reads this.
       date: new Date(core.now()).toUTCString(),
     };
-    if (tips) headers.tips = encodeURIComponent(wellFormed(tips));
+    if (tips) headers.tips = encodeURIComponent(wellFormed(shortTips(tips)));
     return { status: 200, headers, body: JSON.stringify(body ?? null) };
+  }
+
+  /** A success, or 4002 when the operation's result has no JSON (a BigInt, a cycle): it ran, so the back end failed. */
+  function success(core: GatewayCore, data: unknown): GatewayAnswer {
+    let body: string;
+    try {
+      body = JSON.stringify(data ?? null);
+    } catch {
+      return fail(core, 4002, 'the result could not be serialized');
+    }
+    return { ...answer(core, 1000, null, 'ok'), body };
   }
 
   function fail(core: GatewayCore, resultCode: number, memo?: string, tips?: string): GatewayAnswer {
@@ -150,7 +172,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     const ran = runBounded(core, op, params, ctx, { ok: false, code: 'TIMEOUT', message: 'the operation took too long' });
     const result: OperationResult = isThenable(ran) ? await ran : ran;
     if (!result.ok) return operationFailure(core, result);
-    return answer(core, 1000, result.data, 'ok');
+    return success(core, result.data);
   }
 
   return wireProfile({ name: 'mgs' }, serve);

@@ -9,12 +9,12 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { GatewayReject, isThenable, issuanceRate, jsonAnswer, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { GatewayReject, isThenable, issuanceRate, jsonAnswer, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
   signingKeys: Record<string, string | Uint8Array>;
-  /** The kid that signs new issuances (default: the first). Keep the old kid in clients' serverKeys while rotating. */
+  /** The kid that signs new issuances (required with several keys; with one, that one). Keep the old kid in clients' serverKeys while rotating. */
   activeKid?: string;
   issuePath?: string;
   /** Credential lifetime (default 1 h). */
@@ -77,18 +77,24 @@ const DIGITS = /^[0-9]{1,16}$/;
 export function modern(options: ModernGatewayOptions): GatewayProfile {
   const kids = Object.keys(options?.signingKeys ?? {});
   if (kids.length === 0) throw new TypeError('modern gateway: signingKeys needs at least one key');
-  for (const kid of kids) if (!KID_PATTERN.test(kid)) throw new TypeError(`modern gateway: signingKeys.${kid} is not a valid kid`);
+  // The kid itself is not repeated: a map written the wrong way round has a private key there.
+  kids.forEach((kid, i) => {
+    if (!KID_PATTERN.test(kid)) throw new TypeError(`modern gateway: signingKeys has a key (number ${i + 1}) whose kid is not 1–64 characters of A-Z a-z 0-9 . _ -`);
+  });
+  // Object key order is not the order written for integer-like kids ("2" before "1" lists "1" first).
+  if (kids.length > 1 && options.activeKid === undefined) throw new TypeError('modern gateway: activeKid is required with more than one signing key (name the kid that signs new issuances)');
   const activeKid = options.activeKid ?? kids[0];
   if (!kids.includes(activeKid)) throw new TypeError('modern gateway: activeKid must be one of signingKeys');
   const issuePath = options.issuePath ?? '/issue';
-  const ttl = options.credentialTtlMs ?? 3_600_000;
-  const windowMs = options.windowMs ?? 300_000;
-  const maxNonces = options.maxNonces ?? 100_000;
-  const maxCredentials = options.maxCredentials ?? 10_000;
-  const issuesPerMinute = options.issuesPerMinute ?? 120;
-  const callsPerMinute = options.callsPerMinute ?? 30_000;
-  const maxRequestIds = options.maxRequestIds ?? 100_000;
-  const maxStoredBytes = options.maxStoredBytes ?? 32 * 1024 * 1024;
+  const limit = (name: keyof ModernGatewayOptions, fallback: number) => positive(name, options[name] as number | undefined, fallback, 'modern gateway');
+  const ttl = limit('credentialTtlMs', 3_600_000);
+  const windowMs = limit('windowMs', 300_000);
+  const maxNonces = limit('maxNonces', 100_000);
+  const maxCredentials = limit('maxCredentials', 10_000);
+  const issuesPerMinute = limit('issuesPerMinute', 120);
+  const callsPerMinute = limit('callsPerMinute', 30_000);
+  const maxRequestIds = limit('maxRequestIds', 100_000);
+  const maxStoredBytes = limit('maxStoredBytes', 32 * 1024 * 1024);
   const ephemeral = options.ephemeral ?? generateEcdh;
   const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
 
@@ -252,7 +258,14 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     cred.held.nonces++;
 
     const id = parsed.id;
-    const binding = toHex(await sha256(utf8Encode(op + '\n' + JSON.stringify(parsed.params))));
+    let paramsText: string;
+    try {
+      paramsText = JSON.stringify(parsed.params);
+    } catch {
+      // Authenticated but unusable (nested past what the engine's stack can write): §4 step 3's 400.
+      throw new GatewayReject(400, 'BAD_REQUEST');
+    }
+    const binding = toHex(await sha256(utf8Encode(op + '\n' + paramsText)));
     let record = requests.get(id);
     if (record && record.binding !== binding) {
       core.reject('REQUEST_ID_REUSED');

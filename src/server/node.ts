@@ -30,7 +30,12 @@ const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 async function write(res: ServerResponse, response: Response, req: IncomingMessage): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
   res.statusCode = response.status;
-  response.headers.forEach((v, k) => res.setHeader(k, v));
+  response.headers.forEach((v, k) => {
+    if (k !== 'set-cookie') res.setHeader(k, v);
+  });
+  // forEach gives each cookie in turn and setHeader keeps only the last; they go together.
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
   // A body read in part and then left (too large, too slow): the connection ends after this
   // answer, as on the wire-level path, rather than reading the rest of it into nothing.
@@ -294,7 +299,9 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
         req.resume();
         return fail(res, 405, 'METHOD_NOT_ALLOWED');
       }
-      const path = targetPath(rawUrl.slice(base.length) || '/');
+      // `/base?q` is `/base/?q` (as `/base` is `/base/`).
+      const rest = rawUrl.slice(base.length);
+      const path = targetPath(rest === '' || rest.startsWith('?') ? '/' + rest : rest);
       if (path === undefined) {
         req.resume();
         return fail(res, 400, 'BAD_REQUEST');

@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { detached, GatewayReject, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -62,10 +62,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   }
   const signRule = options.signRule ?? 'sorted';
   if (signRule !== 'sorted' && signRule !== 'timestamp-key') throw new TypeError('sortedSign gateway: signRule must be "sorted" or "timestamp-key"');
-  const windowMs = options.windowMs ?? 5000;
-  const maxSafeCodes = options.maxSafeCodes ?? 100_000;
-  if (!(windowMs > 0)) throw new TypeError('sortedSign gateway: windowMs must be positive');
-  if (!(maxSafeCodes > 0)) throw new TypeError('sortedSign gateway: maxSafeCodes must be positive');
+  const windowMs = positive('windowMs', options.windowMs, 5000, 'sortedSign gateway');
+  const maxSafeCodes = positive('maxSafeCodes', options.maxSafeCodes, 100_000, 'sortedSign gateway');
   const echo = options.safeCodeEcho ?? true;
   // appId + "\n" + safeCode -> when it may be forgotten. Insertion order is expiry order (same TTL), so purging stops at the first live one.
   const safeCodes = new Map<string, number>();
@@ -125,7 +123,14 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       if (data !== undefined) reply.data = data;
       if (echo && safeCode !== undefined) reply.safeCode = safeCode;
       reply.timestamp = core.now();
-      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(JSON.stringify(reply), core.random) };
+      let text: string;
+      try {
+        text = JSON.stringify(reply);
+      } catch {
+        // The operation ran but its result has no JSON (a BigInt, a cycle): a business error, still sealed.
+        return sealed('INTERNAL', 'the result could not be serialized');
+      }
+      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(text, core.random) };
     };
     if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid);
     const given = q.get('signature');
@@ -153,7 +158,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
 
     core.count('call');
     const business: Record<string, string> = {};
-    for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') business[k] = v;
+    for (const [k, v] of fields) if (k !== 'timestamp' && k !== 'safeCode' && k !== 'signature') setParam(business, k, v);
     const ctx = operationContext(request, 'sorted-sign', path, String(appId));
     const ran = runBounded(core, path, business, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
     // A timeout is a business error whose code is no protocol code.

@@ -8,19 +8,21 @@ import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../src/codec/base64.js';
 import { generateEcdh } from '../../src/crypto/ec.js';
-import { createClient, memoryStore, type Transport, type WireRequest, type WireResponse } from '../../src/index.js';
-import { gcmSeal } from '../../src/crypto/aes.js';
+import { createClient, fetchTransport, memoryStore, type Transport, type WireRequest, type WireResponse } from '../../src/index.js';
+import { gcmEncrypt, gcmSeal } from '../../src/crypto/aes.js';
 import { randomBytes } from '../../src/crypto/provider.js';
 import { appSecret, appSecretSign } from '../../src/profiles/app-secret.js';
 import { mgs } from '../../src/profiles/mgs.js';
-import { deriveSessionKeys, importSessionKeys, modern } from '../../src/profiles/modern.js';
+import { deriveSessionKeys, importSessionKeys, modern, requestAad } from '../../src/profiles/modern.js';
 import { sortedSign } from '../../src/profiles/sorted-sign.js';
 import { appSecret as appSecretGateway } from '../../src/server/app-secret.js';
 import { createGateway, OperationError, raceTimeout, type Gateway, type GatewayProfile } from '../../src/server/gateway.js';
 import { mgs as mgsGateway } from '../../src/server/mgs.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
 import { toNodeHandler } from '../../src/server/node.js';
-import { failure, listen, modernGateway } from '../helpers/servers.js';
+import { modern as modernGw } from '../../src/server/modern.js';
+import { runCli, type CliIo } from '../../src/server/cli.js';
+import { failure, listen, modernGateway, signingKey } from '../helpers/servers.js';
 
 /** One HTTP request on 127.0.0.1 from a chosen local address (bounded by a 5 s timeout). */
 function rawRequest(url: string, o: { method: string; localAddress: string; headers: Record<string, string>; body: string }): Promise<{ status: number; body: string }> {
@@ -334,5 +336,161 @@ describe('modern issuance refuses a bad client key before making any key', () =>
     const res = await gw.handle(new Request('http://gw/issue', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientKey }) }));
     expect(res.status).toBe(400);
     expect(generated).toBe(0);
+  });
+});
+
+describe('gateway mends from the fourth review', () => {
+  const KEY = 'aPpKeY-16-chars!';
+  const PUBLIC = 'pUbLiC-sEcReT-16';
+
+  it('toNodeHandler with basePath: `/api?query` reaches the gateway as `/api/?query` does (was 400)', async () => {
+    const gw = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY } }) }).operation('/', (p) => p);
+    const srv = await listen(toNodeHandler(gw, { basePath: '/api' }));
+    try {
+      const slash = await fetch(srv.url + '/api/?appId=9&params=00');
+      const bare = await fetch(srv.url + '/api?appId=9&params=00');
+      expect([slash.status, bare.status]).toEqual([200, 200]);
+      // The same plain refusal (unknown app) from the sorted-sign profile, not the adapter's 400.
+      expect([JSON.parse(await bare.text()).code, JSON.parse(await slash.text()).code]).toEqual([1000, 1000]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('toNodeHandler writes every Set-Cookie of a wrapped handler, not only the last', async () => {
+    const srv = await listen(toNodeHandler(async () => new Response('ok', { headers: new Headers([['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-other', 'y']]) })));
+    try {
+      const res = await fetch(srv.url + '/');
+      expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+      expect(res.headers.get('x-other')).toBe('y');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('mgs: an operation message echoing 2 000 CJK characters reaches the page as its result code over HTTP: Tips cut to 200 characters, the body keeps it all', async () => {
+    const gw = createGateway({ profile: mgsGateway(MGS_APP) }).operation('op', (p: { q: string }) => {
+      throw new OperationError('6001', `no such item: ${p.q}`);
+    });
+    const srv = await listen(toNodeHandler(gw));
+    try {
+      const client = createClient({ profile: mgs(MGS_APP), transport: fetchTransport({ baseUrl: srv.url }), store: memoryStore() });
+      const e = await failure(client.call('op', { q: '你'.repeat(2000) }));
+      expect([e.code, e.gatewayCode]).toEqual(['GATEWAY', 6001]);
+      expect(e.details?.tips).toBe(`no such item: ${'你'.repeat(186)}`);
+    } finally {
+      await srv.close();
+    }
+    // A surrogate pair is never cut in half at the 200th unit.
+    const emoji = createGateway({ profile: mgsGateway(MGS_APP) }).operation('op', () => {
+      throw new OperationError('6001', 'x' + '😀'.repeat(150));
+    });
+    const seen: WireResponse[] = [];
+    await failure(createClient({ profile: mgs(MGS_APP), transport: inProcess(emoji, seen), store: memoryStore() }).call('op', {}));
+    expect(decodeURIComponent(seen[0].headers.tips)).toBe('x' + '😀'.repeat(99));
+  });
+
+  it('a signed param named __proto__ reaches the operation as its own key (sorted-sign, app-secret), not dropped; Object.prototype untouched', async () => {
+    const params = JSON.parse('{"__proto__":"x","a":"1"}');
+    const seen: Record<string, string>[] = [];
+    const record = (p: Record<string, string>) => (seen.push(p), 'ok');
+    const g1 = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY } }) }).operation('/k', record);
+    await createClient({ profile: sortedSign({ appId: '1', appKey: KEY }), transport: inProcess(g1), store: memoryStore() }).call('/k', params);
+    const g2 = createGateway({ profile: appSecretGateway({ publicSecret: PUBLIC }) }).operation('/k', record);
+    await createClient({ profile: appSecret({ publicSecret: PUBLIC }), transport: inProcess(g2), store: memoryStore() }).call('/k', params);
+    for (const p of seen) {
+      expect(Object.hasOwn(p, '__proto__') && p['__proto__' as never]).toBe('x');
+      expect(Object.getPrototypeOf(p)).toBe(Object.prototype);
+    }
+    expect(seen).toHaveLength(2);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('a result JSON cannot write (a BigInt) is the dialect\'s business error after the operation ran, not a plain 500: sorted-sign and app-secret INTERNAL, mgs 4002', async () => {
+    const bigint = () => ({ n: 10n });
+    const g1 = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY } }) }).operation('/x', bigint);
+    const e1 = await failure(createClient({ profile: sortedSign({ appId: '1', appKey: KEY }), transport: inProcess(g1), store: memoryStore() }).call('/x', {}));
+    expect([e1.code, e1.gatewayCode, e1.message, g1.stats().executions]).toEqual(['GATEWAY', 'INTERNAL', 'the result could not be serialized', 1]);
+    const g2 = createGateway({ profile: appSecretGateway({ publicSecret: PUBLIC }) }).operation('/x', bigint);
+    const e2 = await failure(createClient({ profile: appSecret({ publicSecret: PUBLIC }), transport: inProcess(g2), store: memoryStore() }).call('/x', {}));
+    expect([e2.code, e2.gatewayCode, e2.message, g2.stats().executions]).toEqual(['GATEWAY', 'INTERNAL', 'the result could not be serialized', 1]);
+    const g3 = createGateway({ profile: mgsGateway(MGS_APP) }).operation('x', bigint);
+    const e3 = await failure(createClient({ profile: mgs(MGS_APP), transport: inProcess(g3), store: memoryStore() }).call('x', {}));
+    expect([e3.code, e3.gatewayCode, g3.stats().executions]).toEqual(['GATEWAY', 4002, 1]);
+  });
+
+  it('modern: an authenticated call whose params are nested past what JSON.stringify can write is 400 BAD_REQUEST, not a 500 reported as an internal error', async () => {
+    const internal: unknown[] = [];
+    const key = await signingKey();
+    const gateway = createGateway({ profile: modernGw({ signingKeys: { k1: key.pem } }), onInternalError: (e) => internal.push(e) }).operation('/echo', (p) => p);
+    const send = inProcess(gateway).send;
+    const cred = (await modern({ serverKeys: { k1: key.jwk } }).issue!({ now: Date.now, random: randomBytes, parseJson: JSON.parse, send: (r) => send(r, {}) })).value;
+    const plaintext = new TextEncoder().encode('{"id":"a","params":' + '['.repeat(20000) + ']'.repeat(20000) + '}');
+    const ts = String(Date.now());
+    const nonce = toBase64Url(randomBytes(16));
+    const iv = randomBytes(12);
+    const body = toBase64Url(iv) + toBase64Url(await gcmEncrypt(cred.reqKey, plaintext, requestAad(cred.appId, '/echo', ts, nonce), iv));
+    const res = await send({ path: '/echo', method: 'POST', headers: { 'content-type': 'text/plain', 'x-app-id': cred.appId, 'x-op': '/echo', 'x-ts': ts, 'x-nonce': nonce }, body, operationType: '/echo' }, {});
+    expect([res.status, JSON.parse(res.body).error]).toEqual([400, 'BAD_REQUEST']);
+    expect(internal).toEqual([]);
+  });
+
+  it('stats().rejections counts a code named like an Object.prototype member (constructor, toString) as a number', async () => {
+    let code = 'constructor';
+    const g = createGateway({ profile: { name: 'p', handle: async (_r, core) => (core.reject(code), new Response('')) } });
+    await g.handle(new Request('http://x/'));
+    code = 'toString';
+    await g.handle(new Request('http://x/'));
+    await g.handle(new Request('http://x/'));
+    expect(g.stats().rejections).toEqual({ constructor: 1, toString: 2 });
+  });
+
+  it('number options that are NaN or Infinity are refused at construction naming the option (modern windowMs NaN turned replay protection off)', () => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4=\n-----END PRIVATE KEY-----';
+    for (const name of ['windowMs', 'credentialTtlMs', 'maxNonces', 'maxCredentials', 'issuesPerMinute', 'callsPerMinute', 'maxRequestIds', 'maxStoredBytes'])
+      for (const bad of [NaN, Infinity, 0, -1, '5' as unknown as number])
+        expect(() => modernGw({ signingKeys: { k1: pem }, [name]: bad }), `${name}: ${String(bad)}`).toThrow(new TypeError(`modern gateway: ${name} must be a positive number`));
+    expect(() => sortedSignGateway({ apps: { '1': KEY }, windowMs: Infinity })).toThrow('sortedSign gateway: windowMs must be a positive number');
+    expect(() => sortedSignGateway({ apps: { '1': KEY }, maxSafeCodes: NaN })).toThrow('sortedSign gateway: maxSafeCodes must be a positive number');
+    expect(() => mgsGateway({ ...MGS_APP, windowMs: NaN })).toThrow('mgs gateway: windowMs must be a positive number');
+    expect(() => appSecretGateway({ publicSecret: PUBLIC, credentialTtlMs: Infinity })).toThrow('appSecret gateway: credentialTtlMs must be a positive number');
+  });
+
+  it('modern: signingKeys written the wrong way round ({ [pem]: kid }) is refused without the private key in the message', async () => {
+    const key = await signingKey();
+    let message = '';
+    try {
+      modernGw({ signingKeys: { [key.pem]: 'k1' } });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toBe('modern gateway: signingKeys has a key (number 1) whose kid is not 1–64 characters of A-Z a-z 0-9 . _ -');
+  });
+
+  it('modern: with several signing keys activeKid must be named (integer-like kids are listed in numeric order, not as written)', async () => {
+    const [a, b] = [await signingKey(), await signingKey()];
+    expect(() => modernGw({ signingKeys: { '2': b.pem, '1': a.pem } })).toThrow('modern gateway: activeKid is required with more than one signing key');
+    const gateway = createGateway({ profile: modernGw({ signingKeys: { '2': b.pem, '1': a.pem }, activeKid: '2' }) }).operation('/echo', (p) => p);
+    const client = createClient({ profile: modern({ serverKeys: { '2': b.jwk } }), transport: inProcess(gateway), store: memoryStore() });
+    await expect(client.call('/echo', { a: '1' })).resolves.toEqual({ a: '1' });
+  });
+
+  it('keygen-rsa whose public key file exists: exit 1 and the private key it had written is taken back', async () => {
+    const files = new Map<string, unknown>([['pub.pem', 'OLD']]);
+    const err: string[] = [];
+    const io: CliIo = {
+      readFile: async () => new Uint8Array(),
+      stdout() {},
+      stderr: (t) => void err.push(t),
+      writeFile: async (p, d, o) => {
+        if (o?.exclusive && files.has(p)) throw new Error(`EEXIST: ${p}`);
+        files.set(p, d);
+      },
+      removeFile: async (p) => void files.delete(p),
+    };
+    expect(await runCli(['keygen-rsa', '-o', 'priv.pem', '--pub', 'pub.pem'], io)).toBe(1);
+    expect([...files.keys()]).toEqual(['pub.pem']);
+    expect(files.get('pub.pem')).toBe('OLD');
+    expect(err.join('')).toContain('EEXIST: pub.pem');
   });
 });
