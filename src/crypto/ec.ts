@@ -106,12 +106,15 @@ export function ecPublicKeyRaw(input: EcPublicKeyInput): Uint8Array {
   let raw: Uint8Array;
   if (typeof input === 'object' && input !== null) {
     if (input.kty !== 'EC' || input.crv !== 'P-256' || !input.x || !input.y) throw new TypeError('JWK must be an EC P-256 public key');
+    // A pin that carries the gateway's private half would ship it in every page: refused, not ignored.
+    if (input.d !== undefined) throw new TypeError('JWK holds a private key (d); pin the public key only and keep the private key on the gateway');
     // Each coordinate exactly 32 bytes (RFC 7518 §6.2.1): a 31/33 split of the same 64 bytes is another key's text.
     const x = fromBase64UrlStrict(input.x);
     const y = fromBase64UrlStrict(input.y);
     if (x.length !== 32 || y.length !== 32) throw new TypeError('JWK x and y must be 32 bytes each');
     raw = concatBytes(new Uint8Array([4]), x, y);
   } else if (typeof input === 'string') {
+    if (input.includes('PRIVATE KEY-----')) throw new TypeError('this PEM is a private key; pin the public key only and keep the private key on the gateway');
     const b64 = input.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '').replace(/\s+/g, '');
     const der = fromBase64(b64);
     if (der.length !== 91 || !SPKI_P256_PREFIX.every((v, i) => der[i] === v)) throw new TypeError('SPKI must be a P-256 public key');

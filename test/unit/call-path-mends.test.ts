@@ -305,3 +305,22 @@ describe('sorted-sign with a lossless parseJson (PROTOCOLS "Numbers in responses
     expect((await failure(stranger.call('/big', {}))).code).toBe('KEY_NOT_SET');
   });
 });
+
+describe('modern serverKeys', () => {
+  it("a pin holding the gateway's private key (a JWK with d, or a PRIVATE KEY PEM) is refused as BAD_CONFIG naming the kid, the key not repeated", async () => {
+    const { pem, serverKeys } = await modernGateway();
+    const d = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
+    for (const pin of [{ ...serverKeys.k1, d }, pem]) {
+      let err: RpcError | undefined;
+      try {
+        modern({ serverKeys: { k1: pin } });
+      } catch (e) {
+        err = e as RpcError;
+      }
+      expect([err?.code, err?.details]).toEqual(['BAD_CONFIG', { option: 'serverKeys.k1' }]);
+      expect(err?.message).toMatch(/private key.*pin the public key only/);
+      expect(err?.message).not.toContain(d);
+      expect(err?.message).not.toContain(pem.split('\n')[1]);
+    }
+  });
+});
