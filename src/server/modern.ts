@@ -321,7 +321,8 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       if (request.method === 'POST' && request.pathname === issuePath) return issue(request, core);
       throw new GatewayReject(request.pathname === issuePath ? 405 : 400, 'BAD_REQUEST');
     }
-    if (request.method !== 'POST') throw new GatewayReject(400, 'BAD_REQUEST');
+    // §4 step 1: an unknown x-op is 404 whatever the method.
+    if (request.method !== 'POST') throw new GatewayReject(core.hasOperation(op) ? 400 : 404, core.hasOperation(op) ? 'BAD_REQUEST' : 'NOT_FOUND');
     return call(request, op, core);
   }
 

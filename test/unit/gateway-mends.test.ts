@@ -494,3 +494,13 @@ describe('gateway mends from the fourth review', () => {
     expect(err.join('')).toContain('EEXIST: pub.pem');
   });
 });
+
+describe('modern: check order (PROTOCOLS §4 step 1)', () => {
+  it('an unknown x-op is 404 NOT_FOUND whatever the method; a known one sent with GET is 400', async () => {
+    const { gateway } = await modernGateway();
+    const get = (op: string) => gateway.handle(new Request('http://gw.test' + op, { method: 'GET', headers: { 'x-op': op } }));
+    const unknown = await get('/nope');
+    const known = await get('/echo');
+    expect([unknown.status, (await unknown.json()).error, known.status, (await known.json()).error]).toEqual([404, 'NOT_FOUND', 400, 'BAD_REQUEST']);
+  });
+});
