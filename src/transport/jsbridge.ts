@@ -210,6 +210,8 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
           hint: "This profile sends its data in the query string (e.g. sortedSign's method: 'GET'): use method: 'POST', or fetchTransport.",
         });
       const bridge = await waitForBridge(readyTimeoutMs, signal);
+      // Aborted while the wait's answer was on its way: its listener was already gone.
+      if (signal?.aborted) throw abortReason(signal)!;
       if ((bridge as unknown as Record<string, unknown>)[SHIM_MARK])
         throw new RpcError('BAD_CONFIG', 'jsBridgeTransport would call the SDK shim, which calls the client again', {
           details: { option: 'transport' },

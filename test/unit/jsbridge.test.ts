@@ -225,6 +225,20 @@ describe('jsBridgeTransport: waiting for the bridge', () => {
     expect(fake.calls).toHaveLength(1);
   });
 
+  it('aborted in the same task as AlipayJSBridgeReady fires: ABORTED, and the rpc JSAPI is never called', async () => {
+    const sealed = await sealedMgs();
+    const ac = new AbortController();
+    const sending = jsBridgeTransport({ readyTimeoutMs: 2000 }).send(sealed.wire, { signal: ac.signal, timeoutMs: 2000 });
+    await new Promise((r) => setTimeout(r, 30));
+    const fake = fakeContainer({ late: true });
+    win.AlipayJSBridge = fake.bridge;
+    document.dispatchEvent(new Event('AlipayJSBridgeReady'));
+    ac.abort(); // before the transport's code after the wait has run
+    const err = await sending.catch((e) => e);
+    expect([err instanceof RpcError, err.code]).toEqual([true, 'ABORTED']);
+    expect(fake.calls).toEqual([]);
+  });
+
   it('never appearing -> a typed NETWORK error after the bounded wait, with a hint about the container and the shim', async () => {
     const sealed = await sealedMgs();
     const err = await jsBridgeTransport({ readyTimeoutMs: 60 }).send(sealed.wire, {}).catch((e) => e);
