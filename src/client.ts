@@ -48,8 +48,12 @@ export interface Client {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_CLOCK_CORRECTION_MS = 86_400_000;
 
+/** Every option createClient reads: another name is a typo (`timeout`, `stroe`) that would be ignored without a word. */
+const CLIENT_OPTIONS = new Set(['profile', 'transport', 'store', 'credentials', 'clock', 'random', 'onError', 'parseJson', 'timeoutMs', 'maxClockCorrectionMs', 'storeKey']);
+
 function validate(o: ClientOptions): void {
   if (!o || typeof o !== 'object') throw badConfig('options', 'createClient needs an options object');
+  for (const name of Object.keys(o)) if (!CLIENT_OPTIONS.has(name)) throw badConfig(name, `is not an option of createClient (they are ${[...CLIENT_OPTIONS].join(', ')})`);
   const p = o.profile as Partial<Profile> | undefined;
   if (!p || typeof p.seal !== 'function' || typeof p.open !== 'function') throw badConfig('profile', 'must be a profile such as modern({ serverKeys }) or appSecret({ publicSecret })');
   if (p.credentials !== 'issued' && p.credentials !== 'static') throw badConfig('profile', "credentials must be 'issued' or 'static'");

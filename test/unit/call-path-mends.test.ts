@@ -5,7 +5,7 @@
  * shim), the shim's error codes and options, lossless numbers in sorted-sign answers.
  */
 import { describe, expect, it } from 'vitest';
-import { createClient, fetchTransport, installRpcShim, memoryStore, modern, RpcError, type Profile, type Transport, type WireRequest } from '../../src/index.js';
+import { createClient, fetchTransport, indexedDbStore, installRpcShim, memoryStore, modern, RpcError, type Profile, type Transport, type WireRequest } from '../../src/index.js';
 import { mgs } from '../../src/profiles/mgs.js';
 import { sortedSign } from '../../src/profiles/sorted-sign.js';
 import { createGateway } from '../../src/server/gateway.js';
@@ -322,5 +322,43 @@ describe('modern serverKeys', () => {
       expect(err?.message).not.toContain(d);
       expect(err?.message).not.toContain(pem.split('\n')[1]);
     }
+  });
+});
+
+describe('config mistakes fail at creation, naming the option', () => {
+  const transport: Transport = { async send() { return { status: 200, headers: {}, body: '{}' }; } };
+
+  it('createClient with an option it does not read (a typo such as timeout for timeoutMs) is BAD_CONFIG naming it, not ignored', () => {
+    for (const typo of ['timeout', 'stroe', 'maxClockCorrection']) {
+      let err: RpcError | undefined;
+      try {
+        createClient({ profile: jsonProfile, transport, store: memoryStore(), [typo]: 1000 } as never);
+      } catch (e) {
+        err = e as RpcError;
+      }
+      expect([err?.code, err?.details]).toEqual(['BAD_CONFIG', { option: typo }]);
+      expect(err?.message).toContain('timeoutMs');
+    }
+  });
+
+  it('indexedDbStore: openTimeoutMs NaN, 0 or past the timer range, an empty dbName or storeName, or options that are no object: BAD_CONFIG naming it', () => {
+    const cases: [unknown, string][] = [
+      [{ openTimeoutMs: NaN }, 'openTimeoutMs'],
+      [{ openTimeoutMs: 0 }, 'openTimeoutMs'],
+      [{ openTimeoutMs: 2 ** 31 }, 'openTimeoutMs'],
+      [{ dbName: '' }, 'dbName'],
+      [{ storeName: 7 }, 'storeName'],
+      [null, 'indexedDbStore'],
+    ];
+    for (const [options, option] of cases) {
+      let err: RpcError | undefined;
+      try {
+        indexedDbStore(options as never);
+      } catch (e) {
+        err = e as RpcError;
+      }
+      expect([err?.code, err?.details], JSON.stringify(options)).toEqual(['BAD_CONFIG', { option }]);
+    }
+    expect(indexedDbStore({ openTimeoutMs: 1, dbName: 'x', storeName: 'y' }).kind).toBe('indexeddb');
   });
 });
