@@ -9,7 +9,7 @@
  * `maxInFlight`) and the answer written as is. Same answers as `gateway.handle(Request)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
 import { utf8Decode } from '../codec/utf8.js';
 import { GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
 
@@ -26,6 +26,57 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
 /** Methods `Request` cannot carry; answered 405 here rather than thrown. */
 const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
+/**
+ * The request body as a web stream. Not `Readable.toWeb`: cancelling that destroys the request
+ * and with it the socket, so a gateway that stops reading (413, 408) had its answer lost to a
+ * reset whenever the destroy came before the write. Cancelling this one only stops reading;
+ * `write` then closes the connection after the answer.
+ */
+function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let open = true;
+  const stop = () => {
+    open = false;
+    req.pause();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        // Already read by earlier middleware: an empty body (a destroyed one is broken).
+        if (req.readableEnded || req.destroyed) {
+          open = false;
+          if (req.readableEnded) controller.close();
+          else controller.error(new Error('the request was aborted'));
+          return;
+        }
+        req.on('data', (chunk: Buffer) => {
+          if (!open) return;
+          controller.enqueue(chunk);
+          // Backpressure: Node stops reading the socket until the gateway asks for more.
+          if ((controller.desiredSize ?? 1) <= 0) req.pause();
+        });
+        req.on('end', () => {
+          if (open) controller.close();
+          open = false;
+        });
+        const broken = (e?: unknown) => {
+          if (open) controller.error(e ?? new Error('the request was aborted'));
+          open = false;
+        };
+        req.on('error', broken);
+        // The client went away before its body ended.
+        req.on('close', () => {
+          if (!req.complete) broken();
+        });
+      },
+      pull() {
+        req.resume();
+      },
+      cancel: stop,
+    },
+    { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
+  );
+}
+
 /** Write a web Response to node's ServerResponse. */
 async function write(res: ServerResponse, response: Response, req: IncomingMessage): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
@@ -39,8 +90,36 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
   if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
   // A body read in part and then left (too large, too slow): the connection ends after this
   // answer, as on the wire-level path, rather than reading the rest of it into nothing.
-  if (req.readableDidRead && !req.complete) res.setHeader('connection', 'close');
+  if (req.readableDidRead && !req.complete) {
+    res.setHeader('connection', 'close');
+    lingerBeforeClose(req.socket);
+  }
   res.end(body);
+}
+
+/** How long a refused body is still read, and dropped, after the answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * nginx's lingering close. The answer to a body left part-read (413, 408) goes out while the
+ * client is still sending it; closing at once sends a reset when its next bytes arrive, and a
+ * reset can reach the client before it has read the answer (the upload then fails as a network
+ * error, EPIPE, not as the 413 it got). So the connection is half-closed after the answer and
+ * what still comes is read into nothing until the client ends or LINGER_MS passes.
+ */
+function lingerBeforeClose(socket: Socket | null | undefined): void {
+  if (!socket || typeof socket.destroySoon !== 'function') return;
+  // node:http closes a `connection: close` response's socket with destroySoon once it is written.
+  socket.destroySoon = function (this: Socket) {
+    const close = () => {
+      clearTimeout(timer);
+      this.destroy();
+    };
+    const timer = setTimeout(close, LINGER_MS);
+    this.once('end', close);
+    this.end();
+    this.resume();
+  };
 }
 
 function cut(res: ServerResponse): void {
@@ -66,7 +145,10 @@ function writeAnswer(res: ServerResponse, answer: GatewayAnswer, close: boolean)
     const headers = answer.headers;
     // Every answer carries a Date: node:http adds its own (cached per second) unless sendDate was turned off.
     if (headers.date === undefined && !res.sendDate) headers.date = new Date().toUTCString();
-    if (close) headers.connection = 'close';
+    if (close) {
+      headers.connection = 'close';
+      lingerBeforeClose(res.socket);
+    }
     // As `write` does with a web Response: headers set, then end(body), so node frames the
     // body exactly as before (Content-Length from the body; none for HEAD).
     res.statusCode = answer.status;
@@ -212,7 +294,7 @@ class NodeRequest implements GatewayRequest {
     this.read = true;
     const req = this.req;
     if (req.destroyed || req.readableAborted) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
-    // Already read by earlier middleware: an empty body, as Readable.toWeb gives on the Request path.
+    // Already read by earlier middleware: an empty body, as requestBody gives on the Request path.
     if (req.readableEnded) return Promise.resolve('');
     return new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -312,7 +394,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       request = new Request(originFor(req.headers.host) + path, {
         method,
         headers,
-        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+        body: hasBody ? requestBody(req) : undefined,
         // @ts-expect-error Node's fetch needs duplex for a streamed body
         duplex: 'half',
       });

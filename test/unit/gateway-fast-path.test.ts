@@ -7,6 +7,7 @@
  * and that a gateway or profile whose `handle` was replaced is served through that handle.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../src/codec/hex.js';
@@ -430,6 +431,47 @@ describe('toNodeHandler fast path', () => {
     expect(sent).toBeLessThan(1024 * 1024);
   });
 
+  it.each(['wire-level', 'web Request'] as const)('after a 413 to a body still being sent, the connection is read on (lingering close): the client reads the answer and its further writes meet no reset until it ends (%s path)', async (path) => {
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), maxBodyBytes: 4096 }).operation('/echo', (p) => p);
+    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
+    // Half-open allowed, as a browser uploading is: the server's FIN after its answer does not end this side's sending.
+    const sock = connect({ port: Number(new URL(srv.url).port), host: '127.0.0.1', allowHalfOpen: true });
+    try {
+      const errors: string[] = [];
+      sock.on('error', (e) => errors.push(e.message));
+      let text = '';
+      const answered = new Promise<void>((resolve, reject) => {
+        sock.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+          if (/\r\n\r\n\{.*\}$/s.test(text)) resolve();
+        });
+        setTimeout(() => reject(new Error(`no answer: ${text}`)), 5000).unref();
+      });
+      // Chunked, so nothing is refused before the body is read.
+      sock.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
+      sock.write(chunk(8192));
+      await answered;
+      expect(text).toMatch(/^HTTP\/1\.1 413 /);
+      expect(text.toLowerCase()).toContain('connection: close');
+      // The upload goes on after the answer, as a browser's would: without lingering, these bytes
+      // meet a closed socket and the reset fails this side's writes.
+      for (let i = 0; i < 8; i++) {
+        sock.write(chunk(16 * 1024));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(errors).toEqual([]);
+      expect(sock.destroyed).toBe(false);
+      const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      sock.end('0\r\n\r\n');
+      await closed; // the server closes once the client is done (well before its 2 s bound)
+      expect(errors).toEqual([]);
+    } finally {
+      sock.destroy();
+      await srv.close();
+    }
+  });
+
   it.each(['wire-level', 'web Request'] as const)('answers 408 BODY_TIMEOUT to a body that stalls past bodyTimeoutMs (delivered, then the connection closes) (%s path)', async (path) => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), bodyTimeoutMs: 150 }).operation('/echo', (p) => p);
     const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
@@ -473,10 +515,10 @@ describe('toNodeHandler fast path', () => {
     for (const [i, a] of answers.entries()) if (a.status === 200) expect(await profile.open(asWire(a), sealed[i], undefined, ctx)).toEqual({ i: String(i) });
   });
 
-  it('a client that goes away mid-body: nothing thrown, nothing run, and the next request is answered', async () => {
+  it.each(['wire-level', 'web Request'] as const)('a client that goes away mid-body: nothing thrown, nothing run, and the next request is answered (%s path)', async (path) => {
     let runs = 0;
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }) }).operation('/echo', (p) => (runs++, p));
-    const srv = await serve(toNodeHandler(gateway));
+    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
     const u = new URL(srv.url);
     const uncaught: unknown[] = [];
     const onUncaught = (e: unknown) => uncaught.push(e);
@@ -498,6 +540,18 @@ describe('toNodeHandler fast path', () => {
     }
     expect(uncaught).toEqual([]);
     expect(runs).toBe(0);
+  });
+
+  it.each(['wire-level', 'web Request'] as const)('a body already read to its end by earlier middleware is an empty body, answered at once (%s path)', async (path) => {
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), bodyTimeoutMs: 5000 }).operation('/echo', (p) => p);
+    const handler = path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r));
+    const srv = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => handler(req, res));
+    });
+    const res = await send(srv.url, { method: 'POST', path: '/echo', headers: [['content-type', 'application/json']], body: '{"appId":"1","params":"00"}' });
+    // Read as empty: sorted-sign's plain "cannot read the request", not a 408 after bodyTimeoutMs.
+    expect([res.status, JSON.parse(res.body.toString()).code]).toEqual([200, 1001]);
   });
 
   it('operations get ctx.headers as web Headers, with the socket address as x-sealed-rpc-peer (a client-sent copy dropped)', async () => {
