@@ -363,7 +363,9 @@ export function positive(option: string, value: number | undefined, fallback: nu
 export function createGateway(options: GatewayOptions): Gateway {
   if (!options || typeof options.profile?.handle !== 'function') throw new TypeError('createGateway: `profile` must be a gateway profile, e.g. modern({ signingKeys })');
   const ops = new Map<string, OperationHandler>();
-  const now = options.now ?? Date.now;
+  const given = options.now;
+  // Whole milliseconds: every time on the wire is decimal digits (`performance.now()` arithmetic is not).
+  const now = given ? () => Math.floor(given()) : Date.now;
   const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 1024 * 1024);
   const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 30_000);
   const bodyTimeoutMs = positive('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);

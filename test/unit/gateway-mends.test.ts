@@ -504,3 +504,15 @@ describe('modern: check order (PROTOCOLS §4 step 1)', () => {
     expect([unknown.status, (await unknown.json()).error, known.status, (await known.json()).error]).toEqual([404, 'NOT_FOUND', 400, 'BAD_REQUEST']);
   });
 });
+
+describe('gateway clock', () => {
+  it('a now() with a fraction (performance.timeOrigin + performance.now()) still gives whole-millisecond times: modern issues and calls work', async () => {
+    const { gateway, serverKeys } = await modernGateway({ now: () => Date.now() + 0.625 });
+    const sent: WireResponse[] = [];
+    const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway, sent), store: memoryStore() });
+    await expect(client.call('/echo', { a: '1' })).resolves.toEqual({ a: '1' });
+    const issued = JSON.parse(sent[0].body) as { serverTime: string; expiresAt: string };
+    expect(issued.serverTime).toMatch(/^[0-9]{1,16}$/);
+    expect(issued.expiresAt).toMatch(/^[0-9]{1,16}$/);
+  });
+});
