@@ -12,20 +12,8 @@ import { createGateway } from '../../src/server/gateway.js';
 import { mgs as mgsGateway } from '../../src/server/mgs.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
 import { inProcess } from '../helpers/in-process.js';
+import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
 import { deferred, failure, modernGateway } from '../helpers/servers.js';
-
-/** A static dialect that sends params as JSON and reads the answer as JSON. */
-const jsonProfile: Profile = {
-  name: 'test',
-  credentials: 'static',
-  storeKey: 'test',
-  async seal(c) {
-    return { wire: { path: '/x', method: 'POST', headers: {}, body: JSON.stringify(c.params), operationType: c.operationType }, state: undefined };
-  },
-  async open(res) {
-    return JSON.parse(res.body);
-  },
-};
 
 /** Let timers and callbacks queued by a finished call run (bounded: a few turns). */
 const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +27,7 @@ describe('aborted calls', () => {
     try {
       let issues = 0;
       let sends = 0;
-      const issued: Profile = { ...jsonProfile, credentials: 'issued', storeKey: 'aborted', issue: async () => ({ value: 'c' + ++issues }) };
+      const issued: Profile = { ...staticProfile, credentials: 'issued', storeKey: 'aborted', issue: async () => ({ value: 'c' + ++issues }) };
       const transport: Transport = {
         async send(_r, { signal }) {
           sends++;
@@ -63,7 +51,7 @@ describe('aborted calls', () => {
     const gate = deferred();
     const reading = deferred();
     const profile: Profile = {
-      ...jsonProfile,
+      ...staticProfile,
       async open(res) {
         if (res.body === 'skew') {
           reading.resolve();
@@ -98,7 +86,7 @@ describe('aborted calls', () => {
     const reading = deferred();
     let issues = 0;
     const profile: Profile = {
-      ...jsonProfile,
+      ...staticProfile,
       credentials: 'issued',
       storeKey: 'expired-abort',
       issue: async () => ({ value: 'c' + ++issues }),
@@ -131,15 +119,7 @@ describe('issuance', () => {
       if (url.endsWith('/issue') && ++issueRequests === 1) return new Promise(() => {}); // never answers, ignores the signal
       return Promise.resolve(new Response(String(init.body ?? '{}')));
     }) as unknown as typeof fetch;
-    const issued: Profile = {
-      ...jsonProfile,
-      credentials: 'issued',
-      storeKey: 'hung-issue',
-      async issue(ctx) {
-        await ctx.send({ path: '/issue', method: 'POST', headers: {}, body: '{}', operationType: 'issue' });
-        return { value: 'c' };
-      },
-    };
+    const issued = issuedProfile('hung-issue');
     const client = createClient({ profile: issued, transport: fetchTransport({ baseUrl: 'https://gw.test', fetch: adapter }), store: memoryStore(), timeoutMs: 50 });
     expect((await failure(client.call('/x', { a: '1' }))).code).toBe('TIMEOUT');
     await settle(60);
@@ -150,17 +130,11 @@ describe('issuance', () => {
   it('the clock offset from an issuance is serverTime minus the instant its answer arrived, not minus the end of the verification after it', async () => {
     const local = { now: 1_700_000_000_000 };
     const serverTime = local.now + 7_000;
-    const issued: Profile = {
-      ...jsonProfile,
-      credentials: 'issued',
-      storeKey: 'issuance-clock',
-      async issue(ctx) {
-        await ctx.send({ path: '/issue', method: 'POST', headers: {}, body: '{}', operationType: 'issue' });
-        local.now += 5_000; // a slow signature check and key derivation (the pure-JS path on an old phone)
-        return { value: 'c', serverTime };
-      },
-    };
-    const client = createClient({ profile: issued, transport: { async send(r) { return { status: 200, headers: {}, body: r.body ?? '{}' }; } }, store: memoryStore(), clock: { now: () => local.now } });
+    const issued = issuedProfile('issuance-clock', () => {
+      local.now += 5_000; // a slow signature check and key derivation (the pure-JS path on an old phone), after the answer arrived
+      return { value: 'c', serverTime };
+    });
+    const client = createClient({ profile: issued, transport: echo, store: memoryStore(), clock: { now: () => local.now } });
     await client.call('/x', {});
     expect(client.clockOffset).toBe(7_000);
   });
@@ -183,8 +157,8 @@ describe('storage-fallback names the store', () => {
   it('a custom store without `kind` that fails is reported as "custom", not as IndexedDB', async () => {
     const broken = { get: async () => { throw new DOMException('x', 'QuotaExceededError'); }, set: async () => {}, delete: async () => {} };
     const client = createClient({
-      profile: { ...jsonProfile, credentials: 'issued', storeKey: 'no-kind', issue: async () => ({ value: 'c' }) },
-      transport: { async send(r) { return { status: 200, headers: {}, body: r.body ?? '{}' }; } },
+      profile: { ...staticProfile, credentials: 'issued', storeKey: 'no-kind', issue: async () => ({ value: 'c' }) },
+      transport: echo,
       store: broken as never,
     });
     const seen: { store: string }[] = [];
@@ -208,7 +182,7 @@ describe('mgs: params as text (PROTOCOLS §3: the _requestBody string is sent as
 
   it('a dialect without text params still refuses a string: BAD_REQUEST "params must be an object", nothing sent', async () => {
     let sends = 0;
-    const client = createClient({ profile: jsonProfile, transport: { async send() { sends++; return { status: 200, headers: {}, body: '{}' }; } }, store: memoryStore() });
+    const client = createClient({ profile: staticProfile, transport: { async send() { sends++; return { status: 200, headers: {}, body: '{}' }; } }, store: memoryStore() });
     const err = await failure(client.call('/x', '{"a":1}' as never));
     expect([err.code, err.message]).toEqual(['BAD_REQUEST', 'params must be an object']);
     expect(sends).toBe(0);
@@ -263,19 +237,11 @@ describe('installRpcShim', () => {
 
   it('a document without dispatchEvent or a target that is not an object: BAD_CONFIG naming the option, and no AlipayJSBridge left installed', () => {
     const target: Record<string, any> = {};
-    const caught = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e as RpcError;
-      }
-      throw new Error('expected a throw');
-    };
-    const byDocument = caught(() => installRpcShim({ call: async () => 1 }, { target, document: {} as never }));
-    expect([byDocument instanceof RpcError, byDocument.code, byDocument.details]).toEqual([true, 'BAD_CONFIG', { option: 'document' }]);
+    const byDocument = thrown(() => installRpcShim({ call: async () => 1 }, { target, document: {} as never }));
+    expect([byDocument instanceof RpcError, byDocument?.code, byDocument?.details]).toEqual([true, 'BAD_CONFIG', { option: 'document' }]);
     expect(target.AlipayJSBridge).toBeUndefined();
-    const byTarget = caught(() => installRpcShim({ call: async () => 1 }, { target: 5 as never }));
-    expect([byTarget.code, byTarget.details]).toEqual(['BAD_CONFIG', { option: 'target' }]);
+    const byTarget = thrown(() => installRpcShim({ call: async () => 1 }, { target: 5 as never }));
+    expect([byTarget?.code, byTarget?.details]).toEqual(['BAD_CONFIG', { option: 'target' }]);
   });
 });
 
@@ -311,12 +277,7 @@ describe('modern serverKeys', () => {
     const { pem, serverKeys } = await modernGateway();
     const d = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
     for (const pin of [{ ...serverKeys.k1, d }, pem]) {
-      let err: RpcError | undefined;
-      try {
-        modern({ serverKeys: { k1: pin } });
-      } catch (e) {
-        err = e as RpcError;
-      }
+      const err = thrown(() => modern({ serverKeys: { k1: pin } }));
       expect([err?.code, err?.details]).toEqual(['BAD_CONFIG', { option: 'serverKeys.k1' }]);
       expect(err?.message).toMatch(/private key.*pin the public key only/);
       expect(err?.message).not.toContain(d);
@@ -326,16 +287,10 @@ describe('modern serverKeys', () => {
 });
 
 describe('config mistakes fail at creation, naming the option', () => {
-  const transport: Transport = { async send() { return { status: 200, headers: {}, body: '{}' }; } };
 
   it('createClient with an option it does not read (a typo such as timeout for timeoutMs) is BAD_CONFIG naming it, not ignored', () => {
     for (const typo of ['timeout', 'stroe', 'maxClockCorrection']) {
-      let err: RpcError | undefined;
-      try {
-        createClient({ profile: jsonProfile, transport, store: memoryStore(), [typo]: 1000 } as never);
-      } catch (e) {
-        err = e as RpcError;
-      }
+      const err = thrown(() => createClient({ profile: staticProfile, transport: echo, store: memoryStore(), [typo]: 1000 } as never));
       expect([err?.code, err?.details]).toEqual(['BAD_CONFIG', { option: typo }]);
       expect(err?.message).toContain('timeoutMs');
     }
@@ -351,12 +306,7 @@ describe('config mistakes fail at creation, naming the option', () => {
       [null, 'indexedDbStore'],
     ];
     for (const [options, option] of cases) {
-      let err: RpcError | undefined;
-      try {
-        indexedDbStore(options as never);
-      } catch (e) {
-        err = e as RpcError;
-      }
+      const err = thrown(() => indexedDbStore(options as never));
       expect([err?.code, err?.details], JSON.stringify(options)).toEqual(['BAD_CONFIG', { option }]);
     }
     expect(indexedDbStore({ openTimeoutMs: 1, dbName: 'x', storeName: 'y' }).kind).toBe('indexeddb');

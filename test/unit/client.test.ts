@@ -1,31 +1,8 @@
 /** createClient: config errors name the option; abort, timeout and onError behave. */
 import { describe, expect, it, vi } from 'vitest';
 import { createClient, fetchTransport, memoryStore, modern, RpcError, sortedSign, type Profile, type Transport } from '../../src/index.js';
+import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
 import { failure, signingKey } from '../helpers/servers.js';
-
-const staticProfile: Profile = {
-  name: 'test',
-  credentials: 'static',
-  storeKey: 'test',
-  async seal(call) {
-    return { wire: { path: '/x', method: 'POST', headers: {}, body: JSON.stringify(call.params), operationType: call.operationType }, state: undefined };
-  },
-  async open(res) {
-    return JSON.parse(res.body);
-  },
-};
-const echo: Transport = { async send(req) { return { status: 200, headers: {}, body: req.body ?? '{}' }; } };
-
-
-/** The RpcError a synchronous call throws (undefined when it does not throw). */
-function thrown(f: () => unknown): RpcError | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e as RpcError;
-  }
-  return undefined;
-}
 
 describe('createClient config errors name the option', () => {
   const cases: [string, Record<string, unknown>, string][] = [
@@ -178,15 +155,7 @@ describe('call policy', () => {
   });
 
   it('an issuance that outlasts the client timeoutMs ends its calls with TIMEOUT (retryable), not ABORTED, even for a call with a longer timeout of its own', async () => {
-    const hangingIssue: Profile = {
-      ...staticProfile,
-      credentials: 'issued',
-      storeKey: 'issue-timeout',
-      async issue(ctx) {
-        await ctx.send({ path: '/issue', method: 'POST', headers: {}, body: '{}', operationType: 'issue' });
-        return { value: 'never' };
-      },
-    };
+    const hangingIssue = issuedProfile('issue-timeout', () => ({ value: 'never' }));
     const hang: Transport = { send: (_r, { signal }) => new Promise((_res, rej) => signal?.addEventListener('abort', () => rej(signal.reason))) };
     const client = createClient({ profile: hangingIssue, transport: hang, store: memoryStore(), timeoutMs: 60 });
     const err = await failure(client.call('/x', {}, { timeoutMs: 5_000 }));
