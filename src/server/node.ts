@@ -29,15 +29,11 @@ const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 /**
  * The request body as a web stream. Not `Readable.toWeb`: cancelling that destroys the request
  * and with it the socket, so a gateway that stops reading (413, 408) had its answer lost to a
- * reset whenever the destroy came before the write. Cancelling this one only stops reading;
- * `write` then closes the connection after the answer.
+ * reset whenever the destroy came before the write. Cancelling this one only stops passing the
+ * body on; `write` then closes the connection after the answer.
  */
 function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
   let open = true;
-  const stop = () => {
-    open = false;
-    req.pause();
-  };
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -71,7 +67,11 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
       pull() {
         req.resume();
       },
-      cancel: stop,
+      cancel() {
+        // The gateway stopped reading (413, 408): what still comes is dropped (`write` closes the
+        // connection after the answer, reading on until the body ends: lingerBeforeClose).
+        open = false;
+      },
     },
     { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
   );
@@ -92,7 +92,7 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
   // answer, as on the wire-level path, rather than reading the rest of it into nothing.
   if (req.readableDidRead && !req.complete) {
     res.setHeader('connection', 'close');
-    lingerBeforeClose(req.socket);
+    lingerBeforeClose(req);
   }
   res.end(body);
 }
@@ -100,25 +100,32 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
 /** How long a refused body is still read, and dropped, after the answer. */
 const LINGER_MS = 2_000;
 
+/** Sockets half-closed after an answer, read on only to drop the rest of a refused body. */
+const lingering = new WeakSet<Socket>();
+
 /**
  * nginx's lingering close. The answer to a body left part-read (413, 408) goes out while the
  * client is still sending it; closing at once sends a reset when its next bytes arrive, and a
  * reset can reach the client before it has read the answer (the upload then fails as a network
- * error, EPIPE, not as the 413 it got). So the connection is half-closed after the answer and
- * what still comes is read into nothing until the client ends or LINGER_MS passes.
+ * error, EPIPE, not as the 413 it got). So the connection is half-closed after the answer, and
+ * the rest of the body is read into nothing until it ends, the client ends, or LINGER_MS passes.
+ * A request sent after it on the same connection is not served (RFC 9112 §9.6).
  */
-function lingerBeforeClose(socket: Socket | null | undefined): void {
+function lingerBeforeClose(req: IncomingMessage): void {
+  const socket = req.socket;
   if (!socket || typeof socket.destroySoon !== 'function') return;
+  lingering.add(socket);
   // node:http closes a `connection: close` response's socket with destroySoon once it is written.
   socket.destroySoon = function (this: Socket) {
-    const close = () => {
-      clearTimeout(timer);
-      this.destroy();
-    };
+    const close = () => this.destroy();
+    if (req.complete) return close();
     const timer = setTimeout(close, LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    req.once('end', close);
     this.once('end', close);
     this.end();
-    this.resume();
+    req.resume();
   };
 }
 
@@ -147,7 +154,7 @@ function writeAnswer(res: ServerResponse, answer: GatewayAnswer, close: boolean)
     if (headers.date === undefined && !res.sendDate) headers.date = new Date().toUTCString();
     if (close) {
       headers.connection = 'close';
-      lingerBeforeClose(res.socket);
+      lingerBeforeClose(res.req);
     }
     // As `write` does with a web Response: headers set, then end(body), so node frames the
     // body exactly as before (Content-Length from the body; none for HEAD).
@@ -364,6 +371,11 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
+    // A request parsed from a connection that is only draining a refused body is not served.
+    if (lingering.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
     // Checked per request: a gateway whose handle was replaced goes through that handle.
     const entry = typeof gateway === 'function' ? undefined : wireEntry(gateway);
     // Nothing here may throw: a synchronous throw in a node:http request listener ends the process.

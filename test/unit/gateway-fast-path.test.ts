@@ -7,6 +7,7 @@
  * and that a gateway or profile whose `handle` was replaced is served through that handle.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -431,41 +432,64 @@ describe('toNodeHandler fast path', () => {
     expect(sent).toBeLessThan(1024 * 1024);
   });
 
-  it.each(['wire-level', 'web Request'] as const)('after a 413 to a body still being sent, the connection is read on (lingering close): the client reads the answer and its further writes meet no reset until it ends (%s path)', async (path) => {
+  /** A 413 to a chunked POST still being sent: the raw client socket (half-open allowed, as a browser's upload is), its errors, the answer's text, and the server's side. */
+  async function refusedUpload(path: 'wire-level' | 'web Request') {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), maxBodyBytes: 4096 }).operation('/echo', (p) => p);
     const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
-    // Half-open allowed, as a browser uploading is: the server's FIN after its answer does not end this side's sending.
+    const server = { closed: false };
+    srv.server.once('connection', (s) => s.once('close', () => (server.closed = true)));
     const sock = connect({ port: Number(new URL(srv.url).port), host: '127.0.0.1', allowHalfOpen: true });
-    try {
-      const errors: string[] = [];
-      sock.on('error', (e) => errors.push(e.message));
-      let text = '';
-      const answered = new Promise<void>((resolve, reject) => {
-        sock.on('data', (c: Buffer) => {
-          text += c.toString('latin1');
-          if (/\r\n\r\n\{.*\}$/s.test(text)) resolve();
-        });
-        setTimeout(() => reject(new Error(`no answer: ${text}`)), 5000).unref();
+    const errors: string[] = [];
+    sock.on('error', (e) => errors.push(e.message));
+    let text = '';
+    const answered = new Promise<void>((resolve, reject) => {
+      sock.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        if (/\r\n\r\n\{.*\}$/s.test(text)) resolve();
       });
-      // Chunked, so nothing is refused before the body is read.
-      sock.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
-      const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
-      sock.write(chunk(8192));
-      await answered;
-      expect(text).toMatch(/^HTTP\/1\.1 413 /);
-      expect(text.toLowerCase()).toContain('connection: close');
-      // The upload goes on after the answer, as a browser's would: without lingering, these bytes
-      // meet a closed socket and the reset fails this side's writes.
-      for (let i = 0; i < 8; i++) {
-        sock.write(chunk(16 * 1024));
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      setTimeout(() => reject(new Error(`no answer: ${text}`)), 5000).unref();
+    });
+    // Chunked, so nothing is refused before the body is read.
+    sock.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    sock.write(chunk(8192));
+    await answered;
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    return { gateway, srv, sock, errors, server, text: () => text };
+  }
+  const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
+  /** Wait (bounded) until `done()` holds. */
+  async function until(done: () => boolean, ms: number) {
+    for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  it.each(['wire-level', 'web Request'] as const)('after a 413 to a body still being sent, the rest is read and dropped (lingering close): 16 MiB more meets no reset, and the server closes once the body ends (%s path)', async (path) => {
+    const { srv, sock, errors, server } = await refusedUpload(path);
+    try {
+      // The upload goes on after the answer, as a browser's would, far past what socket buffers
+      // hold: without lingering these bytes meet a closed socket, and the reset fails the writes.
+      for (let i = 0; i < 256; i++) if (!sock.write(chunk(64 * 1024))) await once(sock, 'drain');
       expect(errors).toEqual([]);
-      expect(sock.destroyed).toBe(false);
-      const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
-      sock.end('0\r\n\r\n');
-      await closed; // the server closes once the client is done (well before its 2 s bound)
+      expect(server.closed).toBe(false);
+      sock.write('0\r\n\r\n'); // the body ends; this side does not end its connection
+      await until(() => server.closed, 1500); // well inside the 2 s bound: closed by the body's end
+      expect(server.closed).toBe(true);
       expect(errors).toEqual([]);
+    } finally {
+      sock.destroy();
+      await srv.close();
+    }
+  });
+
+  it.each(['wire-level', 'web Request'] as const)('a request sent after the refused body on the same connection is not served (RFC 9112 §9.6) (%s path)', async (path) => {
+    const { gateway, srv, sock, server, text } = await refusedUpload(path);
+    try {
+      const answer = text();
+      sock.write('0\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+      await until(() => server.closed, 1500);
+      expect(server.closed).toBe(true);
+      expect(text()).toBe(answer); // no second answer
+      expect(gateway.stats().rejections).toEqual({ BODY_TOO_LARGE: 1 });
     } finally {
       sock.destroy();
       await srv.close();
