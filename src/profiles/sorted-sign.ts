@@ -100,6 +100,8 @@ const HINT_APP = 'The gateway does not know this appId; check appId against the 
  */
 function numberText(v: unknown): unknown {
   if (typeof v !== 'bigint' && (v === null || typeof v !== 'object')) return v;
+  // String([0]) is '0': an array is no number, however it prints.
+  if (Array.isArray(v)) return undefined;
   try {
     const s = String(v);
     return /^-?[0-9]+$/.test(s) ? s : undefined;

@@ -270,6 +270,17 @@ describe('sorted-sign with a lossless parseJson (PROTOCOLS "Numbers in responses
     const stranger = createClient({ profile: sortedSign({ appId: 2, appKey: KEY, parseJson: losslessParse }), transport: inProcess(gateway), store: memoryStore() });
     expect((await failure(stranger.call('/big', {}))).code).toBe('KEY_NOT_SET');
   });
+
+  it('a code that is an array ([0], which prints as "0") is no code: RESPONSE_UNREADABLE, the data not returned', async () => {
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY } }) }).operation('/echo', (p) => p);
+    const arrayCode = (t: string) => {
+      const o = JSON.parse(t);
+      o.code = [o.code];
+      return o;
+    };
+    const client = createClient({ profile: sortedSign({ appId: 1, appKey: KEY, parseJson: arrayCode }), transport: inProcess(gateway), store: memoryStore() });
+    expect((await failure(client.call('/echo', { a: '1' }))).code).toBe('RESPONSE_UNREADABLE');
+  });
 });
 
 describe('modern serverKeys', () => {
