@@ -2,7 +2,7 @@
  * createClient: the pipeline of one call and its retry policy. The only module that knows
  * the whole path: credentials -> profile.seal -> transport.send -> profile.open -> policy.
  */
-import { RpcError, badConfig, isRpcError } from './errors.js';
+import { MAX_TIMER_MS, RpcError, badConfig, isRpcError, isTimerMs } from './errors.js';
 import { ClientEvents, type ClientEventMap } from './events.js';
 import { CredentialManager } from './credentials/manager.js';
 import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
@@ -74,10 +74,7 @@ function validate(o: ClientOptions): void {
     if (v !== undefined && !isPositiveMs(v)) throw badConfig(name, 'maxClockCorrectionMs must be a positive number of milliseconds');
 }
 
-/** Timers take at most 2^31-1 ms; a larger delay fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const isPositiveMs = (v: unknown): v is number => typeof v === 'number' && v > 0 && Number.isFinite(v);
-const isTimerMs = (v: unknown): v is number => isPositiveMs(v) && v <= MAX_TIMER_MS;
 
 /** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
 function checkCallOptions(o: unknown): CallOptions {

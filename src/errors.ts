@@ -119,6 +119,12 @@ export function isRpcError(e: unknown): e is RpcError {
   return e instanceof RpcError;
 }
 
+/** @internal Timers wait at most 2^31-1 ms; a larger delay fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** @internal A delay a timer can wait: up to MAX_TIMER_MS, above 0 (or from 0 with `zero`). */
+export const isTimerMs = (v: unknown, zero = false): v is number => typeof v === 'number' && (zero ? v >= 0 : v > 0) && v <= MAX_TIMER_MS;
+
 /** A config mistake: fails at createClient / profile construction and names the option. */
 export function badConfig(option: string, problem: string): RpcError {
   return new RpcError('BAD_CONFIG', `${option}: ${problem}`, { details: { option } });

@@ -10,7 +10,7 @@
  * its version and expiry. Each is reported once, by the error's name only.
  */
 import { del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import { badConfig } from '../errors.js';
+import { badConfig, isTimerMs, MAX_TIMER_MS } from '../errors.js';
 import type { CredentialStore, StoredCredential } from '../types.js';
 import { errorName, strippedRecord, versionOf } from './record.js';
 
@@ -159,7 +159,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
   const openTimeoutMs = options.openTimeoutMs ?? 5_000;
   for (const [name, v] of [['dbName', dbName], ['storeName', storeName]] as const) if (typeof v !== 'string' || v === '') throw badConfig(name, 'must be a non-empty string');
   // A NaN or 0 here would give up on every open at once: the memory fallback for good.
-  if (!(typeof openTimeoutMs === 'number' && openTimeoutMs > 0 && openTimeoutMs <= 2_147_483_647)) throw badConfig('openTimeoutMs', 'must be 1 to 2147483647 ms');
+  if (!isTimerMs(openTimeoutMs)) throw badConfig('openTimeoutMs', `must be 1 to ${MAX_TIMER_MS} ms`);
   // Opened on first use, not at construction: a page without IndexedDB still builds its client.
   let current: UseStore | undefined;
   /** The connection an operation already went through: its operations need no open timeout. */

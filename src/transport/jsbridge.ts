@@ -3,7 +3,7 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { RpcError, abortReason, badConfig, mgsResultError } from '../errors.js';
+import { MAX_TIMER_MS, RpcError, abortReason, badConfig, isTimerMs, mgsResultError } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 /** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
@@ -193,8 +193,7 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
   if (given !== null && typeof given !== 'object') throw badConfig('jsBridgeTransport', 'options must be an object such as { gateway }');
   const options = given ?? {};
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-  if (!(typeof readyTimeoutMs === 'number' && readyTimeoutMs >= 0 && readyTimeoutMs <= 2 ** 31 - 1))
-    throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${2 ** 31 - 1}`);
+  if (!isTimerMs(readyTimeoutMs, true)) throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
   if (options.gateway !== undefined && typeof options.gateway !== 'string') throw badConfig('gateway', 'must be a URL string');
 
   return {

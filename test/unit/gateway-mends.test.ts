@@ -456,6 +456,13 @@ describe('gateway mends from the fourth review', () => {
     expect(() => appSecretGateway({ publicSecret: PUBLIC, credentialTtlMs: Infinity })).toThrow('appSecret gateway: credentialTtlMs must be a positive number');
   });
 
+  it('createGateway timer options past what a timer can wait (2^31 ms fired at once: every POST was 408) are refused naming the option', () => {
+    const profile = sortedSignGateway({ apps: { '1': KEY } });
+    for (const option of ['bodyTimeoutMs', 'operationTimeoutMs'])
+      expect(() => createGateway({ profile, [option]: 2 ** 31 }), option).toThrow(`createGateway: ${option} must be at most 2147483647 ms`);
+    expect(() => createGateway({ profile, bodyTimeoutMs: 2 ** 31 - 1, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
+  });
+
   it('modern: signingKeys written the wrong way round ({ [pem]: kid }) is refused without the private key in the message', async () => {
     const key = await signingKey();
     let message = '';
