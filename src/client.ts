@@ -90,7 +90,11 @@ function checkCallOptions(o: unknown): CallOptions {
           : key !== undefined && !(typeof key === 'string' && key.length >= 1 && key.length <= 128)
             ? 'idempotencyKey'
             : '';
-  if (bad) throw new RpcError('BAD_REQUEST', `call ${bad}: expected { signal?: AbortSignal, timeoutMs?: 1 to ${MAX_TIMER_MS} ms, idempotencyKey?: 1 to 128 characters }`, { details: { option: bad } });
+  if (bad)
+    throw new RpcError('BAD_REQUEST', `call ${bad}: expected { signal?: AbortSignal, timeoutMs?: 1 to ${MAX_TIMER_MS} ms, idempotencyKey?: 1 to 128 characters }`, {
+      details: { option: bad },
+      ...(bad === 'idempotencyKey' ? { hint: 'Pass a short unique string per logical request, e.g. a UUID.' } : {}),
+    });
   return o as CallOptions;
 }
 

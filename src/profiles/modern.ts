@@ -165,10 +165,8 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential');
     const op = call.operationType;
     // One request id per call(), kept across its resends: the gateway runs it at most once.
-    const key = call.options.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > 128))
-      throw new RpcError('BAD_REQUEST', 'idempotencyKey must be a string of 1 to 128 characters', { hint: 'Pass a short unique string per logical request, e.g. a UUID.' });
-    const id = (call.memo.id as string | undefined) ?? key ?? toBase64Url(ctx.random(16));
+    // (The client checked idempotencyKey, 1 to 128 characters, before anything was sent.)
+    const id = (call.memo.id as string | undefined) ?? call.options.idempotencyKey ?? toBase64Url(ctx.random(16));
     call.memo.id = id;
     const ts = String(Math.round(ctx.now()));
     const nonce = toBase64Url(ctx.random(16));

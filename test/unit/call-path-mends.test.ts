@@ -147,6 +147,7 @@ describe('issuance', () => {
       const err = await failure(client.call('/echo', {}, { idempotencyKey }));
       expect(err.code).toBe('BAD_REQUEST');
       expect(err.details).toEqual({ option: 'idempotencyKey' });
+      expect(err.hint).toBe('Pass a short unique string per logical request, e.g. a UUID.');
     }
     expect(sent).toEqual([]);
     await expect(client.call('/echo', { a: '1' }, { idempotencyKey: 'k'.repeat(128) })).resolves.toEqual({ a: '1' });
