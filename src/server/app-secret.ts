@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PA
 import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -222,13 +222,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       const ran = runBounded(core, path, params, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
       const result: OperationResult = isThenable(ran) ? await ran : ran;
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };
-      let text: string;
-      try {
-        text = JSON.stringify(envelope);
-      } catch {
-        // The operation ran but its result has no JSON (a BigInt, a cycle): a business error, still sealed.
-        text = JSON.stringify({ success: false, msg: 'the result could not be serialized', code: 'INTERNAL' });
-      }
+      const text = jsonText(envelope) ?? JSON.stringify({ success: false, msg: UNSERIALIZABLE, code: 'INTERNAL' });
       return textAnswer(200, await inner.encrypt(text, core.random));
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;

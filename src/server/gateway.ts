@@ -353,6 +353,21 @@ export function setParam(obj: Record<string, string>, k: string, v: string): voi
   else obj[k] = v;
 }
 
+/** The text an operation's result is answered with when it has no JSON (a BigInt, a cycle, a throwing toJSON). */
+export const UNSERIALIZABLE = 'the result could not be serialized';
+
+/**
+ * @internal JSON.stringify, or undefined when the value has none: the operation has run, so each
+ * dialect answers its own business error (never a plain 500). Nesting past the engine's stack too.
+ */
+export function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
 

@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -90,15 +90,10 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     return { status: 200, headers, body: JSON.stringify(body ?? null) };
   }
 
-  /** A success, or 4002 when the operation's result has no JSON (a BigInt, a cycle): it ran, so the back end failed. */
+  /** A success, or 4002 when the operation's result has no JSON: it ran, so the back end failed. */
   function success(core: GatewayCore, data: unknown): GatewayAnswer {
-    let body: string;
-    try {
-      body = JSON.stringify(data ?? null);
-    } catch {
-      return fail(core, 4002, 'the result could not be serialized');
-    }
-    return { ...answer(core, 1000, null, 'ok'), body };
+    const body = jsonText(data ?? null);
+    return body === undefined ? fail(core, 4002, UNSERIALIZABLE) : { ...answer(core, 1000, null, 'ok'), body };
   }
 
   function fail(core: GatewayCore, resultCode: number, memo?: string, tips?: string): GatewayAnswer {

@@ -9,7 +9,7 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { GatewayReject, isThenable, issuanceRate, jsonAnswer, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, jsonAnswer, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -258,13 +258,9 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     cred.held.nonces++;
 
     const id = parsed.id;
-    let paramsText: string;
-    try {
-      paramsText = JSON.stringify(parsed.params);
-    } catch {
-      // Authenticated but unusable (nested past what the engine's stack can write): §4 step 3's 400.
-      throw new GatewayReject(400, 'BAD_REQUEST');
-    }
+    const paramsText = jsonText(parsed.params);
+    // Authenticated but unusable (nested past what the engine's stack can write): §4 step 3's 400.
+    if (paramsText === undefined) throw new GatewayReject(400, 'BAD_REQUEST');
     const binding = toHex(await sha256(utf8Encode(op + '\n' + paramsText)));
     let record = requests.get(id);
     if (record && record.binding !== binding) {
@@ -286,13 +282,9 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     cred.held.ids++;
     const store = (result: OperationResult): string => {
       try {
-        let env: string;
-        try {
-          if (result.ok) env = JSON.stringify({ ok: true, data: result.data ?? null });
-          else env = errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
-        } catch {
-          env = errorEnvelope('INTERNAL', 'the result could not be serialized', core.now());
-        }
+        const env = result.ok
+          ? (jsonText({ ok: true, data: result.data ?? null }) ?? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now()))
+          : errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
         rec.envelope = env;
         storedBytes += env.length;
         cred.held.bytes += env.length;

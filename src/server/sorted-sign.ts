@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -123,13 +123,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       if (data !== undefined) reply.data = data;
       if (echo && safeCode !== undefined) reply.safeCode = safeCode;
       reply.timestamp = core.now();
-      let text: string;
-      try {
-        text = JSON.stringify(reply);
-      } catch {
-        // The operation ran but its result has no JSON (a BigInt, a cycle): a business error, still sealed.
-        return sealed('INTERNAL', 'the result could not be serialized');
-      }
+      const text = jsonText(reply);
+      if (text === undefined) return sealed('INTERNAL', UNSERIALIZABLE);
       return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(text, core.random) };
     };
     if (!fields) return sealed(SORTED_SIGN_CODES.paramsInvalid);

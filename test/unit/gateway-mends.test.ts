@@ -406,8 +406,12 @@ describe('gateway mends from the fourth review', () => {
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 
-  it('a result JSON cannot write (a BigInt) is the dialect\'s business error after the operation ran, not a plain 500: sorted-sign and app-secret INTERNAL, mgs 4002', async () => {
+  it('a result JSON cannot write (a BigInt) is the dialect\'s business error after the operation ran, not a plain 500: modern, sorted-sign and app-secret INTERNAL, mgs 4002', async () => {
     const bigint = () => ({ n: 10n });
+    const { gateway: g0, serverKeys } = await modernGateway();
+    g0.operation('/x', bigint);
+    const e0 = await failure(createClient({ profile: modern({ serverKeys }), transport: inProcess(g0), store: memoryStore() }).call('/x', {}));
+    expect([e0.code, e0.gatewayCode, e0.message, g0.stats().executions]).toEqual(['GATEWAY', 'INTERNAL', 'the result could not be serialized', 1]);
     const g1 = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY } }) }).operation('/x', bigint);
     const e1 = await failure(createClient({ profile: sortedSign({ appId: '1', appKey: KEY }), transport: inProcess(g1), store: memoryStore() }).call('/x', {}));
     expect([e1.code, e1.gatewayCode, e1.message, g1.stats().executions]).toEqual(['GATEWAY', 'INTERNAL', 'the result could not be serialized', 1]);
