@@ -14,7 +14,7 @@ import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, json
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
   signingKeys: Record<string, string | Uint8Array>;
-  /** The kid that signs new issuances (required with several keys; with one, that one). Keep the old kid in clients' serverKeys while rotating. */
+  /** The kid that signs new issuances (default: the first written; required when a kid looks like a number). Keep the old kid in clients' serverKeys while rotating. */
   activeKid?: string;
   issuePath?: string;
   /** Credential lifetime (default 1 h). */
@@ -81,8 +81,10 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   kids.forEach((kid, i) => {
     if (!KID_PATTERN.test(kid)) throw new TypeError(`modern gateway: signingKeys has a key (number ${i + 1}) whose kid is not 1–64 characters of A-Z a-z 0-9 . _ -`);
   });
-  // Object key order is not the order written for integer-like kids ("2" before "1" lists "1" first).
-  if (kids.length > 1 && options.activeKid === undefined) throw new TypeError('modern gateway: activeKid is required with more than one signing key (name the kid that signs new issuances)');
+  // The first kid written signs by default, but JavaScript lists integer-like keys first and in
+  // numeric order ({ '2': new, '1': old } starts with '1'): there the order written is lost.
+  if (kids.length > 1 && options.activeKid === undefined && kids.some((kid) => /^(0|[1-9][0-9]{0,8})$/.test(kid)))
+    throw new TypeError('modern gateway: activeKid is required when a kid looks like a number (such kids are not kept in the order written)');
   const activeKid = options.activeKid ?? kids[0];
   if (!kids.includes(activeKid)) throw new TypeError('modern gateway: activeKid must be one of signingKeys');
   const issuePath = options.issuePath ?? '/issue';

@@ -478,9 +478,12 @@ describe('gateway mends from the fourth review', () => {
     expect(message).toBe('modern gateway: signingKeys has a key (number 1) whose kid is not 1–64 characters of A-Z a-z 0-9 . _ -');
   });
 
-  it('modern: with several signing keys activeKid must be named (integer-like kids are listed in numeric order, not as written)', async () => {
+  it('modern: with several signing keys and a kid that looks like a number, activeKid must be named (such kids are listed in numeric order, not as written); other kids keep "the first written"', async () => {
     const [a, b] = [await signingKey(), await signingKey()];
-    expect(() => modernGw({ signingKeys: { '2': b.pem, '1': a.pem } })).toThrow('modern gateway: activeKid is required with more than one signing key');
+    expect(() => modernGw({ signingKeys: { '2': b.pem, '1': a.pem } })).toThrow('modern gateway: activeKid is required when a kid looks like a number');
+    const byOrder = createGateway({ profile: modernGw({ signingKeys: { new: b.pem, old: a.pem } }) }).operation('/echo', (p) => p);
+    const newOnly = createClient({ profile: modern({ serverKeys: { new: b.jwk } }), transport: inProcess(byOrder), store: memoryStore() });
+    await expect(newOnly.call('/echo', { a: '1' })).resolves.toEqual({ a: '1' });
     const gateway = createGateway({ profile: modernGw({ signingKeys: { '2': b.pem, '1': a.pem }, activeKid: '2' }) }).operation('/echo', (p) => p);
     const client = createClient({ profile: modern({ serverKeys: { '2': b.jwk } }), transport: inProcess(gateway), store: memoryStore() });
     await expect(client.call('/echo', { a: '1' })).resolves.toEqual({ a: '1' });
