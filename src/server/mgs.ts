@@ -27,6 +27,11 @@ export interface MgsGatewayOptions {
   digest?: MgsDigest;
   /** Computes the expected signature instead of the built-in digest (mirrors the client's signer). */
   signer?: (input: string, appId: string) => Promise<string>;
+  /**
+   * `true`: operations get the `_requestBody` string as it came, not parsed: another dialect's
+   * sealed payload (PROTOCOLS §3), or JSON to read with a lossless parser (exact decimals).
+   */
+  rawRequestBody?: boolean;
 }
 
 const DEFAULT_WINDOW_MS = 300_000;
@@ -74,6 +79,8 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
   if (apps.size === 0) throw new TypeError('mgs gateway: give apps { [appId]: secret } or { appId, secret }');
   const windowMs = positive('windowMs', options.windowMs, DEFAULT_WINDOW_MS, 'mgs gateway');
   const digest = options.digest ?? 'md5';
+  const rawRequestBody = options.rawRequestBody ?? false;
+  if (typeof rawRequestBody !== 'boolean') throw new TypeError('mgs gateway: rawRequestBody must be true or false');
   if (digest !== 'md5' && digest !== 'hmac-sha256') throw new TypeError("mgs gateway: digest must be 'md5' or 'hmac-sha256'");
 
   function answer(core: GatewayCore, resultCode: number, body: unknown, memo: string, tips?: string): GatewayAnswer {
@@ -151,11 +158,13 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     const requestBody = (first as { _requestBody?: unknown })._requestBody;
     if (typeof requestBody === 'string') {
       if (requestBody.trim() === '') return fail(core, 3001);
-      try {
-        params = JSON.parse(requestBody);
-      } catch {
-        return fail(core, 3002, '_requestBody is not JSON');
-      }
+      if (rawRequestBody) params = requestBody;
+      else
+        try {
+          params = JSON.parse(requestBody);
+        } catch {
+          return fail(core, 3002, '_requestBody is not JSON');
+        }
     } else if (requestBody === undefined) {
       // An RPC-backed operation: the first element is the parameter object itself.
       params = first;

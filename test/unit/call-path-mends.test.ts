@@ -181,6 +181,20 @@ describe('mgs: params as text (PROTOCOLS §3: the _requestBody string is sent as
     expect(JSON.parse(sent[0].body!)).toEqual([{ _requestBody: text }]);
   });
 
+  it('the mgs gateway with rawRequestBody hands the operation the _requestBody string as it came: exact decimals and a sealed payload, each signed and verified', async () => {
+    const got: unknown[] = [];
+    const gateway = createGateway({ profile: mgsGateway({ apps: { [MGS_APP.appId]: MGS_APP.secret }, rawRequestBody: true }) }).operation('take', (p) => (got.push(p), 'ok'));
+    const client = createClient({ profile: mgs(MGS_APP), transport: inProcess(gateway), store: memoryStore() });
+    await client.call('take', '{"amount":12345678901234567891.5}');
+    await client.call('take', 'U2FsdGVkX1+sealed==');
+    await client.call('take', { a: '1' });
+    expect(got).toEqual(['{"amount":12345678901234567891.5}', 'U2FsdGVkX1+sealed==', '{"a":"1"}']);
+    // Without the option the gateway reads JSON, as before: a payload that is not JSON is 3002.
+    const parsing = createGateway({ profile: mgsGateway({ apps: { [MGS_APP.appId]: MGS_APP.secret } }) }).operation('take', (p) => p);
+    const e = await failure(createClient({ profile: mgs(MGS_APP), transport: inProcess(parsing), store: memoryStore() }).call('take', 'U2FsdGVkX1+sealed=='));
+    expect(e.gatewayCode).toBe(3002);
+  });
+
   it('a dialect without text params still refuses a string: BAD_REQUEST "params must be an object", nothing sent', async () => {
     let sends = 0;
     const client = createClient({ profile: staticProfile, transport: { async send() { sends++; return { status: 200, headers: {}, body: '{}' }; } }, store: memoryStore() });
