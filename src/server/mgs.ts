@@ -30,6 +30,7 @@ export interface MgsGatewayOptions {
   /**
    * `true`: operations get the `_requestBody` string as it came, not parsed: another dialect's
    * sealed payload (PROTOCOLS §3), or JSON to read with a lossless parser (exact decimals).
+   * An RPC-backed body (`[{…}]` with no `_requestBody`) still reaches them as that object.
    */
   rawRequestBody?: boolean;
 }

@@ -83,7 +83,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   });
   // The first kid written signs by default, but JavaScript lists integer-like keys first and in
   // numeric order ({ '2': new, '1': old } starts with '1'): there the order written is lost.
-  if (kids.length > 1 && options.activeKid === undefined && kids.some((kid) => /^(0|[1-9][0-9]{0,8})$/.test(kid)))
+  if (kids.length > 1 && options.activeKid === undefined && kids.some((kid) => /^(0|[1-9][0-9]*)$/.test(kid) && Number(kid) <= 4_294_967_294))
     throw new TypeError('modern gateway: activeKid is required when a kid looks like a number (such kids are not kept in the order written)');
   const activeKid = options.activeKid ?? kids[0];
   if (!kids.includes(activeKid)) throw new TypeError('modern gateway: activeKid must be one of signingKeys');

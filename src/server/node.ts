@@ -45,7 +45,9 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
           return;
         }
         req.on('data', (chunk: Buffer) => {
-          if (!open) return;
+          // Answered without reading it all (413 on the declared length, an early refusal): once the
+          // connection lingers, what comes is dropped, never queued, so it no longer pauses the drain.
+          if (!open || lingering.has(req.socket)) return;
           controller.enqueue(chunk);
           // Backpressure: Node stops reading the socket until the gateway asks for more.
           if ((controller.desiredSize ?? 1) <= 0) req.pause();
@@ -424,8 +426,9 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
     answer
       .then((response) => write(res, response, req))
       .catch(() => {
-        // Never next(err): connect's final handler prints the stack in development.
-        fail(res, 500, 'INTERNAL');
+        // Never next(err): connect's final handler prints the stack in development. A body left
+        // part-read closes the connection after the answer, as `write` does.
+        writeAnswer(res, plainAnswer(500, 'INTERNAL', Date.now()), req.readableDidRead && !req.complete);
       });
   };
 }

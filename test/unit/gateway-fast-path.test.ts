@@ -432,10 +432,16 @@ describe('toNodeHandler fast path', () => {
     expect(sent).toBeLessThan(1024 * 1024);
   });
 
-  /** A 413 to a chunked POST still being sent: the raw client socket (half-open allowed, as a browser's upload is), its errors, the answer's text, and the server's side. */
-  async function refusedUpload(path: 'wire-level' | 'web Request') {
+  /**
+   * An early answer to a POST still being sent (default: a 413 to a chunked body): the raw client
+   * socket (half-open allowed, as a browser's upload is), its errors, the answer's text, and
+   * whether the server's side of the connection has closed. `declared`: a Content-Length body of
+   * that many bytes instead of a chunked one; `handler`: a web handler instead of the gateway.
+   */
+  async function earlyAnswer(path: 'wire-level' | 'web Request', o: { declared?: number; handler?: (r: Request) => Promise<Response>; status?: number } = {}) {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), maxBodyBytes: 4096 }).operation('/echo', (p) => p);
-    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler((r: Request) => gateway.handle(r)));
+    const web = o.handler ?? ((r: Request) => gateway.handle(r));
+    const srv = await serve(path === 'wire-level' ? toNodeHandler(gateway) : toNodeHandler(web));
     const server = { closed: false };
     srv.server.once('connection', (s) => s.once('close', () => (server.closed = true)));
     const sock = connect({ port: Number(new URL(srv.url).port), host: '127.0.0.1', allowHalfOpen: true });
@@ -445,33 +451,37 @@ describe('toNodeHandler fast path', () => {
     const answered = new Promise<void>((resolve, reject) => {
       sock.on('data', (c: Buffer) => {
         text += c.toString('latin1');
-        if (/\r\n\r\n\{.*\}$/s.test(text)) resolve();
+        if (/\r\n\r\n.+$/s.test(text)) resolve();
       });
       setTimeout(() => reject(new Error(`no answer: ${text}`)), 5000).unref();
     });
-    // Chunked, so nothing is refused before the body is read.
-    sock.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
-    sock.write(chunk(8192));
+    const framing = o.declared === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${o.declared}`;
+    sock.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${framing}\r\n\r\n`);
+    const piece = (n: number) => (o.declared === undefined ? chunk(n) : 'x'.repeat(n));
+    sock.write(piece(8192));
     await answered;
-    expect(text).toMatch(/^HTTP\/1\.1 413 /);
-    expect(text.toLowerCase()).toContain('connection: close');
-    return { gateway, srv, sock, errors, server, text: () => text };
+    expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${o.status ?? 413} `));
+    return { gateway, srv, sock, errors, server, piece, end: o.declared === undefined ? '0\r\n\r\n' : '', text: () => text };
   }
   const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
   /** Wait (bounded) until `done()` holds. */
   async function until(done: () => boolean, ms: number) {
     for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
   }
+  /** The upload goes on after the answer, as a browser's would, far past what socket buffers hold (16 MiB). */
+  async function keepUploading(sock: ReturnType<typeof connect>, piece: (n: number) => string) {
+    for (let i = 0; i < 256; i++) if (!sock.write(piece(64 * 1024))) await once(sock, 'drain');
+  }
 
   it.each(['wire-level', 'web Request'] as const)('after a 413 to a body still being sent, the rest is read and dropped (lingering close): 16 MiB more meets no reset, and the server closes once the body ends (%s path)', async (path) => {
-    const { srv, sock, errors, server } = await refusedUpload(path);
+    const { srv, sock, errors, server, piece, end, text } = await earlyAnswer(path);
     try {
-      // The upload goes on after the answer, as a browser's would, far past what socket buffers
-      // hold: without lingering these bytes meet a closed socket, and the reset fails the writes.
-      for (let i = 0; i < 256; i++) if (!sock.write(chunk(64 * 1024))) await once(sock, 'drain');
+      expect(text().toLowerCase()).toContain('connection: close');
+      // Without lingering these bytes meet a closed socket, and the reset fails the writes.
+      await keepUploading(sock, piece);
       expect(errors).toEqual([]);
       expect(server.closed).toBe(false);
-      sock.write('0\r\n\r\n'); // the body ends; this side does not end its connection
+      sock.write(end); // the body ends; this side does not end its connection
       await until(() => server.closed, 1500); // well inside the 2 s bound: closed by the body's end
       expect(server.closed).toBe(true);
       expect(errors).toEqual([]);
@@ -481,8 +491,45 @@ describe('toNodeHandler fast path', () => {
     }
   });
 
+  it.each([
+    ['a declared Content-Length over maxBodyBytes (413 before any read)', {}],
+    ['a handler that answers 401 without reading the body', { handler: async () => new Response('no', { status: 401 }), status: 401 }],
+  ] as const)('web Request path, %s: the upload that goes on meets no reset (16 MiB), and the connection closes once the body has ended', async (_name, o) => {
+    const { srv, sock, errors, server, piece } = await earlyAnswer('web Request', { declared: 8192 + 256 * 64 * 1024, ...o });
+    try {
+      await keepUploading(sock, piece); // the whole declared body, so it ends here
+      await until(() => server.closed, 1500);
+      expect(errors).toEqual([]);
+      expect(server.closed).toBe(true);
+    } finally {
+      sock.destroy();
+      await srv.close();
+    }
+  });
+
+  it('web Request path: a handler that fails after reading part of the body gets a 500 that closes the connection (it hung, kept alive, behind the unread body)', async () => {
+    const { srv, sock, errors, server, piece, text } = await earlyAnswer('web Request', {
+      declared: 1024 * 1024,
+      status: 500,
+      handler: async (r) => {
+        await r.body!.getReader().read();
+        throw new Error('the operation failed');
+      },
+    });
+    try {
+      expect(text().toLowerCase()).toContain('connection: close');
+      for (let i = 0; i < 16; i++) if (!sock.write(piece(64 * 1024 - 512))) await once(sock, 'drain');
+      sock.write(piece(1024 * 1024 - 8192 - 16 * (64 * 1024 - 512)));
+      await until(() => server.closed, 1500);
+      expect([errors, server.closed]).toEqual([[], true]);
+    } finally {
+      sock.destroy();
+      await srv.close();
+    }
+  });
+
   it.each(['wire-level', 'web Request'] as const)('a request sent after the refused body on the same connection is not served (RFC 9112 §9.6) (%s path)', async (path) => {
-    const { gateway, srv, sock, server, text } = await refusedUpload(path);
+    const { gateway, srv, sock, server, text } = await earlyAnswer(path);
     try {
       const answer = text();
       sock.write('0\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');

@@ -481,6 +481,9 @@ describe('gateway mends from the fourth review', () => {
   it('modern: with several signing keys and a kid that looks like a number, activeKid must be named (such kids are listed in numeric order, not as written); other kids keep "the first written"', async () => {
     const [a, b] = [await signingKey(), await signingKey()];
     expect(() => modernGw({ signingKeys: { '2': b.pem, '1': a.pem } })).toThrow('modern gateway: activeKid is required when a kid looks like a number');
+    // Epoch-second kids are array indices too (up to 2^32 − 2), reordered the same way.
+    expect(() => modernGw({ signingKeys: { '1719000000': b.pem, '1700000000': a.pem } })).toThrow('modern gateway: activeKid is required when a kid looks like a number');
+    expect(() => modernGw({ signingKeys: { '4294967295': b.pem, '01': a.pem } })).not.toThrow(); // not indices: kept as written
     const byOrder = createGateway({ profile: modernGw({ signingKeys: { new: b.pem, old: a.pem } }) }).operation('/echo', (p) => p);
     const newOnly = createClient({ profile: modern({ serverKeys: { new: b.jwk } }), transport: inProcess(byOrder), store: memoryStore() });
     await expect(newOnly.call('/echo', { a: '1' })).resolves.toEqual({ a: '1' });
