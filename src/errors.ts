@@ -166,8 +166,12 @@ const BACKEND_6000: Record<number, string> = {
 };
 
 /** Every result code of PROTOCOLS.md §3 (ranges expanded), keyed by the numeric code. */
-// Built in a pure function, so a bundle without mgs drops the whole table (a PURE call alone keeps its arguments' calls).
-export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = /*#__PURE__*/ (() => Object.freeze({
+// Built by a named function called once, PURE: a bundle without mgs drops the whole table. (A PURE
+// call keeps its arguments' calls, and the library build flattened an arrow IIFE into exactly that.)
+export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = /*#__PURE__*/ mgsResultCodes();
+
+function mgsResultCodes(): Readonly<Record<number, MgsResultCode>> {
+  return Object.freeze({
   1000: row('success', null, ''),
   1001: row('access denied', 'GATEWAY', 'The gateway denied access to this operation; check the API group permissions on the gateway console.'),
   1002: row('rate limited', 'GATEWAY', 'The gateway is limiting requests; try again later.', true),
@@ -192,7 +196,8 @@ export const MGS_RESULT_CODES: Readonly<Record<number, MgsResultCode>> = /*#__PU
   7015: row('signature invalid', 'SIGNATURE_INVALID', 'The signature is malformed; check the signer and signType.'),
   ...rows(7016, 7019, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
   8001: row('not modified', null, ''),
-}))();
+  });
+}
 
 export const MGS_SUCCESS = 1000;
 export const MGS_NOT_MODIFIED = 8001;
