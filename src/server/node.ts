@@ -79,6 +79,9 @@ function requestBody(req: IncomingMessage): ReadableStream<Uint8Array> {
   );
 }
 
+/** A body read in part and then left: the connection closes (lingering) after the answer. */
+const partRead = (req: IncomingMessage): boolean => req.readableDidRead && !req.complete;
+
 /** Write a web Response to node's ServerResponse. */
 async function write(res: ServerResponse, response: Response, req: IncomingMessage): Promise<void> {
   const body = new Uint8Array(await response.arrayBuffer());
@@ -91,8 +94,8 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
   // A body read in part and then left (too large, too slow): the connection ends after this
-  // answer, as on the wire-level path, rather than reading the rest of it into nothing.
-  if (req.readableDidRead && !req.complete) {
+  // answer, as on the wire-level path, once the rest of the body has been dropped.
+  if (partRead(req)) {
     res.setHeader('connection', 'close');
     lingerBeforeClose(req);
   }
@@ -428,7 +431,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       .catch(() => {
         // Never next(err): connect's final handler prints the stack in development. A body left
         // part-read closes the connection after the answer, as `write` does.
-        writeAnswer(res, plainAnswer(500, 'INTERNAL', Date.now()), req.readableDidRead && !req.complete);
+        writeAnswer(res, plainAnswer(500, 'INTERNAL', Date.now()), partRead(req));
       });
   };
 }
