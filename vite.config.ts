@@ -188,8 +188,15 @@ export default defineConfig(({ mode }) => {
       target: 'es2020',
       minify: true,
       sourcemap: true,
-      // The pure-JS fallback is loaded on demand (pages with crypto.subtle never fetch it).
-      rollupOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
+      rollupOptions: {
+        // The dependencies stay imports, resolved by the app's bundler: one copy of @noble/* shared with the app,
+        // and each package's own `sideEffects: false` lets it drop what is unused (fflate's tables, when no package is loaded).
+        external: [/^@noble\//, 'fflate', 'idb-keyval'],
+        // One file per module (dist/lib/…), so `"sideEffects": false` drops a module an app does not use as it does
+        // from src/: in one file, module-level set-up (base64 tables, the sorted-sign codes) would stay (+0.4 KB).
+        // The pure-JS fallback stays behind import() (pages with crypto.subtle never fetch it).
+        output: { preserveModules: true, preserveModulesRoot: 'src', entryFileNames: (c) => (c.name === 'index' ? 'sealed-rpc.js' : 'lib/[name].js') },
+      },
       lib: {
         entry: 'src/index.ts',
         name: 'SealedRpc',
