@@ -25,16 +25,19 @@
  */
 import { build, loadConfigFromFile } from 'vite';
 import { gzipSync } from 'node:zlib';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { ROOT } from './bench/build.mjs';
 
 const args = process.argv.slice(2);
 const useDist = args.includes('--dist');
 const asJson = args.includes('--json');
 const budget = JSON.parse(readFileSync(resolve(ROOT, 'size-budget.json'), 'utf8'));
-const tmp = mkdtempSync(join(tmpdir(), 'sealed-rpc-size-'));
+// Inside node_modules/: the package built here imports its dependencies by name, resolved from there.
+mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true });
+const tmp = mkdtempSync(join(ROOT, 'node_modules/.cache/sealed-rpc-size-'));
+// … with the package's own package.json beside it: without it a bundler sees no `"sideEffects": false` there.
+writeFileSync(join(tmp, 'package.json'), readFileSync(join(ROOT, 'package.json')));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 const gz = (s) => gzipSync(Buffer.from(s), { level: 9 }).length;
@@ -66,7 +69,7 @@ async function minify(code, node = false) {
 /** Relative static imports of an ES chunk (`import … from "./x.js"`, `export … from`, bare `import "./x.js"`). */
 function staticImports(code) {
   const out = [];
-  for (const m of code.matchAll(/(?:^|[;\s}])(?:import|export)\s*(?:[^'"();]*?\sfrom\s*)?["'](\.\/[^"']+)["']/g)) out.push(m[1].slice(2));
+  for (const m of code.matchAll(/(?:^|[;\s}])(?:import|export)\s*(?:[^'"();]*?\sfrom\s*)?["'](\.\.?\/[^"']+)["']/g)) out.push(m[1]);
   return out;
 }
 
@@ -141,15 +144,24 @@ async function distRows() {
         const code = readFileSync(join(dir, f), 'utf8');
         return { name: 'dist/' + f, script: true, min: Buffer.byteLength(code), minGz: gz(code) };
       });
+    } else if (kind === 'es') {
+      // One file per module, its dependencies imports: weighed as an app bundles the whole of it (dependencies in).
+      const entry = join(tmp, 'entry-all.js');
+      writeFileSync(entry, `export * from ${JSON.stringify(file)};\n`);
+      const { initial, lazy } = await libBuild(entry);
+      // raw and gz shipped: the entry and every file in dist/lib/ (what the package holds for it).
+      const shipped = readdirSync(join(dir, 'lib'), { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(dir, 'lib', f), 'utf8'));
+      for (const code of shipped) Object.assign(row, { raw: row.raw + Buffer.byteLength(code), gzShipped: row.gzShipped + gz(code) });
+      Object.assign(row, await sizeOf(initial), { chunks: initial.length, lazy: [] });
+      for (const c of lazy) row.lazy.push({ name: c.fileName, modules: Object.keys(c.modules).map(shortId), ...(await sizeOf([c])) });
     } else {
-      // The entry files at the top of dist/, their shared and lazy chunks in dist/chunks/.
-      const listJs = (sub) => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)) : []).filter((f) => f.endsWith('.js') && !f.endsWith('.iife.js')).map((f) => (sub ? sub + '/' : '') + f);
-      const chunks = [...listJs(''), ...listJs('chunks')].map((f) => ({ fileName: f, code: readFileSync(join(dir, f), 'utf8') }));
-      const { initial, lazy } = classify(name, chunks, (c) => staticImports(c.code));
-      Object.assign(row, await sizeOf(initial, kind === 'node'));
+      // The server entry at the top of dist/, its chunks in dist/chunks/ (the client's modules in dist/lib/ are not its).
+      const chunks = readdirSync(dir, { recursive: true })
+        .filter((f) => f.endsWith('.js') && !f.endsWith('.iife.js') && !f.startsWith('types'))
+        .map((f) => ({ fileName: f.split(sep).join('/'), code: readFileSync(join(dir, f), 'utf8') }));
+      const { initial } = classify(name, chunks, (c) => staticImports(c.code));
+      Object.assign(row, await sizeOf(initial, true));
       row.chunks = initial.length;
-      // Chunks the client entry imports lazily (the server's own lazy chunks are listed under server.js).
-      if (kind === 'es') row.lazy = await Promise.all(lazy.filter((c) => !c.code.includes('node:')).map(async (c) => ({ name: c.fileName, ...(await sizeOf([c])) })));
     }
     rows.push(row);
   }
