@@ -31,6 +31,11 @@ const EOCD64_LOCATOR = 0x07064b50;
 const EOCD64 = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+const DESCRIPTOR = 0x08074b50;
+/** General purpose flags: bit 0 encrypted, bit 3 sizes in a data descriptor after the data, bit 11 UTF-8 name. */
+const ENCRYPTED = 0x1;
+const DESCRIBED = 0x8;
+const UTF8_NAME = 0x800;
 const MAX32 = 0xffffffff;
 /** Compressed input per inflate step: one step can yield at most ~1032× this (DEFLATE's limit) before the bound is checked. */
 const INFLATE_STEP = 16 * 1024;
@@ -40,7 +45,13 @@ function fail(problem: string): never {
   throw new ZipFormatError(problem);
 }
 
-/** The entries of the central directory, in its order. Refuses truncated, overlapping or out-of-range parts. */
+/**
+ * The entries of the central directory, in its order. Refuses truncated, overlapping or
+ * out-of-range parts, and any byte a reader going by the local headers (Java's
+ * ZipInputStream, fflate's Unzip, many containers) would read differently: each local header
+ * must repeat its directory record's name, method and flags, and the entries must follow one
+ * another from the first byte to the directory, so no unlisted (unsigned) entry hides between them.
+ */
 export function readZipEntries(d: Uint8Array): ZipEntry[] {
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
   const u16 = (at: number): number => (at + 2 <= d.length ? v.getUint16(at, true) : fail('truncated'));
@@ -62,6 +73,8 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     count = u64(z + 32);
     at = u64(z + 48);
   }
+  const directoryStart = at;
+  const ends: number[] = [];
   const entries: ZipEntry[] = [];
   for (let i = 0; i < count; i++) {
     if (u32(at) !== CENTRAL) fail('a broken central directory');
@@ -77,7 +90,7 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     if (extraStart + extraLength > d.length) fail('truncated');
     const nameBytes = d.subarray(nameStart, extraStart);
     // Bit 11: UTF-8 name; otherwise each byte is one character (as fflate reads it).
-    const name = flags & 0x800 ? utf8Names.decode(nameBytes) : String.fromCharCode(...nameBytes);
+    const name = flags & UTF8_NAME ? utf8Names.decode(nameBytes) : String.fromCharCode(...nameBytes);
     if (size === MAX32 || compressedSize === MAX32 || headerStart === MAX32) {
       // zip64 extra field (id 1): the 64-bit values of exactly those fields that are all ones, in this order.
       let x = extraStart;
@@ -94,18 +107,49 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     if (method !== 0 && method !== 8) fail(`${name}: compression method ${method} is not supported`);
     if (method === 0 && compressedSize !== size) fail(`${name}: a stored entry whose sizes disagree`);
     if (u32(headerStart) !== LOCAL) fail(`${name}: no local header where the directory says`);
-    const dataStart = headerStart + 30 + u16(headerStart + 26) + u16(headerStart + 28);
+    const localFlags = u16(headerStart + 6);
+    if ((flags | localFlags) & ENCRYPTED) fail(`${name}: encrypted entries are not supported`);
+    const localNameLength = u16(headerStart + 26);
+    const localName = d.subarray(headerStart + 30, headerStart + 30 + localNameLength);
+    if (
+      u16(headerStart + 8) !== method ||
+      (localFlags & (DESCRIBED | UTF8_NAME)) !== (flags & (DESCRIBED | UTF8_NAME)) ||
+      localNameLength !== nameLength ||
+      localName.some((b, i) => b !== nameBytes[i])
+    ) {
+      fail(`${name}: its local header disagrees with the directory (name, method or flags)`);
+    }
+    const dataStart = headerStart + 30 + localNameLength + u16(headerStart + 28);
     if (dataStart + compressedSize > d.length) fail(`${name}: data beyond the end of the file`);
+    // Without a data descriptor the local header carries the sizes too (all ones: in its zip64 field).
+    const localSizes = [u32(headerStart + 18), u32(headerStart + 22)];
+    if (!(localFlags & DESCRIBED) && localSizes.some((n, i) => n !== MAX32 && n !== [compressedSize, size][i])) {
+      fail(`${name}: its local header disagrees with the directory (sizes)`);
+    }
     entries.push({ name, method, compressedSize, size, headerStart, dataStart });
+    ends.push(localFlags & DESCRIBED ? descriptorEnd(dataStart + compressedSize, compressedSize, size, name) : dataStart + compressedSize);
     at = extraStart + extraLength + u16(at + 32);
   }
-  // Each entry's bytes belong to it alone: two names over one region would let one small file inflate many times.
-  const byPlace = [...entries].sort((a, b) => a.headerStart - b.headerStart);
-  for (let i = 1; i < byPlace.length; i++) {
-    const prev = byPlace[i - 1];
-    if (byPlace[i].headerStart < prev.dataStart + prev.compressedSize) fail(`${byPlace[i].name}: overlaps ${prev.name}`);
+  // Each entry's bytes belong to it alone (two names over one region would let one small file
+  // inflate many times), and every byte before the directory belongs to a listed entry.
+  const byPlace = entries.map((entry, i) => ({ entry, end: ends[i] })).sort((a, b) => a.entry.headerStart - b.entry.headerStart);
+  let expected = 0;
+  for (let i = 0; i < byPlace.length; i++) {
+    const { entry, end } = byPlace[i];
+    if (entry.headerStart < expected) fail(`${entry.name}: overlaps ${byPlace[i - 1].entry.name}`);
+    if (entry.headerStart > expected) fail(`${entry.name}: bytes before it that the directory does not list`);
+    expected = end;
   }
+  if (directoryStart !== expected) fail('bytes before the central directory that it does not list');
   return entries;
+
+  /** Where an entry's data descriptor ends; its sizes (32- or 64-bit, after an optional signature) must be the directory's. */
+  function descriptorEnd(at: number, compressedSize: number, size: number, name: string): number {
+    const sizesAt = at + (at + 4 <= d.length && u32(at) === DESCRIPTOR ? 4 : 0) + 4; // (after the CRC-32)
+    if (sizesAt + 8 <= d.length && u32(sizesAt) === compressedSize && u32(sizesAt + 4) === size) return sizesAt + 8;
+    if (sizesAt + 16 <= d.length && u64(sizesAt) === compressedSize && u64(sizesAt + 8) === size) return sizesAt + 16;
+    return fail(`${name}: its data descriptor disagrees with the directory`);
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { deflateSync, Inflate, strToU8, unzipSync, zipSync, type Zippable } from 'fflate';
+import { deflateSync, Inflate, strFromU8, strToU8, Unzip, UnzipInflate, UnzipPassThrough, unzipSync, Zip, ZipDeflate, zipSync, type Zippable } from 'fflate';
 import { verifyPackage } from '../../src/package/verify.js';
 import { loadPackage } from '../../src/package/load.js';
 import { readZipEntries, readZipEntry } from '../../src/package/zip.js';
@@ -543,6 +543,10 @@ interface HandEntry {
   size?: number;
   /** Flag bit 11: the name is UTF-8 (default true). */
   utf8?: boolean;
+  /** A local entry no directory record lists (what a reader by local headers still extracts). */
+  unlisted?: boolean;
+  /** The name its local header gives (default: the directory's). */
+  localName?: string;
 }
 
 function handZip(entries: HandEntry[], opts: { aliases?: { name: string; of: number; size?: number }[]; zip64?: boolean } = {}): Uint8Array {
@@ -555,7 +559,7 @@ function handZip(entries: HandEntry[], opts: { aliases?: { name: string; of: num
     offset += b.length;
   };
   for (const e of entries) {
-    const name = nameBytes(e.name);
+    const name = nameBytes(e.localName ?? e.name);
     const h = new Uint8Array(30 + name.length);
     const v = new DataView(h.buffer);
     v.setUint32(0, 0x04034b50, true);
@@ -571,7 +575,7 @@ function handZip(entries: HandEntry[], opts: { aliases?: { name: string; of: num
     push(e.data);
   }
   const records = [
-    ...entries.map((e, i) => ({ name: nameBytes(e.name), e, of: i, size: e.size ?? e.data.length })),
+    ...entries.flatMap((e, i) => (e.unlisted ? [] : [{ name: nameBytes(e.name), e, of: i, size: e.size ?? e.data.length }])),
     ...(opts.aliases ?? []).map((a) => ({ name: nameBytes(a.name), e: entries[a.of], of: a.of, size: a.size ?? entries[a.of].data.length })),
   ];
   const cdStart = offset;
@@ -634,7 +638,7 @@ function certFor(files: Record<string, Uint8Array>): Uint8Array {
 }
 
 describe('verifyPackage reads the zip the way it is signed (hostile directories)', () => {
-  it('1 000 directory records over one stored 1 MiB entry are refused as overlapping, naming (zip), not counted against maxUnpackedBytes first', async () => {
+  it('1 000 directory records over one stored 1 MiB entry are refused (their names are not its local header\'s), naming (zip), not counted against maxUnpackedBytes first', async () => {
     const big = new Uint8Array(1024 * 1024);
     const zip = handZip([{ name: 'CERT.json', data: certFor({ a: big }) }, { name: 'a', data: big }], {
       aliases: Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, of: 1 })),
@@ -642,7 +646,7 @@ describe('verifyPackage reads the zip the way it is signed (hostile directories)
     const e = await failure(verifyPackage(zip, { publicKey: PUBLIC, maxUnpackedBytes: 1024 }));
     expect(e.code).toBe('PACKAGE_SIGNATURE_INVALID');
     expect(e.details?.file).toBe('(zip)');
-    expect(e.message).toMatch(/overlaps/);
+    expect(e.message).toMatch(/f0: its local header disagrees with the directory/);
   });
 
   it('a stored entry declaring 0 unpacked bytes over 1 MiB of data is refused (its sizes disagree), so maxUnpackedBytes counts what is really there', async () => {
@@ -734,6 +738,94 @@ describe('verifyPackage reads the zip the way it is signed (hostile directories)
       expect(e.message).toMatch(message);
     }
     expect((await verifyPackage(good, { publicKey: PUBLIC })).files.a).toEqual(strToU8('a'));
+  });
+
+  /** What a reader going by local headers, front to back (Java's ZipInputStream, fflate's Unzip, many containers), extracts. */
+  function byLocalHeaders(zip: Uint8Array): Record<string, string> {
+    const out: Record<string, string> = {};
+    const u = new Unzip((f) => {
+      const parts: Uint8Array[] = [];
+      f.ondata = (err, d, final) => {
+        if (err) throw err;
+        parts.push(d);
+        if (final && !(f.name in out)) out[f.name] = strFromU8(concatBytes(...parts));
+      };
+      f.start();
+    });
+    u.register(UnzipPassThrough);
+    u.register(UnzipInflate);
+    u.push(zip, true);
+    return out;
+  }
+  const page = strToU8('<h1>signed page</h1>');
+  const evil = strToU8('<script>steal()</script>');
+
+  it('an unsigned local entry the directory does not list (which readers by local headers extract first) is refused as (zip)', async () => {
+    for (const at of ['first', 'between'] as const) {
+      const hidden: HandEntry = { name: 'index.html', data: evil, unlisted: true };
+      const listed: HandEntry[] = [{ name: 'index.html', data: page }, { name: 'CERT.json', data: certFor({ 'index.html': page }) }];
+      const zip = handZip(at === 'first' ? [hidden, ...listed] : [listed[0], hidden, listed[1]]);
+      if (at === 'first') expect(byLocalHeaders(zip)['index.html']).toBe('<script>steal()</script>'); // what such a reader would show
+      const e = await failure(verifyPackage(zip, { publicKey: PUBLIC }));
+      expect(e.details?.file).toBe('(zip)');
+      expect(e.message).toMatch(/index\.html: bytes before it that the directory does not list|CERT\.json: bytes before it/);
+    }
+    // Bytes between the last entry and the directory are refused too.
+    const listed = handZip([{ name: 'index.html', data: page }, { name: 'CERT.json', data: certFor({ 'index.html': page }) }, { name: 'x.html', data: evil, unlisted: true }]);
+    expect((await failure(verifyPackage(listed, { publicKey: PUBLIC }))).message).toMatch(/bytes before the central directory that it does not list/);
+  });
+
+  it('a directory record whose name is not its local header\'s (../../evil.html under index.html) is refused as (zip)', async () => {
+    const zip = handZip([{ name: 'index.html', localName: '../../evil.html', data: page }, { name: 'CERT.json', data: certFor({ 'index.html': page }) }]);
+    expect(Object.keys(byLocalHeaders(zip))).toContain('../../evil.html');
+    const e = await failure(verifyPackage(zip, { publicKey: PUBLIC }));
+    expect(e.details?.file).toBe('(zip)');
+    expect(e.message).toMatch(/index\.html: its local header disagrees with the directory \(name, method or flags\)/);
+  });
+
+  it('a local header whose sizes or method are not the directory\'s, or an encrypted entry, is refused as (zip)', async () => {
+    const good = handZip([{ name: 'CERT.json', data: certFor({ a: strToU8('abc') }) }, { name: 'a', data: strToU8('abc') }]);
+    const v = (z: Uint8Array) => new DataView(z.buffer, z.byteOffset, z.byteLength);
+    const second = 30 + 'CERT.json'.length + certFor({ a: strToU8('abc') }).length; // the second local header
+    const cases: [(z: Uint8Array) => void, RegExp][] = [
+      [(z) => v(z).setUint32(second + 18, 2, true), /a: its local header disagrees with the directory \(sizes\)/],
+      [(z) => v(z).setUint16(second + 8, 8, true), /a: its local header disagrees with the directory \(name, method or flags\)/],
+      [(z) => v(z).setUint16(second + 6, 0x801, true), /a: encrypted entries are not supported/],
+    ];
+    for (const [edit, message] of cases) {
+      const z = good.slice();
+      edit(z);
+      const e = await failure(verifyPackage(z, { publicKey: PUBLIC }));
+      expect(e.details?.file).toBe('(zip)');
+      expect(e.message).toMatch(message);
+    }
+    expect((await verifyPackage(good, { publicKey: PUBLIC })).files.a).toEqual(strToU8('abc'));
+  });
+
+  it('packages written with data descriptors (Java ZipOutputStream, fflate Zip) still verify; a descriptor whose sizes are not the directory\'s is refused', async () => {
+    const parts: Uint8Array[] = [];
+    const z = new Zip((err, d) => {
+      if (err) throw err;
+      parts.push(d);
+    });
+    const add = (name: string, data: Uint8Array) => {
+      const f = new ZipDeflate(name, { level: 6 });
+      z.add(f);
+      f.push(data, true);
+    };
+    const body = strToU8('<p>hi</p>'.repeat(50));
+    add('index.html', body);
+    add('CERT.json', certFor({ 'index.html': body }));
+    z.end();
+    const zip = concatBytes(...parts);
+    const [first] = readZipEntries(zip);
+    expect(zip[first.headerStart + 6] & 0x8).toBe(0x8); // written with a data descriptor
+    expect((await verifyPackage(zip, { publicKey: PUBLIC })).files['index.html']).toEqual(body);
+    // The descriptor (signature, CRC-32, then the sizes) saying another compressed size:
+    const bad = zip.slice();
+    new DataView(bad.buffer).setUint32(first.dataStart + first.compressedSize + 8, first.compressedSize + 1, true);
+    const e = await failure(verifyPackage(bad, { publicKey: PUBLIC }));
+    expect(e.message).toMatch(/index\.html: its data descriptor disagrees with the directory/);
   });
 });
 
