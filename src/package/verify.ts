@@ -55,7 +55,7 @@ export interface VerifiedPackage {
  * all base64 characters and whitespace are read as text (a raw RSA signature never is).
  */
 function detachedSignature(sig: string | Uint8Array): Uint8Array | null {
-  if (typeof sig === 'string') return decodeSignatureText(sig);
+  if (typeof sig === 'string') return decodeSignatureText(sig.replace(/\s+/g, '')); // (wrapped text read with readFile or res.text())
   for (const b of sig) {
     const text =
       (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
@@ -73,8 +73,8 @@ function invalid(file: string, problem: string, cause?: unknown): RpcError {
   });
 }
 
-/** Names a consumer could not write safely under its package folder (zip-slip). */
-function unsafePath(name: string): boolean {
+/** @internal Names a consumer could not write safely under its package folder (zip-slip); the signer refuses them too. */
+export function unsafePath(name: string): boolean {
   return name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name) || name.split('/').includes('..');
 }
 
@@ -121,7 +121,7 @@ function readCert(data: Uint8Array | undefined): Record<string, string> {
   if (data === undefined) throw invalid(CERT_FILE, 'missing: the package is not signed');
   let cert: unknown;
   try {
-    cert = JSON.parse(utf8Decode(data));
+    cert = JSON.parse(utf8Decode(data).replace(/^\uFEFF/, '')); // (Windows editors save a BOM)
   } catch (e) {
     throw invalid(CERT_FILE, 'not valid UTF-8 JSON', e);
   }
