@@ -6,7 +6,7 @@
 import { RpcError, badConfig } from '../errors.js';
 import { concatBytes } from '../codec/bytes.js';
 import { verifyOptions, verifyPackage, type VerifyPackageOptions } from './verify.js';
-import type { RsaHash } from '../crypto/rsa.js';
+import { importRsaKey, type RsaHash } from '../crypto/rsa.js';
 
 export interface LoadPackageOptions {
   /** PEM public key the package must verify with. */
@@ -121,6 +121,8 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
   const fallbackUrl = opts?.fallbackUrl;
   const signal = opts?.signal;
   try {
+    if (!opts || typeof opts !== 'object') throw badConfig('options', 'loadPackage needs an options object with publicKey and fallbackUrl');
+    if (typeof fallbackUrl !== 'string') throw badConfig('fallbackUrl', 'expected the URL of the online page to load when the package cannot be used');
     if (signal?.aborted) throw aborted(signal);
     const f = opts.fetch ?? globalThis.fetch;
     const maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
@@ -133,13 +135,15 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
       ...(opts.requiredFiles !== undefined ? { requiredFiles: opts.requiredFiles } : {}),
     };
     // A mistake in the options is reported before anything is downloaded.
-    verifyOptions({ ...checks, ...(opts.signature !== undefined ? { signature: opts.signature } : {}) });
+    const { hash } = verifyOptions({ ...checks, ...(opts.signature !== undefined ? { signature: opts.signature } : {}) });
+    await importRsaKey(opts.publicKey, 'public', hash, 'publicKey'); // (cached: verifyPackage's import is then free)
     // The small signature first: when it is missing, the big download is not wasted.
     const signature =
       opts.signatureUrl !== undefined ? await download(f, opts.signatureUrl, signal, MAX_SIGNATURE_BYTES, '(signature)') : opts.signature;
     const bytes = await download(f, url, signal, maxDownloadBytes, '(package)', opts.onProgress);
     if (signal?.aborted) throw aborted(signal);
     const { files } = await verifyPackage(bytes, { ...checks, ...(signature !== undefined ? { signature } : {}) });
+    if (signal?.aborted) throw aborted(signal); // (aborted while the signatures were checked)
     return { ok: true, files };
   } catch (e) {
     return { ok: false, fallbackUrl, error: toRpcError(e, signal) };
