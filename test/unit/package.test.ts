@@ -221,7 +221,9 @@ describe('verifyPackage, hostile zips and options', () => {
   });
 
   it('a signed entry whose path escapes the package folder (zip-slip) is refused, naming it', async () => {
-    const signed = await signPackage({ '../../evil.sh': strToU8('rm -rf ~') }, PRIVATE);
+    // (Signed by hand: signPackage itself refuses such a name.)
+    const evil = { '../../evil.sh': strToU8('rm -rf ~') };
+    const signed = zipSync({ ...evil, 'CERT.json': certFor(evil) });
     await expectInvalid(verifyPackage(signed, { publicKey: PUBLIC }), '../../evil.sh');
   });
 
@@ -887,5 +889,79 @@ describe('verifyPackage: what "verified" promises', () => {
       expect(r).toMatchObject({ ok: false, error: { code: 'BAD_CONFIG', details: { option } } });
       expect(fetched).toBe(0);
     }
+  });
+});
+
+describe('signPackage writes only what verifyPackage accepts; inputs as tools give them', () => {
+  it('signPackage refuses (BAD_CONFIG naming files) a name verifyPackage would refuse (backslash, .., absolute), instead of writing a package no client can use', async () => {
+    for (const name of ['js\\app.js', '../x.html', '/abs.html', 'C:/x.html']) {
+      const e = await failure(signPackage({ [name]: strToU8('x'), 'index.html': strToU8('<p>x</p>') }, PRIVATE));
+      expect(e.code).toBe('BAD_CONFIG');
+      expect(e.details?.option).toBe('files');
+      expect(e.message).toContain(name);
+      expect(e.message).not.toContain('PRIVATE KEY');
+    }
+  });
+
+  it('signPackage of a zip with no files (only directories, or only a CERT.json) is BAD_CONFIG, not a package every client refuses', async () => {
+    for (const input of [zipSync({ 'assets/': new Uint8Array(0) }), zipSync({ 'CERT.json': strToU8('{}') }), {}]) {
+      const e = await failure(signPackage(input, PRIVATE));
+      expect(e.code).toBe('BAD_CONFIG');
+      expect(e.message).toMatch(/no files to sign/);
+    }
+  });
+
+  it('a detached signature given as wrapped base64 text (openssl base64, read as a string) verifies as it does given as bytes', async () => {
+    const zip = zipSync(FILES);
+    const wrapped = toBase64(await signPackageDetached(zip, PRIVATE)).replace(/(.{64})/g, '$1\n') + '\n';
+    expect(wrapped.split('\n').length).toBeGreaterThan(3);
+    expect(Object.keys((await verifyPackage(zip, { publicKey: PUBLIC, signature: wrapped })).files).sort()).toEqual(Object.keys(FILES).sort());
+    expect(Object.keys((await verifyPackage(zip, { publicKey: PUBLIC, signature: strToU8(wrapped) })).files).sort()).toEqual(Object.keys(FILES).sort());
+  });
+
+  it('a CERT.json saved with a UTF-8 byte order mark (Windows tools) is read; the package verifies', async () => {
+    const page = strToU8('<p>x</p>');
+    const cert = concatBytes(Uint8Array.of(0xef, 0xbb, 0xbf), certFor({ 'index.html': page }));
+    expect((await verifyPackage(zipSync({ 'index.html': page, 'CERT.json': cert }), { publicKey: PUBLIC })).files['index.html']).toEqual(page);
+  });
+});
+
+describe('loadPackage: what it checks before and after the download', () => {
+  it('a publicKey that is not a key is BAD_CONFIG before anything is downloaded', async () => {
+    let fetched = 0;
+    const r = await loadPackage('http://127.0.0.1:1/p.amr', {
+      publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----',
+      fallbackUrl: 'https://m.example.com/',
+      fetch: (async () => (fetched++, new Response(zipSync(FILES) as BodyInit))) as typeof fetch,
+    });
+    expect(r).toMatchObject({ ok: false, fallbackUrl: 'https://m.example.com/', error: { code: 'BAD_CONFIG', details: { option: 'publicKey' } } });
+    expect(fetched).toBe(0);
+  });
+
+  it('aborted while the signatures are checked: ABORTED, and no files', async () => {
+    const pkg = await signPackage(FILES, PRIVATE);
+    const ac = new AbortController();
+    const subtle = globalThis.crypto.subtle;
+    const verify = subtle.verify;
+    // The user leaves while the package is verified: the abort lands inside the first signature check.
+    subtle.verify = async function (...args: Parameters<SubtleCrypto['verify']>) {
+      ac.abort();
+      return verify.apply(subtle, args);
+    } as SubtleCrypto['verify'];
+    try {
+      const r = await loadPackage('http://127.0.0.1:1/p.amr', { publicKey: PUBLIC, fallbackUrl: 'https://m.example.com/', signal: ac.signal, fetch: (async () => new Response(pkg as BodyInit)) as typeof fetch });
+      expect(ac.signal.aborted).toBe(true);
+      expect(r).toMatchObject({ ok: false, error: { code: 'ABORTED' } });
+      expect('files' in r).toBe(false);
+    } finally {
+      subtle.verify = verify;
+    }
+  });
+
+  it('loadPackage without options, or without fallbackUrl (plain JS), resolves BAD_CONFIG naming it, not NETWORK', async () => {
+    const none = await loadPackage('http://127.0.0.1:1/p.amr', undefined as never);
+    expect(none).toMatchObject({ ok: false, error: { code: 'BAD_CONFIG', details: { option: 'options' } } });
+    const noFallback = await loadPackage('http://127.0.0.1:1/p.amr', { publicKey: PUBLIC } as never);
+    expect(noFallback).toMatchObject({ ok: false, error: { code: 'BAD_CONFIG', details: { option: 'fallbackUrl' } } });
   });
 });
