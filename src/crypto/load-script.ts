@@ -10,8 +10,8 @@
  * Each file, when it runs, puts its modules on one global (see fallback.iife.ts,
  * unzip-entry.iife.ts). Their URL is resolved against the URL of sealed-rpc.iife.js itself
  * (`document.currentScript` when this bundle runs), or against the folder given to
- * `SealedRpc.setAssetBase(url)`. One load per file at a time; a failed load is a typed
- * RpcError and is tried again by the next call that needs the file.
+ * `SealedRpc.setAssetBase(url)`. One load per file at a time; a failed load (or one with no
+ * answer in 30 s) is a typed RpcError and is tried again by the next call that needs the file.
  */
 import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
 
@@ -49,13 +49,32 @@ let base: string | undefined = own ? own.src || undefined : !g.document && typeo
  */
 export function setAssetBase(url: string): void {
   if (typeof url !== 'string' || url === '') throw badConfig('setAssetBase', 'expected the URL of the folder holding sealed-rpc.iife.js and its on-demand files');
+  let folder: URL;
   try {
     // Resolved now: a later history.pushState must not move it.
-    base = new URL(url.endsWith('/') ? url : url + '/', g.document?.baseURI ?? g.location?.href).href;
+    folder = new URL(url, g.document?.baseURI ?? g.location?.href);
   } catch (e) {
     throw new RpcError('BAD_CONFIG', `setAssetBase: not a URL: ${JSON.stringify(url)}`, { details: { option: 'setAssetBase' }, cause: e });
   }
+  // A folder: `…/1.4.0?v=7` is the folder 1.4.0 (appending "/" to the text would make `v=7/` its last part).
+  if (!folder.pathname.endsWith('/')) folder.pathname += '/';
+  if (fileUrl(ASSETS.fallback.file, folder.href) === undefined) {
+    throw badConfig('setAssetBase', `${JSON.stringify(url)} cannot hold files (data:, javascript: and blob: URLs cannot); give the URL of the folder holding the files`);
+  }
+  base = folder.href;
 }
+
+/** The URL of `file` in the folder `folder`, or undefined where files cannot be resolved against it (a blob: or data: URL). */
+function fileUrl(file: string, folder: string): string | undefined {
+  try {
+    return new URL(file, folder).href;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long one on-demand file may take: past it the load is given up, so the next call tries again. */
+const LOAD_TIMEOUT_MS = 30_000;
 
 const loading = new Map<string, Promise<unknown>>();
 
@@ -69,11 +88,12 @@ export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T>
   if (m) return Promise.resolve(m); // already there (the page may load the file itself)
   let p = loading.get(asset.file) as Promise<T> | undefined;
   if (!p) {
-    const url = base === undefined ? undefined : new URL(asset.file, base).href;
+    // (A classic worker started from a blob: URL has a base no file can be resolved against: as unknown.)
+    const url = base === undefined ? undefined : fileUrl(asset.file, base);
     const canRun = !!g.document || typeof g.importScripts === 'function';
     p = (async () => {
       if (!canRun) throw new Error('there is no document (for a <script>) and no importScripts here');
-      if (url === undefined) throw new Error('the URL of sealed-rpc.iife.js is unknown (the bundle was inlined or injected, not loaded by <script src>)');
+      if (url === undefined) throw new Error(`the URL of sealed-rpc.iife.js is unknown (the bundle was inlined or injected, not loaded by <script src>${base === undefined ? '' : `, or loaded from ${base}`})`);
       await run(url);
       const m = ready();
       if (!m) throw new Error(`it ran but did not define ${asset.global} (not that file, or another version)`);
@@ -104,16 +124,20 @@ function run(url: string): Promise<void> {
   if (doc) {
     return new Promise<void>((resolve, reject) => {
       const s = doc.createElement('script');
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        s.onload = s.onerror = null;
+        s.remove();
+        if (error) reject(error);
+        else resolve();
+      };
+      // A request the server accepts and never answers fires neither event: without a bound,
+      // every later use would wait on it and none would try again.
+      const timer = setTimeout(() => done(new Error(`no answer in ${LOAD_TIMEOUT_MS / 1000} s`)), LOAD_TIMEOUT_MS);
       s.src = url;
       if (nonce) s.nonce = nonce;
-      s.onload = () => {
-        s.remove();
-        resolve();
-      };
-      s.onerror = () => {
-        s.remove();
-        reject(new Error('the <script> failed (HTTP error, blocked, or offline)'));
-      };
+      s.onload = () => done();
+      s.onerror = () => done(new Error('the <script> failed (HTTP error, blocked, or offline)'));
       (doc.head ?? doc.documentElement).appendChild(s);
     });
   }
