@@ -9,7 +9,7 @@ import { concatBytes } from '../codec/bytes.js';
 import { decryptBlocks, decryptionKey, encryptBlocks, expandKey } from './aes-block.js';
 import { toHex } from '../codec/hex.js';
 import { asciiInto, utf8Encode } from '../codec/utf8.js';
-import { buf, native, pure, randomBytes, subtle } from './provider.js';
+import { buf, keyNeedsSubtle, native, pure, randomBytes, subtle } from './provider.js';
 
 export type CipherName = 'AES-ECB' | 'AES-CBC' | 'AES-GCM';
 
@@ -77,7 +77,7 @@ export async function gcmEncrypt(key: GcmKey, plaintext: Uint8Array, aad: Uint8A
     const k = key instanceof Uint8Array ? await importRaw(s, 'AES-GCM', key) : key;
     return new Uint8Array(await s.encrypt(params, k, buf(plaintext)));
   }
-  if (!(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  if (!(key instanceof Uint8Array)) throw keyNeedsSubtle();
   const { gcm } = await pure();
   return gcm(key, iv, aad).encrypt(plaintext);
 }
@@ -97,7 +97,7 @@ export async function gcmOpen(key: GcmKey, sealed: Uint8Array, aad?: Uint8Array)
   }
   const s = subtleFor(key);
   // Outside the try: a chunk that fails to load, or a CryptoKey with no subtle, is not a decryption failure.
-  if (!s && !(key instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  if (!s && !(key instanceof Uint8Array)) throw keyNeedsSubtle();
   const engine = s ? undefined : await pure();
   try {
     if (s) {

@@ -7,7 +7,7 @@ import { fromBase64, fromBase64UrlStrict, toBase64Url } from '../codec/base64.js
 import { concatBytes } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { derToPem } from '../codec/pem.js';
-import { buf, pureEc, randomBytes, requireSubtle, subtle } from './provider.js';
+import { buf, keyNeedsSubtle, pureEc, randomBytes, requireSubtle, subtle } from './provider.js';
 
 const ECDH = { name: 'ECDH', namedCurve: 'P-256' } as const;
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -55,7 +55,7 @@ export async function ecdhDerive(pair: EcdhPair, peerRaw: Uint8Array): Promise<U
     return new Uint8Array(await s.deriveBits({ name: 'ECDH', public: peer }, pair.priv, 256));
   }
   const priv = pair.priv instanceof Uint8Array ? pair.priv : undefined;
-  if (!priv) throw new TypeError('a CryptoKey needs crypto.subtle');
+  if (!priv) throw keyNeedsSubtle();
   const { p256 } = await pureEc();
   try {
     return p256.getSharedSecret(priv, peerRaw, true).slice(1);
@@ -204,7 +204,7 @@ function pkcs8EcScalar(der: Uint8Array): Uint8Array {
 export async function ecdsaSign(key: EcSignKey, message: Uint8Array): Promise<Uint8Array> {
   const s = subtle();
   if (s && !(key.priv instanceof Uint8Array)) return new Uint8Array(await s.sign(ECDSA_SHA256, key.priv, buf(message)));
-  if (!(key.priv instanceof Uint8Array)) throw new TypeError('a CryptoKey needs crypto.subtle');
+  if (!(key.priv instanceof Uint8Array)) throw keyNeedsSubtle();
   const { p256 } = await pureEc();
   return p256.sign(message, key.priv, { prehash: true, format: 'compact', extraEntropy: randomBytes(32) });
 }

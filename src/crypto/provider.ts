@@ -25,6 +25,11 @@ export function requireSubtle(what: string): SubtleCrypto {
   return s;
 }
 
+/** @internal A CryptoKey made while crypto.subtle was there, used after it went: no pure-JS path can use it. */
+export function keyNeedsSubtle(): RpcError {
+  return new RpcError('CRYPTO_UNAVAILABLE', 'this key was made with crypto.subtle, which this page no longer has');
+}
+
 /** @internal WebCrypto wants ArrayBuffer-backed views. */
 export function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
   return (b.buffer instanceof ArrayBuffer ? b : new Uint8Array(b)) as Uint8Array<ArrayBuffer>;

@@ -10,6 +10,7 @@ import { ecdhDerive, ecdsaVerify, ecVerifyKey, generateEcdh, type EcdhPair, type
 import { hkdfSha256 } from '../crypto/kdf.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
+import { subtle } from '../crypto/provider.js';
 
 export interface ModernOptions {
   /** The gateway's long-term ECDSA P-256 public keys by key id (JWK, SPKI base64 or PEM). */
@@ -229,7 +230,8 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     describe: (c) => ({ appId: c.appId }),
     validateCredential: (v) => {
       const c = v as Partial<ModernCredential> | null;
-      const isKey = (k: unknown) => (typeof CryptoKey !== 'undefined' && k instanceof CryptoKey) || (k instanceof Uint8Array && k.length === 32);
+      // A stored CryptoKey is no use on a page without crypto.subtle: not valid, so a new credential is issued for this page.
+      const isKey = (k: unknown) => (typeof CryptoKey !== 'undefined' && k instanceof CryptoKey && subtle() !== undefined) || (k instanceof Uint8Array && k.length === 32);
       return typeof c?.appId === 'string' && c.appId.length > 0 && typeof c.expiresAt === 'number' && isKey(c.reqKey) && isKey(c.resKey);
     },
   };
