@@ -17,7 +17,9 @@ export type AssetName = 'unzip' | 'fallback';
  * Fetch on-demand files now, while the page is online, instead of at first use: `'unzip'`
  * (offline packages: `verifyPackage` then needs no network at all) and `'fallback'` (the
  * pure-JS crypto). With no names: `'unzip'`, plus `'fallback'` where `crypto.subtle` is
- * missing. Resolves once they ran; rejects with the load's RpcError (a later use retries).
+ * missing (name `'fallback'` where an AES-192 key is used: WebCrypto refuses those, so they
+ * run on the pure-JS path too). Resolves once they ran; rejects with the load's RpcError (a
+ * later use retries).
  */
 export async function preloadAssets(...names: AssetName[]): Promise<void> {
   const wanted: AssetName[] = names.length ? names : subtle() ? ['unzip'] : ['unzip', 'fallback'];
