@@ -127,7 +127,9 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
       fail(`${name}: its local header disagrees with the directory (sizes)`);
     }
     entries.push({ name, method, compressedSize, size, headerStart, dataStart });
-    ends.push(localFlags & DESCRIBED ? descriptorEnd(dataStart + compressedSize, compressedSize, size, name) : dataStart + compressedSize);
+    // The descriptor's sizes are 64-bit exactly when the local header has a zip64 field (APPNOTE 4.3.9.2).
+    const wide = hasZip64Field(headerStart + 30 + localNameLength, dataStart);
+    ends.push(localFlags & DESCRIBED ? descriptorEnd(dataStart + compressedSize, wide, compressedSize, size, name) : dataStart + compressedSize);
     at = extraStart + extraLength + u16(at + 32);
   }
   // Each entry's bytes belong to it alone (two names over one region would let one small file
@@ -143,12 +145,18 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
   if (directoryStart !== expected) fail('bytes before the central directory that it does not list');
   return entries;
 
-  /** Where an entry's data descriptor ends; its sizes (32- or 64-bit, after an optional signature) must be the directory's. */
-  function descriptorEnd(at: number, compressedSize: number, size: number, name: string): number {
-    const sizesAt = at + (at + 4 <= d.length && u32(at) === DESCRIPTOR ? 4 : 0) + 4; // (after the CRC-32)
-    if (sizesAt + 8 <= d.length && u32(sizesAt) === compressedSize && u32(sizesAt + 4) === size) return sizesAt + 8;
-    if (sizesAt + 16 <= d.length && u64(sizesAt) === compressedSize && u64(sizesAt + 8) === size) return sizesAt + 16;
-    return fail(`${name}: its data descriptor disagrees with the directory`);
+  function hasZip64Field(from: number, to: number): boolean {
+    for (let x = from; x + 4 <= to; x += 4 + u16(x + 2)) if (u16(x) === 1) return true;
+    return false;
+  }
+
+  /** Where an entry's data descriptor ends; its sizes (after an optional signature and the CRC-32) must be the directory's. */
+  function descriptorEnd(at: number, wide: boolean, compressedSize: number, size: number, name: string): number {
+    const sizesAt = at + (at + 4 <= d.length && u32(at) === DESCRIPTOR ? 4 : 0) + 4;
+    const read = wide ? u64 : u32;
+    const width = wide ? 8 : 4;
+    if (read(sizesAt) !== compressedSize || read(sizesAt + width) !== size) fail(`${name}: its data descriptor disagrees with the directory`);
+    return sizesAt + 2 * width;
   }
 }
 

@@ -831,6 +831,27 @@ describe('verifyPackage reads the zip the way it is signed (hostile directories)
   });
 });
 
+describe('zips written by common tools (test/fixtures/zips) pass the structure checks', () => {
+  const FIXTURES = new URL('../fixtures/zips/', import.meta.url);
+  const want: Record<string, string> = { 'index.html': '<p>hi</p>'.repeat(50), 'empty.txt': '', 'dir/a.js': 'x=1;'.repeat(100) };
+  for (const [file, extra] of [
+    ['infozip.zip', []],
+    ['infozip-fz.zip', []],
+    ['python-zipfile.zip', ['页面.html']],
+    ['python-zipfile-stream.zip', ['页面.html']],
+    ['python-zipfile-stream-zip64.zip', ['页面.html']],
+  ] as const) {
+    it(`${file}: every entry read, with its bytes`, () => {
+      const zip = new Uint8Array(readFileSync(new URL(file, FIXTURES)));
+      const entries = readZipEntries(zip);
+      const files = Object.fromEntries(entries.filter((e) => !e.name.endsWith('/')).map((e) => [e.name, strFromU8(readZipEntry(zip, e)!)]));
+      expect(Object.keys(files).sort()).toEqual([...Object.keys(want), ...extra].sort());
+      for (const [name, text] of Object.entries(want)) expect(files[name], name).toBe(text);
+      if (extra.length) expect(files['页面.html']).toBe('首页');
+    });
+  }
+});
+
 describe('verifyPackage: what "verified" promises', () => {
   it('a package whose CERT.json lists nothing (so nothing is signed) is refused naming CERT.json; loadPackage then reports the fallback', async () => {
     const empty = zipSync({ 'CERT.json': strToU8('{}') });
