@@ -135,14 +135,14 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
   // Each entry's bytes belong to it alone (two names over one region would let one small file
   // inflate many times), and every byte before the directory belongs to a listed entry.
   const byPlace = entries.map((entry, i) => ({ entry, end: ends[i] })).sort((a, b) => a.entry.headerStart - b.entry.headerStart);
-  let expected = 0;
+  let next = 0; // where the next entry must start
   for (let i = 0; i < byPlace.length; i++) {
     const { entry, end } = byPlace[i];
-    if (entry.headerStart < expected) fail(`${entry.name}: overlaps ${byPlace[i - 1].entry.name}`);
-    if (entry.headerStart > expected) fail(`${entry.name}: bytes before it that the directory does not list`);
-    expected = end;
+    if (entry.headerStart < next) fail(`${entry.name}: overlaps ${byPlace[i - 1].entry.name}`);
+    if (entry.headerStart > next) fail(`${entry.name}: bytes before it that the directory does not list`);
+    next = end;
   }
-  if (directoryStart !== expected) fail('bytes before the central directory that it does not list');
+  if (directoryStart !== next) fail('bytes before the central directory that it does not list');
   return entries;
 
   function hasZip64Field(from: number, to: number): boolean {

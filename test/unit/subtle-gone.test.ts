@@ -2,12 +2,11 @@
  * A `modern` credential holds non-extractable CryptoKeys, which only crypto.subtle can use.
  * Where a page has no crypto.subtle (an http: or file: web view of the same origin), such a
  * credential is refused as stored, so a new one is issued on the pure-JS path; one already in
- * use fails as CRYPTO_UNAVAILABLE, not as a request error.
+ * use fails as CRYPTO_UNAVAILABLE, not as a request error (the primitives: ecb-webcrypto-path.test.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, memoryStore, modern, type Transport } from '../../src/index.js';
 import { createGateway, modern as modernGateway } from '../../src/server/index.js';
-import { gcmEncrypt, gcmOpen, importGcmKey } from '../../src/crypto/aes.js';
 import { failure, signingKey } from '../helpers/servers.js';
 
 const realCrypto = globalThis.crypto;
@@ -40,16 +39,6 @@ async function setup() {
 }
 
 describe('a CryptoKey where crypto.subtle is missing', () => {
-  it('AES-GCM with a CryptoKey and no crypto.subtle is CRYPTO_UNAVAILABLE (typed), not a TypeError', async () => {
-    const key = await importGcmKey(new Uint8Array(32).fill(7));
-    expect(key).toBeInstanceOf(CryptoKey);
-    const sealed = await gcmEncrypt(key, new Uint8Array([1, 2, 3]), undefined, new Uint8Array(12));
-    hideSubtle();
-    expect((await failure(gcmEncrypt(key, new Uint8Array([1, 2, 3]), undefined, new Uint8Array(12)))).code).toBe('CRYPTO_UNAVAILABLE');
-    const iv = new Uint8Array(12);
-    expect((await failure(gcmOpen(key, new Uint8Array([...iv, ...sealed])))).code).toBe('CRYPTO_UNAVAILABLE');
-  });
-
   it('a stored modern credential holding CryptoKeys is not used where crypto.subtle is missing: a new one is issued on the pure-JS path and the call succeeds', async () => {
     const { serverKeys, transport, issued } = await setup();
     const store = memoryStore();
