@@ -100,7 +100,7 @@ async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<s
     // Two entries with one name: other unzip tools may pick the other one, so refuse.
     if (files.has(entry.name)) throw invalid(entry.name, 'appears twice in the zip');
     const data = readZipEntry(bytes, entry);
-    if (data === null) throw invalid(entry.name, `does not inflate to the ${entry.size} bytes the zip declares (corrupt, or a zip bomb)`);
+    if (data === null) throw invalid(entry.name, `does not inflate to the ${entry.size} bytes the zip declares, or has bytes after its DEFLATE stream (corrupt, a zip bomb, or something hidden after it)`);
     files.set(entry.name, data);
   }
   return files;

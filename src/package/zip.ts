@@ -74,8 +74,8 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     at = u64(z + 48);
   }
   const directoryStart = at;
-  const ends: number[] = [];
   const entries: ZipEntry[] = [];
+  const locals: { entry: ZipEntry; flags: number; extraStart: number }[] = [];
   for (let i = 0; i < count; i++) {
     if (u32(at) !== CENTRAL) fail('a broken central directory');
     const flags = u16(at + 8);
@@ -121,33 +121,44 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     }
     const dataStart = headerStart + 30 + localNameLength + u16(headerStart + 28);
     if (dataStart + compressedSize > d.length) fail(`${name}: data beyond the end of the file`);
-    // Without a data descriptor the local header carries the sizes too (all ones: in its zip64 field).
-    const localSizes = [u32(headerStart + 18), u32(headerStart + 22)];
-    if (!(localFlags & DESCRIBED) && localSizes.some((n, i) => n !== MAX32 && n !== [compressedSize, size][i])) {
-      fail(`${name}: its local header disagrees with the directory (sizes)`);
-    }
     entries.push({ name, method, compressedSize, size, headerStart, dataStart });
-    // The descriptor's sizes are 64-bit exactly when the local header has a zip64 field (APPNOTE 4.3.9.2).
-    const wide = hasZip64Field(headerStart + 30 + localNameLength, dataStart);
-    ends.push(localFlags & DESCRIBED ? descriptorEnd(dataStart + compressedSize, wide, compressedSize, size, name) : dataStart + compressedSize);
+    locals.push({ entry: entries[entries.length - 1], flags: localFlags, extraStart: headerStart + 30 + localNameLength });
     at = extraStart + extraLength + u16(at + 32);
   }
   // Each entry's bytes belong to it alone (two names over one region would let one small file
-  // inflate many times), and every byte before the directory belongs to a listed entry.
-  const byPlace = entries.map((entry, i) => ({ entry, end: ends[i] })).sort((a, b) => a.entry.headerStart - b.entry.headerStart);
+  // inflate many times). Checked before the local extra fields are read, so each byte of them is read once.
+  locals.sort((a, b) => a.entry.headerStart - b.entry.headerStart);
+  for (let i = 1; i < locals.length; i++) {
+    const [prev, { entry }] = [locals[i - 1].entry, locals[i]];
+    if (entry.headerStart < prev.dataStart + prev.compressedSize) fail(`${entry.name}: overlaps ${prev.name}`);
+  }
+  // Every byte before the directory belongs to a listed entry: its local header, data and data descriptor.
   let next = 0; // where the next entry must start
-  for (let i = 0; i < byPlace.length; i++) {
-    const { entry, end } = byPlace[i];
-    if (entry.headerStart < next) fail(`${entry.name}: overlaps ${byPlace[i - 1].entry.name}`);
-    if (entry.headerStart > next) fail(`${entry.name}: bytes before it that the directory does not list`);
+  for (const { entry, flags, extraStart } of locals) {
+    const { name, compressedSize, size, headerStart, dataStart } = entry;
+    // The local zip64 field: the 64-bit values of the local sizes that are all ones (uncompressed first).
+    const localSizes = [u32(headerStart + 22), u32(headerStart + 18)];
+    const zip64 = findZip64Field(extraStart, dataStart);
+    if (!(flags & DESCRIBED)) {
+      // Without a data descriptor the local header carries the sizes too, as readers by local headers take them.
+      let f = zip64?.start ?? 0;
+      const wide = (): number => (zip64 && f + 8 <= zip64.end ? ((f += 8), u64(f - 8)) : fail(`${name}: a zip64 local header without its sizes`));
+      const [localSize, localCompressed] = localSizes.map((n) => (n === MAX32 ? wide() : n));
+      if (localSize !== size || localCompressed !== compressedSize) fail(`${name}: its local header disagrees with the directory (sizes)`);
+    }
+    // (A data descriptor's sizes are 64-bit exactly when the local header has a zip64 field: APPNOTE 4.3.9.2.)
+    const end = flags & DESCRIBED ? descriptorEnd(dataStart + compressedSize, zip64 !== undefined, compressedSize, size, name) : dataStart + compressedSize;
+    if (headerStart < next) fail(`${name}: overlaps the entry before it`);
+    if (headerStart > next) fail(`${name}: bytes before it that the directory does not list`);
     next = end;
   }
   if (directoryStart !== next) fail('bytes before the central directory that it does not list');
   return entries;
 
-  function hasZip64Field(from: number, to: number): boolean {
-    for (let x = from; x + 4 <= to; x += 4 + u16(x + 2)) if (u16(x) === 1) return true;
-    return false;
+  /** Where the zip64 field (id 1) of the extra fields in [from, to) holds its values, if there is one. */
+  function findZip64Field(from: number, to: number): { start: number; end: number } | undefined {
+    for (let x = from; x + 4 <= to; x += 4 + u16(x + 2)) if (u16(x) === 1) return { start: x + 4, end: Math.min(x + 4 + u16(x + 2), to) };
+    return undefined;
   }
 
   /** Where an entry's data descriptor ends; its sizes (after an optional signature and the CRC-32) must be the directory's. */
@@ -187,5 +198,24 @@ export function readZipEntry(d: Uint8Array, entry: ZipEntry, inflate: typeof Inf
   } catch {
     return null; // not a valid DEFLATE stream (fflate throws on corrupt or unfinished data)
   }
-  return over || written !== out.length ? null : out;
+  if (over || written !== out.length) return null;
+  // Bytes after the end of the DEFLATE stream are refused: a reader by local headers stops at
+  // that end for an entry with a data descriptor, and would read what follows as the next entry.
+  return endsWithStream(stream, data, inflate) ? out : null;
+}
+
+/**
+ * Whether `data` ends where its DEFLATE stream ends. fflate keeps the input it has not used in
+ * `p` (with the stream's last, partial byte while `s.p & 7`); should those internals differ, the
+ * answer comes from inflating all but the last byte, which fails exactly when that byte was the stream's.
+ */
+function endsWithStream(stream: Inflate, data: Uint8Array, inflate: typeof Inflate): boolean {
+  const { p, s } = stream as unknown as { p?: unknown; s?: { p?: unknown } };
+  if (p instanceof Uint8Array && typeof s?.p === 'number') return p.length - (s.p & 7 ? 1 : 0) === 0;
+  try {
+    new inflate(() => undefined).push(data.subarray(0, data.length - 1), true);
+    return false;
+  } catch {
+    return true;
+  }
 }
