@@ -46,12 +46,12 @@ export async function signPackage(
     .sort();
   const cert: Record<string, string> = {};
   const files: Zippable = {};
-  // One at a time: each signature is cheap, and the key import is cached after the first.
   // What every client would refuse is refused here, before a package nobody can use is written.
   if (names.length === 0) throw badConfig('files', 'no files to sign (only directories, or nothing but CERT.json)');
   for (const name of names) {
     if (unsafePath(name)) throw badConfig('files', `${name}: unsafe path (absolute, "..", a drive letter or a backslash), which verifyPackage refuses`);
   }
+  // One at a time: each signature is cheap, and the key import is cached after the first.
   for (const name of names) {
     const data = entries[name];
     if (!(data instanceof Uint8Array)) throw badConfig('files', `${name}: expected a Uint8Array`);
