@@ -208,8 +208,9 @@ describe('an unsigned entry hidden after the end of a DEFLATE stream', () => {
 });
 
 describe('directories built to make the reader slow', () => {
-  it('65 535 directory records over one local header with 64 KB of tiny extra fields are refused as overlapping before any local extra field is walked', () => {
-    // Walking that header's 16 383 extra fields once per record took 2.3 s on this machine; refused now in ~70 ms.
+  it('65 535 directory records over one local header with 64 KB of tiny extra fields are refused as overlapping (ZipFormatError)', () => {
+    // The cost is not asserted (timings are not): walking that header's 16 383 extra fields once per
+    // record took 2.3 s here; the overlap is now found before any local extra field is walked (~70 ms).
     const extraLength = 65532;
     const local = new Uint8Array(30 + extraLength);
     const lv = new DataView(local.buffer);
