@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPackage } from '../../src/package/verify.js';
 import { readZipEntries } from '../../src/package/zip.js';
 import { utf8Decode } from '../../src/codec/utf8.js';
+import { PRIVATE, PUBLIC } from '../helpers/zip.js';
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'java-package', 'PackageWriter.java');
-const vector = (JSON.parse(readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8')) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] }).vectors.find((v) => v.name === 'rsa-2048-pkcs1v15-sha256-1')!;
 
 let dir = '';
 let zip: Uint8Array;
@@ -25,7 +25,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sealed-rpc-java-zip-'));
   const compiled = spawnSync('javac', ['-encoding', 'UTF-8', '-d', dir, SOURCE], { encoding: 'utf8', timeout: 60_000 });
   if (compiled.status !== 0) throw new Error(`javac failed:\n${compiled.stderr}`);
-  writeFileSync(join(dir, 'key.pem'), vector.privateKeyPemTestOnly);
+  writeFileSync(join(dir, 'key.pem'), PRIVATE);
   const ran = spawnSync('java', ['-Dfile.encoding=UTF-8', '-cp', dir, 'PackageWriter', join(dir, 'key.pem'), join(dir, 'pkg.zip')], { encoding: 'utf8', timeout: 60_000 });
   if (ran.status !== 0) throw new Error(`PackageWriter failed:\n${ran.stderr}`);
   zip = new Uint8Array(readFileSync(join(dir, 'pkg.zip')));
@@ -42,7 +42,7 @@ describe('an offline package written by java.util.zip.ZipOutputStream', () => {
     const flags = (name: string) => new DataView(zip.buffer, zip.byteOffset).getUint16(entries.find((e) => e.name === name)!.headerStart + 6, true);
     expect(flags('index.html') & 0x8).toBe(0x8);
     expect(flags('img/logo.bin') & 0x8).toBe(0);
-    const { files } = await verifyPackage(zip, { publicKey: vector.key });
+    const { files } = await verifyPackage(zip, { publicKey: PUBLIC });
     expect(Object.keys(files).sort()).toEqual(['img/logo.bin', 'index.html', 'js/app.js', '页面/首页.html']);
     expect(utf8Decode(files['页面/首页.html'])).toBe('<p>首页</p>');
     expect(utf8Decode(files['js/app.js'])).toBe("console.log('离线包');\n".repeat(100));
@@ -53,6 +53,6 @@ describe('an offline package written by java.util.zip.ZipOutputStream', () => {
     const e = readZipEntries(zip).find((x) => x.name === 'img/logo.bin')!;
     const bad = zip.slice();
     bad[e.dataStart + 10] ^= 1;
-    await expect(verifyPackage(bad, { publicKey: vector.key })).rejects.toMatchObject({ code: 'PACKAGE_SIGNATURE_INVALID', details: { file: 'img/logo.bin' } });
+    await expect(verifyPackage(bad, { publicKey: PUBLIC })).rejects.toMatchObject({ code: 'PACKAGE_SIGNATURE_INVALID', details: { file: 'img/logo.bin' } });
   });
 });

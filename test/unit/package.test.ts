@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { deflateSync, Inflate, strFromU8, strToU8, Unzip, UnzipInflate, UnzipPassThrough, unzipSync, Zip, ZipDeflate, zipSync, type Zippable } from 'fflate';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { deflateSync, Inflate, strFromU8, strToU8, unzipSync, Zip, ZipDeflate, zipSync, type Zippable } from 'fflate';
 import { verifyPackage } from '../../src/package/verify.js';
 import { loadPackage } from '../../src/package/load.js';
 import { readZipEntries, readZipEntry } from '../../src/package/zip.js';
@@ -16,13 +16,8 @@ import { RpcError } from '../../src/errors.js';
 import { toBase64 } from '../../src/codec/base64.js';
 import { concatBytes } from '../../src/codec/bytes.js';
 import { failure } from '../helpers/servers.js';
+import { byLocalHeaders, certFor, PRIVATE, PUBLIC } from '../helpers/zip.js';
 
-const primitives = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8'),
-) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] };
-const vector = primitives.vectors.find((v) => v.name === 'rsa-2048-pkcs1v15-sha256-1')!;
-const PUBLIC = vector.key;
-const PRIVATE = vector.privateKeyPemTestOnly;
 const OTHER = generateKeyPairSync('rsa', {
   modulusLength: 2048,
   publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -633,12 +628,6 @@ function handZip(entries: HandEntry[], opts: { aliases?: { name: string; of: num
 }
 
 /** CERT.json for the given files, signed the way signPackage signs (SHA-256, base64). */
-function certFor(files: Record<string, Uint8Array>): Uint8Array {
-  const cert: Record<string, string> = {};
-  for (const [name, data] of Object.entries(files)) cert[name] = createSign('sha256').update(data).sign(PRIVATE, 'base64');
-  return strToU8(JSON.stringify(cert));
-}
-
 describe('verifyPackage reads the zip the way it is signed (hostile directories)', () => {
   it('1 000 directory records over one stored 1 MiB entry are refused (their names are not its local header\'s), naming (zip), not counted against maxUnpackedBytes first', async () => {
     const big = new Uint8Array(1024 * 1024);
@@ -742,23 +731,6 @@ describe('verifyPackage reads the zip the way it is signed (hostile directories)
     expect((await verifyPackage(good, { publicKey: PUBLIC })).files.a).toEqual(strToU8('a'));
   });
 
-  /** What a reader going by local headers, front to back (Java's ZipInputStream, fflate's Unzip, many containers), extracts. */
-  function byLocalHeaders(zip: Uint8Array): Record<string, string> {
-    const out: Record<string, string> = {};
-    const u = new Unzip((f) => {
-      const parts: Uint8Array[] = [];
-      f.ondata = (err, d, final) => {
-        if (err) throw err;
-        parts.push(d);
-        if (final && !(f.name in out)) out[f.name] = strFromU8(concatBytes(...parts));
-      };
-      f.start();
-    });
-    u.register(UnzipPassThrough);
-    u.register(UnzipInflate);
-    u.push(zip, true);
-    return out;
-  }
   const page = strToU8('<h1>signed page</h1>');
   const evil = strToU8('<script>steal()</script>');
 

@@ -4,25 +4,14 @@
  * slow: each must be refused as (zip), or naming the entry. (From a review of the reader; the
  * plainer shapes are in package.test.ts.)
  */
-import { createSign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { deflateSync, Inflate, strFromU8, strToU8, Unzip, UnzipInflate, UnzipPassThrough } from 'fflate';
+import { deflateSync, Inflate, strFromU8, strToU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { verifyPackage } from '../../src/package/verify.js';
 import { readZipEntries, readZipEntry, ZipFormatError } from '../../src/package/zip.js';
 import { concatBytes } from '../../src/codec/bytes.js';
 import { failure } from '../helpers/servers.js';
-
-const vector = (JSON.parse(readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8')) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] }).vectors.find((v) => v.name === 'rsa-2048-pkcs1v15-sha256-1')!;
-const PUBLIC = vector.key;
-const PRIVATE = vector.privateKeyPemTestOnly;
-
-function certFor(files: Record<string, Uint8Array>): Uint8Array {
-  const cert: Record<string, string> = {};
-  for (const [name, data] of Object.entries(files)) cert[name] = createSign('sha256').update(data).sign(PRIVATE, 'base64');
-  return strToU8(JSON.stringify(cert));
-}
+import { byLocalHeaders, certFor, PUBLIC } from '../helpers/zip.js';
 
 const crc = (b: Uint8Array) => crc32(b) >>> 0;
 
@@ -115,28 +104,6 @@ function rawZip(entries: Raw[], opts: { prefix?: Uint8Array; comment?: Uint8Arra
   end.set(comment, 22);
   push(end);
   return concatBytes(...parts);
-}
-
-/** What fflate's Unzip (a reader by local headers) extracts, last copy of a name winning (as when writing to disk). */
-function byLocalHeaders(zip: Uint8Array): Record<string, string> {
-  const out: Record<string, string> = {};
-  const u = new Unzip((f) => {
-    const parts: Uint8Array[] = [];
-    f.ondata = (err, d, final) => {
-      if (err) return; // a truncated stream: ignore that entry
-      parts.push(d);
-      if (final) out[f.name] = strFromU8(concatBytes(...parts));
-    };
-    f.start();
-  });
-  u.register(UnzipPassThrough);
-  u.register(UnzipInflate);
-  try {
-    u.push(zip, true);
-  } catch {
-    /* what was extracted so far is what counts */
-  }
-  return out;
 }
 
 const page = strToU8('<h1>signed page</h1>'.repeat(20));
