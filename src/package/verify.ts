@@ -59,7 +59,8 @@ function detachedSignature(sig: string | Uint8Array): Uint8Array | null {
   for (const b of sig) {
     const text =
       (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) ||
-      b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f || b === 0x3d || b === 0x0a || b === 0x0d || b === 0x20;
+      b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f || b === 0x3d ||
+      b === 0x09 || b === 0x0a || b === 0x0d || b === 0x20; // whitespace: wrapped or indented text
     if (!text) return sig;
   }
   // Text files wrap base64 (openssl base64 does at 64 columns): drop the whitespace.

@@ -33,7 +33,7 @@ describe('verify-package --signature reads every usual signature file', () => {
   writeFileSync(pkgPath, pkg);
   writeFileSync(pubPath, rsa.key);
 
-  it('raw bytes, one-line base64, 64-column wrapped base64 and URL-safe base64 all verify (exit 0); a changed package fails (exit 1)', async () => {
+  it('raw bytes, one-line base64, 64-column wrapped base64 (also tab-indented with CRLF) and URL-safe base64 all verify (exit 0); a changed package fails (exit 1)', async () => {
     const raw = await signPackageDetached(pkg, rsa.privateKeyPemTestOnly);
     const b64 = Buffer.from(raw).toString('base64');
     const forms: Record<string, Uint8Array | string> = {
@@ -41,6 +41,8 @@ describe('verify-package --signature reads every usual signature file', () => {
       base64: b64 + '\n',
       wrapped: b64.replace(/.{64}/g, '$&\n') + '\n',
       urlsafe: b64.replace(/\+/g, '-').replace(/\//g, '_'),
+      // Pasted into a config file or a heredoc: tab-indented, CRLF line ends.
+      tabbed: b64.replace(/.{64}/g, '\t$&\r\n') + '\r\n',
     };
     for (const [name, content] of Object.entries(forms)) {
       const sigPath = join(dir, `pkg.${name}.sig`);
