@@ -103,9 +103,13 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
   const out = io ?? (await nodeIo());
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    if (cmd === undefined) {
+      out.stderr(USAGE); // a usage error (exit 2): stdout stays for what a script would read
+      return 2;
+    }
+    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       out.stdout(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
     }
     const p = parse(rest);
     if (p.flags.has('--help') || p.flags.has('-h')) {

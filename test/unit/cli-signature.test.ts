@@ -59,3 +59,18 @@ describe('verify-package --signature reads every usual signature file', () => {
     expect(o.err.join('')).toContain('PACKAGE_SIGNATURE_INVALID');
   });
 });
+
+describe('usage text', () => {
+  it('no command is a usage error: exit 2, usage on stderr and nothing on stdout; help asked for is exit 0 on stdout', async () => {
+    const bare = io();
+    expect(await runCli([], bare)).toBe(2);
+    expect(bare.out).toEqual([]);
+    expect(bare.err.join('')).toMatch(/^usage:\n  sealed-rpc sign-package/);
+    for (const flag of ['help', '--help', '-h']) {
+      const asked = io();
+      expect(await runCli([flag], asked), flag).toBe(0);
+      expect(asked.err).toEqual([]);
+      expect(asked.out.join('')).toMatch(/^usage:/);
+    }
+  });
+});
