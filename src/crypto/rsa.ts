@@ -86,12 +86,13 @@ function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
   const label = m ? m[1] : null;
   const body = (m ? m[2] : pem).replace(/\s+/g, '');
   const wanted = kind === 'public' ? ['PUBLIC KEY', 'RSA PUBLIC KEY'] : ['PRIVATE KEY', 'RSA PRIVATE KEY'];
+  // Before the label check: "ENCRYPTED PRIVATE KEY" (PKCS#8) needs this answer, not "wrong label".
+  if (/ENCRYPTED/.test(pem)) throw badConfig(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
   if (label !== null && !wanted.includes(label)) {
     // Name what was found (a label is not secret) so the user sees e.g. a swapped key.
     throw badConfig(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"`);
   }
   if (label === null && /-----/.test(pem)) throw badConfig(option, 'malformed PEM armour');
-  if (/ENCRYPTED/.test(pem)) throw badConfig(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
   let bytes: Uint8Array;
   try {
     bytes = fromBase64(body);
@@ -138,8 +139,11 @@ export function importRsaKey(pem: string, kind: KeyKind, hash: RsaHash, option: 
   return k;
 }
 
-function bytesOf(data: string | Uint8Array): Uint8Array {
-  return typeof data === 'string' ? utf8Encode(data) : data;
+/** What is signed: text as UTF-8, or bytes. Anything else (e.g. a body a framework already parsed) would sign other bytes: refused. */
+function bytesOf(data: string | Uint8Array, option = 'data'): Uint8Array {
+  if (typeof data === 'string') return utf8Encode(data);
+  if (data instanceof Uint8Array) return data;
+  throw badConfig(option, `expected the raw text (string) or bytes (Uint8Array) that were signed, got ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}; a parsed JSON body is not what was signed`);
 }
 
 // ---- signatures ----
@@ -151,9 +155,10 @@ export async function signRsa(
   hash: RsaHash = 'SHA-256',
   option = 'privateKeyPem',
 ): Promise<Uint8Array> {
+  const message = bytesOf(data);
   const key = await importRsaKey(privateKeyPem, 'private', hash, option);
   const s = requireSubtle('RSA signing');
-  return new Uint8Array(await s.sign(ALG, key, buf(bytesOf(data))));
+  return new Uint8Array(await s.sign(ALG, key, buf(message)));
 }
 
 /**
@@ -168,11 +173,12 @@ export async function verifyRsa(
   hash: RsaHash = 'SHA-256',
   option = 'publicKeyPem',
 ): Promise<boolean> {
+  const message = bytesOf(data); // a wrong type is a caller's mistake (BAD_CONFIG), not a `false`
   const key = await importRsaKey(publicKeyPem, 'public', hash, option);
   const s = requireSubtle('RSA verification');
   if (!(signature instanceof Uint8Array) || signature.length === 0) return false;
   try {
-    return await s.verify(ALG, key, buf(signature), buf(bytesOf(data)));
+    return await s.verify(ALG, key, buf(signature), buf(message));
   } catch {
     return false; // e.g. a signature of the wrong length on some engines
   }
@@ -192,11 +198,17 @@ export function decodeSignatureText(text: string): Uint8Array | null {
   if (typeof text !== 'string') return null;
   const t = text.trim();
   if (t === '' || (/[+/]/.test(t) && /[-_]/.test(t))) return null;
+  const std = t.replace(/-/g, '+').replace(/_/g, '/');
+  let bytes: Uint8Array;
   try {
-    return fromBase64(t.replace(/-/g, '+').replace(/_/g, '/'));
+    bytes = fromBase64(std);
   } catch {
     return null;
   }
+  // Canonical only: text whose last character carries stray low bits decodes to the same
+  // bytes as the true text, so one signature would have many accepted spellings.
+  const canonical = toBase64(bytes);
+  return std === canonical || std === canonical.replace(/=+$/, '') ? bytes : null;
 }
 
 /** SHA256withRSA over the UTF-8 body, in the push service's URL-safe base64 (PROTOCOLS.md §6). */

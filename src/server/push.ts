@@ -4,6 +4,7 @@
  * over the raw POST body, checked here with the service's public key.
  */
 import { verifyRsaSha256 } from '../crypto/rsa.js';
+import { badConfig } from '../errors.js';
 
 export { signRsaSha256 } from '../crypto/rsa.js';
 
@@ -12,6 +13,8 @@ export { signRsaSha256 } from '../crypto/rsa.js';
  * a re-serialised JSON). Accepts standard base64, the URL-safe form with padding and
  * unpadded base64url; false for any bad or malformed signature.
  */
-export function verifyPushCallback(body: string, sign: string, publicKeyPem: string): Promise<boolean> {
+export async function verifyPushCallback(body: string | Uint8Array, sign: string, publicKeyPem: string): Promise<boolean> {
+  // The signature is over the body's bytes as sent: a body express.json() already parsed cannot be checked.
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) throw badConfig('body', 'expected the raw POST body text (e.g. express.text() or the raw buffer), not a parsed object');
   return verifyRsaSha256(body, sign, publicKeyPem);
 }

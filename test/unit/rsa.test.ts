@@ -8,6 +8,7 @@ import {
   verifyRsa,
   verifyRsaSha256,
 } from '../../src/crypto/rsa.js';
+import { verifyPushCallback } from '../../src/server/push.js';
 import { RpcError } from '../../src/errors.js';
 import { fromBase64, toBase64, toBase64Url } from '../../src/codec/base64.js';
 import { fromHex } from '../../src/codec/hex.js';
@@ -121,6 +122,14 @@ describe('PEM import', () => {
     expect((err as RpcError).message).toMatch(/^publicKeyPem: /);
   });
 
+  it('an encrypted PKCS#8 key ("ENCRYPTED PRIVATE KEY") is BAD_CONFIG saying to decrypt it first, not "wrong label"', async () => {
+    const encrypted = createPrivateKey(v.privateKeyPemTestOnly).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
+    expect(encrypted).toContain('-----BEGIN ENCRYPTED PRIVATE KEY-----');
+    const err = (await signRsaSha256('x', encrypted).catch((e: unknown) => e)) as RpcError;
+    expect(err.code).toBe('BAD_CONFIG');
+    expect(err.message).toMatch(/^privateKeyPem: encrypted keys are not supported; decrypt it first/);
+  });
+
   it('a malformed private PEM throws BAD_CONFIG naming privateKeyPem, without echoing the key', async () => {
     const err = (await signRsaSha256('x', v.key).catch((e: unknown) => e)) as RpcError;
     expect(err.code).toBe('BAD_CONFIG');
@@ -148,6 +157,20 @@ describe('malformed signatures return false, never throw', () => {
     expect(decodeSignatureText(v.ciphertext.base64)).toEqual(raw);
     expect(decodeSignatureText(v.ciphertext.base64url_mps!)).toEqual(raw);
     expect(decodeSignatureText(toBase64Url(raw))).toEqual(raw);
+  });
+
+  it('a signature text that is not canonical (stray low bits in its last character) is refused: one signature has one spelling per form', async () => {
+    const b = v.ciphertext.base64; // 256 bytes: "…X==", X carries 4 unused bits
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const x = alphabet.indexOf(b[b.length - 3]);
+    expect(x & 15).toBe(0);
+    for (let low = 1; low < 16; low++) {
+      const stray = b.slice(0, -3) + alphabet[x | low] + '==';
+      expect(decodeSignatureText(stray), stray.slice(-4)).toBeNull();
+      expect(decodeSignatureText(stray.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))).toBeNull();
+      expect(await verifyRsaSha256(v.plaintext, stray, v.key)).toBe(false);
+    }
+    expect(await verifyRsaSha256(v.plaintext, b, v.key)).toBe(true);
   });
 
   it('verifyRsa with an empty byte signature is false', async () => {
@@ -205,6 +228,35 @@ describe('without crypto.subtle (insecure http:/file: pages)', () => {
       const err = await p.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RpcError);
       expect((err as RpcError).code).toBe('CRYPTO_UNAVAILABLE');
+    }
+  });
+});
+
+describe('what is signed must be the raw text or bytes', () => {
+  const v = sha256Vectors[0];
+  const parsed = { msgId: 'console_1', pushSuccess: true, statusCode: '2' }; // e.g. express.json()'s req.body
+
+  it('verifyPushCallback given a parsed JSON object is BAD_CONFIG naming body, never true (it was read as the empty message)', async () => {
+    const overEmpty = await signRsaSha256('', v.privateKeyPemTestOnly);
+    const err = (await verifyPushCallback(parsed as never, overEmpty, v.key).catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe('BAD_CONFIG');
+    expect(err.details?.option).toBe('body');
+    // The raw body as bytes is fine.
+    expect(await verifyPushCallback(utf8(v.plaintext), v.ciphertext.base64url_mps!, v.key)).toBe(true);
+  });
+
+  it.each([
+    ['an object', { msgId: 'console_1' }],
+    ['a number (was n zero bytes)', 4],
+    ['an array (was its elements as bytes)', [104, 105]],
+    ['null', null],
+  ])('signRsaSha256 / verifyRsa of %s is BAD_CONFIG naming data, not a signature over other bytes', async (_what, data) => {
+    for (const attempt of [signRsaSha256(data as never, v.privateKeyPemTestOnly), verifyRsa(data as never, fromBase64(v.ciphertext.base64), v.key, 'SHA-256')]) {
+      const err = (await attempt.catch((e: unknown) => e)) as RpcError;
+      expect(err).toBeInstanceOf(RpcError);
+      expect(err.code).toBe('BAD_CONFIG');
+      expect(err.details?.option).toBe('data');
     }
   });
 });
