@@ -10,6 +10,6 @@ import('../dist/server.js')
     // Only the bundle itself missing means "build first"; a dependency missing from inside it
     // ("Cannot find package 'fflate' imported from …/dist/server.js") is reported as it is.
     const missing = e && e.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find module '[^']*dist[\\/]server\.js'/.test(String(e.message));
-    process.stderr.write(`sealed-rpc: ${missing ? 'dist/server.js not found; run `npm run build` first' : e && e.message}\n`);
+    process.stderr.write(`sealed-rpc: ${missing ? 'dist/server.js not found; run `npm run build` first' : e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   });

@@ -65,6 +65,7 @@ function parse(args: string[]): Parsed {
       if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
       flags.set(name === '--out' ? '-o' : name, v);
     } else if (BOOL_FLAGS.has(name)) {
+      if (eq > 0) throw new UsageError(`${name} takes no value (${a})`); // --detached=false must not mean --detached
       flags.set(name, true);
     } else if (a.startsWith('-') && a !== '-') {
       throw new UsageError(`unknown option ${a}`);
@@ -122,6 +123,10 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
         const keyPath = str(p, '--key', true);
         const output = str(p, '-o', true);
         const hash = hashOf(p);
+        // The output is written over whatever is there: never over the key (lost for good) or the input.
+        const { resolve } = await import('node:path');
+        if (resolve(output) === resolve(keyPath)) throw new UsageError('-o is the --key file; writing there would destroy the private key');
+        if (resolve(output) === resolve(input)) throw new UsageError('-o is the input package; give another file');
         const [zip, key] = await Promise.all([out.readFile(input), out.readFile(keyPath)]);
         if (p.flags.has('--detached')) {
           await out.writeFile(output, await signPackageDetached(zip, text(key), hash));
@@ -134,13 +139,14 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
       }
       case 'verify-package': {
         const input = onePositional(p, 'package');
+        const hash = hashOf(p); // a usage error before any file is read
         const pub = text(await out.readFile(str(p, '--pub', true)));
         const sigPath = str(p, '--signature', false);
         const signature = sigPath === undefined ? undefined : await out.readFile(sigPath);
         const required = str(p, '--require', false)?.split(',').filter((n) => n !== '');
         const { files } = await verifyPackage(await out.readFile(input), {
           publicKey: pub,
-          hash: hashOf(p),
+          hash,
           ...(signature ? { signature } : {}),
           ...(required ? { requiredFiles: required } : {}),
         });
@@ -150,7 +156,10 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
       case 'keygen-rsa': {
         const privPath = str(p, '-o', true);
         const pubPath = str(p, '--pub', true);
-        const bits = Number(str(p, '--bits', false) ?? 2048);
+        if (p.positional.length > 0) throw new UsageError(`keygen-rsa takes no positional argument, got ${p.positional[0]} (the size is --bits)`);
+        const bitsText = str(p, '--bits', false) ?? '2048';
+        if (!/^[0-9]{1,5}$/.test(bitsText)) throw new UsageError(`--bits must be a whole number such as 2048 or 4096, got ${bitsText}`);
+        const bits = Number(bitsText);
         const { privateKeyPem, publicKeyPem } = await generateRsaKeyPair(bits);
         await out.writeFile(privPath, privateKeyPem, { mode: 0o600, exclusive: true });
         try {

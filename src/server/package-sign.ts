@@ -63,6 +63,6 @@ export async function signPackage(
 }
 
 /** Raw PKCS#1 v1.5 signature over the whole package file (the detached layout). */
-export function signPackageDetached(bytes: Uint8Array, privateKeyPem: string, hash: RsaHash = 'SHA-256'): Promise<Uint8Array> {
+export async function signPackageDetached(bytes: Uint8Array, privateKeyPem: string, hash: RsaHash = 'SHA-256'): Promise<Uint8Array> {
   return signRsa(bytes, privateKeyPem, checkHash(hash), 'privateKeyPem');
 }

@@ -6,6 +6,7 @@ import { strToU8, zipSync } from 'fflate';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, type CliIo } from '../../src/server/cli.js';
 import { signPackageDetached } from '../../src/server/package-sign.js';
+import { RpcError } from '../../src/errors.js';
 import { verifyPackage } from '../../src/package/verify.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8')) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] };
@@ -72,5 +73,79 @@ describe('usage text', () => {
       expect(asked.err).toEqual([]);
       expect(asked.out.join('')).toMatch(/^usage:/);
     }
+  });
+});
+
+/** The CLI over an in-memory disk: `files` is all there is; `exclusive` is honoured. */
+function memIo(files: Map<string, Uint8Array | string>): CliIo & { out: string[]; err: string[] } {
+  const o = io();
+  return {
+    ...o,
+    readFile: async (p) => {
+      const f = files.get(p);
+      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+      return typeof f === 'string' ? new TextEncoder().encode(f) : f;
+    },
+    writeFile: async (p, d, opts = {}) => {
+      if (opts.exclusive && files.has(p)) throw new Error(`EEXIST: file already exists, open '${p}'`);
+      files.set(p, d);
+    },
+    removeFile: async (p) => void files.delete(p),
+  };
+}
+
+describe('option mistakes are usage errors (exit 2) that name the option, before any file is touched', () => {
+  it('sign-package -o <the --key file> or -o <the input> is refused (exit 2); the key and the input are left as they were', async () => {
+    const zip = zipSync({ 'index.html': strToU8('<p>hi</p>') });
+    for (const [args, names] of [
+      [['sign-package', 'in.zip', '--key', 'priv.pem', '-o', 'priv.pem', '--detached'], /-o is the --key file/],
+      [['sign-package', 'in.zip', '--key', 'priv.pem', '-o', './priv.pem'], /-o is the --key file/],
+      [['sign-package', 'in.zip', '--key', 'priv.pem', '-o', 'in.zip'], /-o is the input package/],
+    ] as const) {
+      const files = new Map<string, Uint8Array | string>([['in.zip', zip], ['priv.pem', rsa.privateKeyPemTestOnly]]);
+      const o = memIo(files);
+      expect(await runCli([...args], o), args.join(' ')).toBe(2);
+      expect(o.err.join('')).toMatch(names);
+      expect(files.get('priv.pem')).toBe(rsa.privateKeyPemTestOnly);
+      expect(files.get('in.zip')).toBe(zip);
+      expect(files.size).toBe(2);
+    }
+  });
+
+  it('verify-package with a bad --hash is exit 2 naming --hash, even when the files do not exist', async () => {
+    const o = memIo(new Map());
+    expect(await runCli(['verify-package', 'pkg.amr', '--pub', 'pub.pem', '--hash', 'MD5'], o)).toBe(2);
+    expect(o.err.join('')).toMatch(/--hash must be SHA-1 or SHA-256, got MD5/);
+  });
+
+  it('keygen-rsa: --bits that is not a number, or the size given without --bits, is exit 2 and no key is written', async () => {
+    for (const [args, names] of [
+      [['keygen-rsa', '-o', 'k.pem', '--pub', 'k.pub', '--bits', 'abc'], /--bits must be a whole number/],
+      [['keygen-rsa', '-o', 'k.pem', '--pub', 'k.pub', '4096'], /no positional argument, got 4096/],
+    ] as const) {
+      const files = new Map<string, Uint8Array | string>();
+      const o = memIo(files);
+      expect(await runCli([...args], o), args.join(' ')).toBe(2);
+      expect(o.err.join('')).toMatch(names);
+      expect(files.size).toBe(0);
+    }
+  });
+
+  it('a switch given a value (--detached=false) is exit 2, not read as the switch', async () => {
+    const files = new Map<string, Uint8Array | string>([['in.zip', zipSync({ a: strToU8('a') })], ['priv.pem', rsa.privateKeyPemTestOnly]]);
+    const o = memIo(files);
+    expect(await runCli(['sign-package', 'in.zip', '--key', 'priv.pem', '-o', 'out.sig', '--detached=false'], o)).toBe(2);
+    expect(o.err.join('')).toMatch(/--detached takes no value/);
+    expect(files.has('out.sig')).toBe(false);
+  });
+});
+
+describe('signPackageDetached', () => {
+  it('a bad hash is a rejected promise (BAD_CONFIG), not a synchronous throw a .catch() would miss', async () => {
+    let p: Promise<unknown> | undefined;
+    expect(() => (p = signPackageDetached(new Uint8Array(4), rsa.privateKeyPemTestOnly, 'MD5' as never))).not.toThrow();
+    const err = (await p!.catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe('BAD_CONFIG');
   });
 });
