@@ -213,6 +213,16 @@ export interface MgsErrorInfo {
 }
 
 /** The RpcError for a gateway result code (a code outside the table is GATEWAY, code kept). */
+/** `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
+/** @internal */
+export function decodeTips(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
 export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): RpcError {
   const known = MGS_RESULT_CODES[resultCode];
   const code: RpcErrorCode = known?.error ?? 'GATEWAY';

@@ -7,7 +7,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { digestHex } from '../crypto/digest.js';
-import { RpcError, badConfig, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError } from '../errors.js';
+import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -94,15 +94,6 @@ export function mgsBuiltInSign(digest: MgsDigest, input: string, secret: string)
 export function mgsBody(params: unknown): string {
   const requestBody = typeof params === 'string' ? params : JSON.stringify(params ?? {});
   return JSON.stringify([{ _requestBody: requestBody }]);
-}
-
-/** `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
-export function decodeTips(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return raw;
-  }
 }
 
 function nonEmptyString(v: unknown): v is string {

@@ -5,8 +5,8 @@ import type { SendOptions, Transport, WireRequest, WireResponse } from '../types
 export interface FetchTransportOptions {
   /** e.g. `https://api.example.com` or `/gw` (relative to the page). */
   baseUrl: string;
-  /** Extra headers on every request (not signed by legacy dialects). */
-  headers?: Record<string, string>;
+  /** Extra headers on every request (not signed by legacy dialects): `{ name: value }` or a `Headers`. */
+  headers?: Record<string, string> | Headers;
   /** A fetch implementation (default: globalThis.fetch). */
   fetch?: typeof fetch;
   /** `credentials` mode for cross-origin cookies (default 'same-origin'). */
@@ -30,20 +30,37 @@ async function readBounded(res: Response, max: number): Promise<string> {
     await res.body?.cancel().catch(() => {});
     throw tooLarge(max);
   }
-  if (!res.body) return res.text();
-  const reader = res.body.getReader();
+  const body = res.body as (ReadableStream<Uint8Array> & Partial<AsyncIterable<Uint8Array>>) | null;
+  if (!body) return res.text();
   const decoder = new TextDecoder(); // like res.text(): malformed bytes become U+FFFD, the profile then refuses
   let text = '';
   let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(max);
+  const add = (chunk: Uint8Array) => {
+    n += chunk.length;
+    if (n > max) return false;
+    text += decoder.decode(chunk, { stream: true });
+    return true;
+  };
+  if (typeof body.getReader === 'function') {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!add(value)) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(max);
+      }
     }
-    text += decoder.decode(value, { stream: true });
+  } else if (typeof body[Symbol.asyncIterator] === 'function') {
+    // A Node stream (node-fetch 2, cross-fetch in Node): its chunks are Buffers, which are Uint8Arrays.
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      if (!add(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk)) {
+        (body as unknown as { destroy?: () => void }).destroy?.();
+        throw tooLarge(max);
+      }
+    }
+  } else {
+    return res.text();
   }
   return text + decoder.decode();
 }
@@ -58,15 +75,30 @@ function setLowerCased(out: Record<string, string>, headers: Record<string, stri
   return out;
 }
 
+/** Every option fetchTransport reads: another name (`timeoutMs`: that is createClient's) would be ignored without a word. */
+const FETCH_OPTIONS = new Set(['baseUrl', 'headers', 'fetch', 'credentials', 'maxResponseBytes']);
+
 export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!options || typeof options.baseUrl !== 'string') throw badConfig('baseUrl', 'fetchTransport needs a base URL string');
+  for (const name of Object.keys(options)) if (!FETCH_OPTIONS.has(name)) throw badConfig(name, `is not an option of fetchTransport (they are ${[...FETCH_OPTIONS].join(', ')})`);
   const base = options.baseUrl.replace(/\/+$/, '');
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(base, 'http://relative.invalid/');
+  } catch {
+    // not a URL this runtime parses; fetch says so at the first call
+  }
+  // The URL becomes the transport id, the stored credential's key and fetch's error messages: no password in it.
+  if (parsed && (parsed.username || parsed.password)) throw badConfig('baseUrl', 'must not hold a user name or password (user:pass@); send credentials in headers');
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   if (!(Number.isSafeInteger(maxResponseBytes) && maxResponseBytes > 0))
     throw badConfig('maxResponseBytes', 'must be a positive whole number of bytes');
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
-  const { headers } = options;
-  if (headers !== undefined && !(headers && typeof headers === 'object' && Object.values(headers).every((v) => typeof v === 'string'))) throw badConfig('headers', 'must map header names to strings');
+  // A Headers object is read as its pairs (its own properties are none: it would send nothing).
+  const headers: Record<string, string> | undefined = typeof Headers === 'function' && options.headers instanceof Headers ? Object.fromEntries(options.headers) : (options.headers as Record<string, string> | undefined);
+  const proto = headers && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
+  if (headers !== undefined && !((proto === Object.prototype || proto === null) && Object.values(headers).every((v) => typeof v === 'string')))
+    throw badConfig('headers', 'must map header names to strings ({ name: value } or a Headers)');
   // Checked by the platform's own rules where it has them (a custom fetch may run where Headers does not exist).
   if (typeof Headers === 'function') {
     try {

@@ -3,7 +3,7 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { MAX_TIMER_MS, RpcError, abortReason, badConfig, isTimerMs, mgsResultError } from '../errors.js';
+import { MAX_TIMER_MS, RpcError, abortReason, badConfig, decodeTips, isTimerMs, mgsResultError } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 /** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
@@ -125,8 +125,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A container failure `{error, errorMessage}` as a typed error. */
-function bridgeError(code: number, errorMessage: unknown): RpcError {
+/** A container failure `{error, errorMessage, tips?}` as a typed error. */
+function bridgeError(code: number, errorMessage: unknown, tips?: unknown): RpcError {
   const message = typeof errorMessage === 'string' && errorMessage ? errorMessage : undefined;
   switch (code) {
     case BRIDGE_NETWORK:
@@ -138,7 +138,8 @@ function bridgeError(code: number, errorMessage: unknown): RpcError {
     case BRIDGE_NO_SUCH_API:
       return new RpcError('BAD_CONFIG', 'the container has no rpc JSAPI', { gatewayCode: code, hint: 'This container does not offer the rpc JSAPI; use fetchTransport, or enable the RPC component in the app.' });
     default:
-      return mgsResultError(code, message ? { memo: message } : {});
+      // Tips: the gateway's user-facing text (URL-encoded, as in its header), the best hint there is.
+      return mgsResultError(code, { ...(message ? { memo: message } : {}), ...(typeof tips === 'string' && tips ? { tips: decodeTips(tips) } : {}) });
   }
 }
 
@@ -161,6 +162,15 @@ function toJsonText(value: unknown): string {
   }
 }
 
+function isJsonText(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A callback's data as a WireResponse the profile can `open`, or a typed error. Shapes:
  * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
@@ -173,12 +183,14 @@ export function bridgeResponse(data: unknown): WireResponse {
     throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with no data');
   }
   const failure = numericCode(data.error);
-  if (failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k))) throw bridgeError(failure, data.errorMessage);
+  if (failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k))) throw bridgeError(failure, data.errorMessage, data.tips);
   if ('resData' in data && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
     const headers = lowerCaseHeaders(data.header);
     const resData = data.resData;
     if (typeof resData === 'string') {
       headers['content-type'] ??= 'text/plain';
+      // Declared JSON yet not JSON text: the container parsed a JSON string ("hello") and handed over its value.
+      if (/json/i.test(headers['content-type']) && !isJsonText(resData)) return { status: 200, headers, body: JSON.stringify(resData) };
       return { status: 200, headers, body: resData };
     }
     // The container already parsed it; it goes back to text for the profile to parse.
@@ -192,9 +204,10 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
   // null means no options, as undefined does; anything else that is not an object is a mistake (e.g. the gateway URL alone).
   if (given !== null && typeof given !== 'object') throw badConfig('jsBridgeTransport', 'options must be an object such as { gateway }');
   const options = given ?? {};
+  for (const name of Object.keys(options)) if (name !== 'readyTimeoutMs' && name !== 'gateway') throw badConfig(name, 'is not an option of jsBridgeTransport (they are readyTimeoutMs, gateway; the call timeout is createClient timeoutMs)');
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (!isTimerMs(readyTimeoutMs, true)) throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
-  if (options.gateway !== undefined && typeof options.gateway !== 'string') throw badConfig('gateway', 'must be a URL string');
+  if (options.gateway !== undefined && (typeof options.gateway !== 'string' || options.gateway === '')) throw badConfig('gateway', 'must be a URL string');
 
   return {
     // Another gateway keeps its own stored credential. Without one (the container's own
