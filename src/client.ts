@@ -59,6 +59,10 @@ function validate(o: ClientOptions): void {
   if (p.credentials !== 'issued' && p.credentials !== 'static') throw badConfig('profile', "credentials must be 'issued' or 'static'");
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
+  if (p.credentials === 'issued' && o.storeKey === undefined && (typeof p.storeKey !== 'string' || p.storeKey === ''))
+    throw badConfig('profile', 'an issued-credential profile needs a storeKey (or give createClient storeKey): without one, every such profile would share one stored credential');
+  // null is not "the default": whoever passes it most likely means "do not persist", which is memoryStore().
+  for (const name of ['store', 'credentials'] as const) if (o[name] === null) throw badConfig(name, 'must be a credential store: indexedDbStore(), or memoryStore() for no persistence');
   if (o.store !== undefined && o.credentials !== undefined) throw badConfig('credentials', 'give either store or credentials (an alias), not both');
   const store = o.store ?? o.credentials;
   if (store !== undefined && (typeof store.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function'))
@@ -144,7 +148,7 @@ export function createClient(options: ClientOptions): Client {
     }
     const previous = offset;
     offset = next;
-    events.emit('clock-corrected', { offsetMs: next, previousOffsetMs: previous, source });
+    if (next !== previous) events.emit('clock-corrected', { offsetMs: next, previousOffsetMs: previous, source });
   }
 
   const storeKey = options.storeKey ?? `${profile.storeKey}@${transport.id ?? ''}`;
@@ -190,7 +194,8 @@ export function createClient(options: ClientOptions): Client {
             }
           },
           onIssued: (record, renewal) => {
-            const info = { version: record.version, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}), ...profile.describe?.(record.value) };
+            // The profile's description first: it must not replace the record's own version or expiry.
+            const info = { ...profile.describe?.(record.value), version: record.version, ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}) };
             events.emit(renewal ? 'renewed' : 'issued', info);
           },
         })
@@ -199,13 +204,16 @@ export function createClient(options: ClientOptions): Client {
   async function attempt(info: CallInfo, signal: AbortSignal, callId: number): Promise<unknown> {
     let renewed = false;
     let corrected = false;
+    /** The credential renew() just gave: the resend uses it (asking current() again could issue a second one). */
+    let fresh: StoredCredential | undefined;
     const ctx = context(signal);
     for (;;) {
       let cred: StoredCredential | undefined;
       if (credentials) {
         // call() already races the whole attempt against the signal; this only stops an
         // aborted call from sealing and sending once the credential arrives.
-        cred = await credentials.current();
+        cred = fresh ?? (await credentials.current());
+        fresh = undefined;
         signal.throwIfAborted();
       }
       let sealed;
@@ -231,7 +239,7 @@ export function createClient(options: ClientOptions): Client {
         if (err.code === 'CREDENTIAL_EXPIRED' && credentials && !renewed) {
           renewed = true;
           events.emit('retry', { cause: 'CREDENTIAL_EXPIRED', operationType: info.operationType });
-          await credentials.renew(cred);
+          fresh = await credentials.renew(cred);
           signal.throwIfAborted();
           continue;
         }
@@ -270,10 +278,12 @@ export function createClient(options: ClientOptions): Client {
     } catch (e) {
       const err = isRpcError(e) ? e : new RpcError('NETWORK', 'the call failed', { cause: e });
       stage(callId, 'error', operationType, { code: err.code });
+      // A failing error handler (a throw, or an async one that rejects) must not hide the error from the caller.
       try {
-        options.onError?.(err);
+        const handled = options.onError?.(err) as unknown;
+        if (handled && typeof (handled as Promise<unknown>).then === 'function') (handled as Promise<unknown>).then(undefined, () => {});
       } catch {
-        // A failing error handler must not hide the error from the caller.
+        // as above
       }
       throw err;
     } finally {

@@ -1,4 +1,5 @@
 /** The client's event channel: an EventTarget with a typed `on()`. Payloads never hold secrets. */
+import { badConfig } from './errors.js';
 
 export interface ClientEventMap {
   /** First credential issued for this store key. */
@@ -21,6 +22,11 @@ export interface ClientEventMap {
 
 export type ClientEventType = keyof ClientEventMap;
 
+function reportListenerError(e: unknown): void {
+  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
+  if (typeof report === 'function') report(e);
+}
+
 export class ClientEvents extends EventTarget {
   // Who listens, so a call builds no event objects nobody listens to (the `stage` events run
   // four times per call). A safe over-approximation that keeps nothing per listener: `on()`
@@ -34,9 +40,22 @@ export class ClientEvents extends EventTarget {
     if (listener) this.marked.add(type);
   }
 
-  /** Listen to one event type; returns a function that stops listening. */
+  /**
+   * Listen to one event type; returns a function that stops listening. A listener that throws
+   * (or returns a promise that rejects) does not touch the call that emitted the event: its
+   * error goes to `reportError` where the platform has it (a page's `onerror`), else nowhere
+   * (in Node, EventTarget would rethrow it as an uncaught exception and end the process).
+   */
   on<K extends ClientEventType>(type: K, listener: (detail: ClientEventMap[K]) => void): () => void {
-    const wrapped = (e: Event) => listener((e as CustomEvent<ClientEventMap[K]>).detail);
+    if (typeof listener !== 'function') throw badConfig('listener', `events.on('${String(type)}', listener) needs a function`);
+    const wrapped = (e: Event) => {
+      try {
+        const r = listener((e as CustomEvent<ClientEventMap[K]>).detail) as unknown;
+        if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, reportListenerError);
+      } catch (err) {
+        reportListenerError(err);
+      }
+    };
     super.addEventListener(type, wrapped);
     this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
     let on = true;

@@ -43,6 +43,12 @@ export class CredentialManager<C = unknown> {
   private loading: Promise<void> | undefined;
   /** Bumped by clear(): a store read or issuance begun before it neither caches nor stores what it got. */
   private generation = 0;
+  /**
+   * The highest version this page has seen, kept across clear(): versions only grow, so a call
+   * that failed with a credential from before a logout never takes the one issued after it
+   * (same number) for its own stale one, and issues over it.
+   */
+  private seen = 0;
 
   constructor(private readonly o: CredentialManagerOptions<C>) {}
 
@@ -89,7 +95,7 @@ export class CredentialManager<C = unknown> {
       if (!force && this.fresh(stored.record) && (!stale || stored.record.version !== stale.version)) return stored.record;
       const result = await this.o.issue();
       let expectedVersion = stored.version;
-      let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0) + 1;
+      let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0, this.seen) + 1;
       for (let attempt = 0; ; attempt++) {
         const record = makeRecord(version, result.value, result.expiresAt);
         // Cleared (logged out) since this began: the calls already waiting still get the credential
@@ -119,6 +125,7 @@ export class CredentialManager<C = unknown> {
     };
     const p = this.withLock(run)
       .then((r) => {
+        this.seen = Math.max(this.seen, r.version);
         if (!cleared()) this.cached = r;
         return r;
       })
@@ -144,6 +151,7 @@ export class CredentialManager<C = unknown> {
    * gets is neither stored nor cached, and calls made after this start an issuance of their own.
    */
   async clear(): Promise<void> {
+    this.seen = Math.max(this.seen, this.cached?.version ?? 0);
     this.generation++;
     this.cached = undefined;
     this.inflight = undefined;

@@ -75,11 +75,15 @@ export interface IndexedDbStoreOptions {
   storeName?: string;
   /**
    * Give up opening the database after this long (default 5000 ms; some private modes never
-   * answer). Bounds the operations that (re)open the connection only: a later transaction
-   * that waits behind another tab's is slow, not broken.
+   * answer). A later operation on the open connection may take 6 times as long (it may wait
+   * behind another tab's transaction); past that the store counts as failed and the records
+   * move to memory.
    */
   openTimeoutMs?: number;
 }
+
+/** How many open timeouts an operation on an open connection may take (default: 6 × 5 s). */
+const PROVEN_BOUND = 6;
 
 function domError(message: string, name: string): Error {
   return typeof DOMException === 'function' ? new DOMException(message, name) : Object.assign(new Error(message), { name });
@@ -154,6 +158,8 @@ function createStore(dbName: string, storeName: string): UseStore {
  */
 export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCredentialStore {
   if (options === null || typeof options !== 'object') throw badConfig('indexedDbStore', 'options must be an object such as { dbName }');
+  for (const name of Object.keys(options))
+    if (name !== 'dbName' && name !== 'storeName' && name !== 'openTimeoutMs') throw badConfig(name, 'is not an option of indexedDbStore (they are dbName, storeName, openTimeoutMs)');
   const dbName = options.dbName ?? 'sealed-rpc';
   const storeName = options.storeName ?? 'credentials';
   const openTimeoutMs = options.openTimeoutMs ?? 5_000;
@@ -189,7 +195,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
     for (let attempt = 0; ; attempt++) {
       try {
         const use = open();
-        const result = await (use === proven ? work(use) : withTimeout(work(use), openTimeoutMs));
+        // A proven connection may wait behind another tab's transaction (slow, not broken), but
+        // not for ever: an operation that never answers (seen in Safari) would hold every later
+        // issuance. Past the bound it is a fault, and the records move to memory.
+        const result = await withTimeout(work(use), use === proven ? openTimeoutMs * PROVEN_BOUND : openTimeoutMs);
         if (current === use) proven = use;
         return result;
       } catch (e) {
@@ -329,6 +338,10 @@ export function withMemoryFallback(primary: CredentialStore, onFallback: (reason
       } catch (e) {
         fallBack(e);
       }
+    } else {
+      // Fallen back, yet the store may still hold an earlier record (a logout must not leave it
+      // for the next page load): try it, best effort, and stay in memory whatever happens.
+      await primary.delete(key).catch(() => {});
     }
     await memory.delete(key);
   }
