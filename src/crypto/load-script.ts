@@ -58,11 +58,15 @@ export function setAssetBase(url: string): void {
   }
   // A folder: `…/1.4.0?v=7` is the folder 1.4.0 (appending "/" to the text would make `v=7/` its last part).
   if (!folder.pathname.endsWith('/')) folder.pathname += '/';
-  if (fileUrl(ASSETS.fallback.file, folder.href) === undefined) {
+  // `data://host/` resolves files like a folder, yet a script from it is never fetched: refused by scheme too.
+  if (NOT_FOLDERS.has(folder.protocol) || fileUrl(ASSETS.fallback.file, folder.href) === undefined) {
     throw badConfig('setAssetBase', `${JSON.stringify(url)} cannot hold files (data:, javascript: and blob: URLs cannot); give the URL of the folder holding the files`);
   }
   base = folder.href;
 }
+
+/** Schemes whose URLs never name a folder of files (resolving against them fails, except written as `data://host/`). */
+const NOT_FOLDERS = new Set(['data:', 'javascript:', 'blob:', 'about:']);
 
 /** The URL of `file` in the folder `folder`, or undefined where files cannot be resolved against it (a blob: or data: URL). */
 function fileUrl(file: string, folder: string): string | undefined {

@@ -88,10 +88,10 @@ describe('the IIFE on-demand files', () => {
     expect(injected).toEqual([`https://cdn.example/sdk/${FALLBACK}`, `https://cdn.example/sdk/${FALLBACK}`]);
   });
 
-  it('setAssetBase refuses a URL that cannot hold files (data:, javascript:, blob:) as BAD_CONFIG, and the folder set before stays', async () => {
+  it('setAssetBase refuses a URL that cannot hold files (data:, javascript:, blob:, about:, also written as data://host/) as BAD_CONFIG, and the folder set before stays', async () => {
     const { S, injected } = page('https://cdn.example/sdk/sealed-rpc.iife.js', () => 'run');
     S.setAssetBase('https://static.example/v2/');
-    for (const url of ['data:text/javascript,', 'javascript:void 0', 'blob:https://app.example/6f1c2d7e-0000-4000-8000-000000000000']) {
+    for (const url of ['data:text/javascript,', 'javascript:void 0', 'blob:https://app.example/6f1c2d7e-0000-4000-8000-000000000000', 'data://host/sdk/', 'javascript://x/', 'about:blank']) {
       let thrown: any;
       try {
         S.setAssetBase(url);
