@@ -3,7 +3,7 @@
  * operation, a logout after a storage fallback, versions across a logout, one issuance per
  * cause, listeners and onError that fail, and config mistakes that were accepted.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CredentialManager } from '../../src/credentials/manager.js';
 import { createLock } from '../../src/credentials/lock.js';
 import { indexedDbStore, memoryStore, withMemoryFallback } from '../../src/credentials/store.js';
@@ -11,16 +11,9 @@ import { createClient } from '../../src/index.js';
 import { RpcError } from '../../src/errors.js';
 import type { Profile } from '../../src/types.js';
 import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
+import { testPatches } from '../helpers/patch.js';
 
-const restore: (() => void)[] = [];
-afterEach(() => {
-  for (const r of restore.splice(0).reverse()) r();
-});
-function patch<T extends object, K extends keyof T>(obj: T, key: K, replacement: T[K]): void {
-  const original = obj[key];
-  obj[key] = replacement;
-  restore.push(() => (obj[key] = original));
-}
+const { patch } = testPatches();
 let seq = 0;
 const freshDb = () => `review-1123-${++seq}-${Math.random().toString(36).slice(2)}`;
 const pageLock = () => createLock({ locks: null, storage: null });

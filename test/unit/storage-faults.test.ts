@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CredentialManager } from '../../src/credentials/manager.js';
 import { CREDENTIAL_SCHEMA, readRecord, versionOf } from '../../src/credentials/record.js';
 import { indexedDbStore, memoryStore, withMemoryFallback, type AtomicCredentialStore } from '../../src/credentials/store.js';
@@ -15,19 +15,10 @@ import { createClient, modern, type Client } from '../../src/index.js';
 import type { CredentialStore, StoredCredential } from '../../src/types.js';
 import { deferred, modernGateway } from '../helpers/servers.js';
 import { inProcess } from '../helpers/in-process.js';
+import { testPatches } from '../helpers/patch.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const restore: (() => void)[] = [];
-afterEach(() => {
-  for (const r of restore.splice(0).reverse()) r();
-});
-
-/** Replace a method for the duration of one test. */
-function patch<T extends object, K extends keyof T>(obj: T, key: K, replacement: T[K]): void {
-  const original = obj[key];
-  obj[key] = replacement;
-  restore.push(() => (obj[key] = original));
-}
+const { patch, onRestore } = testPatches();
 
 let dbSeq = 0;
 const freshDb = () => `faults-${++dbSeq}-${Math.random().toString(36).slice(2)}`;
@@ -235,7 +226,7 @@ describe('a connection that is closing (InvalidStateError)', () => {
     const { gateway, make } = await setup();
     const real = globalThis.indexedDB;
     Object.defineProperty(globalThis, 'indexedDB', { configurable: true, value: undefined });
-    restore.push(() => Object.defineProperty(globalThis, 'indexedDB', { configurable: true, value: real }));
+    onRestore(() => Object.defineProperty(globalThis, 'indexedDB', { configurable: true, value: real }));
     const { client, fallbacks } = make();
     expect(await client.call('/echo', { z: '1' })).toEqual({ z: '1' });
     expect(fallbacks).toEqual([{ reason: 'NotSupportedError', store: 'indexeddb' }]);
