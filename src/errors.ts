@@ -130,6 +130,11 @@ export function badConfig(option: string, problem: string): RpcError {
   return new RpcError('BAD_CONFIG', `${option}: ${problem}`, { details: { option } });
 }
 
+/** @internal An option name `of` does not read is a typo (`timeout`, `dbname`) that would be ignored without a word: BAD_CONFIG naming it. */
+export function refuseUnknownOptions(options: object, known: readonly string[], of: string): void {
+  for (const name of Object.keys(options)) if (!known.includes(name)) throw badConfig(name, `is not an option of ${of} (they are ${known.join(', ')})`);
+}
+
 // ---------------------------------------------------------------------------------------
 // The mobile gateway's result codes (PROTOCOLS.md §3): one row per code, so each is testable on its own.
 

@@ -10,7 +10,7 @@
  * its version and expiry. Each is reported once, by the error's name only.
  */
 import { del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import { badConfig, isTimerMs, MAX_TIMER_MS } from '../errors.js';
+import { badConfig, isTimerMs, MAX_TIMER_MS, refuseUnknownOptions } from '../errors.js';
 import type { CredentialStore, StoredCredential } from '../types.js';
 import { errorName, strippedRecord, versionOf } from './record.js';
 
@@ -158,8 +158,7 @@ function createStore(dbName: string, storeName: string): UseStore {
  */
 export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCredentialStore {
   if (options === null || typeof options !== 'object') throw badConfig('indexedDbStore', 'options must be an object such as { dbName }');
-  for (const name of Object.keys(options))
-    if (name !== 'dbName' && name !== 'storeName' && name !== 'openTimeoutMs') throw badConfig(name, 'is not an option of indexedDbStore (they are dbName, storeName, openTimeoutMs)');
+  refuseUnknownOptions(options, ['dbName', 'storeName', 'openTimeoutMs'], 'indexedDbStore');
   const dbName = options.dbName ?? 'sealed-rpc';
   const storeName = options.storeName ?? 'credentials';
   const openTimeoutMs = options.openTimeoutMs ?? 5_000;

@@ -1,5 +1,5 @@
 /** The default transport: `fetch` to `baseUrl + path`. */
-import { RpcError, abortReason, badConfig } from '../errors.js';
+import { RpcError, abortReason, badConfig, refuseUnknownOptions } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 export interface FetchTransportOptions {
@@ -75,12 +75,9 @@ function setLowerCased(out: Record<string, string>, headers: Record<string, stri
   return out;
 }
 
-/** Every option fetchTransport reads: another name (`timeoutMs`: that is createClient's) would be ignored without a word. */
-const FETCH_OPTIONS = new Set(['baseUrl', 'headers', 'fetch', 'credentials', 'maxResponseBytes']);
-
 export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!options || typeof options.baseUrl !== 'string') throw badConfig('baseUrl', 'fetchTransport needs a base URL string');
-  for (const name of Object.keys(options)) if (!FETCH_OPTIONS.has(name)) throw badConfig(name, `is not an option of fetchTransport (they are ${[...FETCH_OPTIONS].join(', ')})`);
+  refuseUnknownOptions(options, ['baseUrl', 'headers', 'fetch', 'credentials', 'maxResponseBytes'], 'fetchTransport'); // (timeoutMs is createClient's)
   const base = options.baseUrl.replace(/\/+$/, '');
   let parsed: URL | undefined;
   try {

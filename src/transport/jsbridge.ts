@@ -3,7 +3,7 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { MAX_TIMER_MS, RpcError, abortReason, badConfig, decodeTips, isTimerMs, mgsResultError } from '../errors.js';
+import { MAX_TIMER_MS, RpcError, abortReason, badConfig, decodeTips, isTimerMs, mgsResultError, refuseUnknownOptions } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 /** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
@@ -204,7 +204,7 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
   // null means no options, as undefined does; anything else that is not an object is a mistake (e.g. the gateway URL alone).
   if (given !== null && typeof given !== 'object') throw badConfig('jsBridgeTransport', 'options must be an object such as { gateway }');
   const options = given ?? {};
-  for (const name of Object.keys(options)) if (name !== 'readyTimeoutMs' && name !== 'gateway') throw badConfig(name, 'is not an option of jsBridgeTransport (they are readyTimeoutMs, gateway; the call timeout is createClient timeoutMs)');
+  refuseUnknownOptions(options, ['readyTimeoutMs', 'gateway'], 'jsBridgeTransport'); // (the call timeout is createClient's timeoutMs)
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (!isTimerMs(readyTimeoutMs, true)) throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
   if (options.gateway !== undefined && (typeof options.gateway !== 'string' || options.gateway === '')) throw badConfig('gateway', 'must be a URL string');
