@@ -197,7 +197,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
         // A proven connection may wait behind another tab's transaction (slow, not broken), but
         // not for ever: an operation that never answers (seen in Safari) would hold every later
         // issuance. Past the bound it is a fault, and the records move to memory.
-        const result = await withTimeout(work(use), use === proven ? openTimeoutMs * PROVEN_BOUND : openTimeoutMs);
+        const result = await withTimeout(work(use), use === proven ? Math.min(openTimeoutMs * PROVEN_BOUND, MAX_TIMER_MS) : openTimeoutMs);
         if (current === use) proven = use;
         return result;
       } catch (e) {
@@ -337,12 +337,14 @@ export function withMemoryFallback(primary: CredentialStore, onFallback: (reason
       } catch (e) {
         fallBack(e);
       }
+      await memory.delete(key);
     } else {
+      await memory.delete(key); // first: a call made meanwhile must not find the old record
       // Fallen back, yet the store may still hold an earlier record (a logout must not leave it
-      // for the next page load): try it, best effort, and stay in memory whatever happens.
-      await primary.delete(key).catch(() => {});
+      // for the next page load): try it, best effort, not waited for (a store that hangs must
+      // not hold the logout), and stay in memory whatever happens.
+      void primary.delete(key).catch(() => {});
     }
-    await memory.delete(key);
   }
 
   return {

@@ -140,10 +140,13 @@ export function importRsaKey(pem: string, kind: KeyKind, hash: RsaHash, option: 
 }
 
 /** What is signed: text as UTF-8, or bytes. Anything else (e.g. a body a framework already parsed) would sign other bytes: refused. */
-function bytesOf(data: string | Uint8Array, option = 'data'): Uint8Array {
+function bytesOf(data: unknown, option = 'data'): Uint8Array {
   if (typeof data === 'string') return utf8Encode(data);
   if (data instanceof Uint8Array) return data;
-  throw badConfig(option, `expected the raw text (string) or bytes (Uint8Array) that were signed, got ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}; a parsed JSON body is not what was signed`);
+  // What fetch-API servers have in hand (`await request.arrayBuffer()`), and Node Buffers' siblings.
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw badConfig(option, `expected the raw text (string) or bytes (Uint8Array, ArrayBuffer) that were signed, got ${data === null ? 'null' : Array.isArray(data) ? 'an array' : typeof data}; a parsed JSON body is not what was signed`);
 }
 
 // ---- signatures ----

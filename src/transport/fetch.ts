@@ -26,11 +26,13 @@ function tooLarge(max: number): RpcError {
 /** The body as text, reading at most `max` bytes (a hostile or broken server cannot exhaust memory). */
 async function readBounded(res: Response, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
+  const body = res.body as (ReadableStream<Uint8Array> & Partial<AsyncIterable<Uint8Array>> & { destroy?: () => void }) | null;
   if (declared > max) {
-    await res.body?.cancel().catch(() => {});
+    // A web stream is cancelled; a Node stream (node-fetch 2) has no cancel and is destroyed.
+    if (typeof body?.cancel === 'function') await body.cancel().catch(() => {});
+    else body?.destroy?.();
     throw tooLarge(max);
   }
-  const body = res.body as (ReadableStream<Uint8Array> & Partial<AsyncIterable<Uint8Array>>) | null;
   if (!body) return res.text();
   const decoder = new TextDecoder(); // like res.text(): malformed bytes become U+FFFD, the profile then refuses
   let text = '';
@@ -55,7 +57,7 @@ async function readBounded(res: Response, max: number): Promise<string> {
     // A Node stream (node-fetch 2, cross-fetch in Node): its chunks are Buffers, which are Uint8Arrays.
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       if (!add(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk)) {
-        (body as unknown as { destroy?: () => void }).destroy?.();
+        body.destroy?.();
         throw tooLarge(max);
       }
     }
@@ -63,6 +65,25 @@ async function readBounded(res: Response, max: number): Promise<string> {
     return res.text();
   }
   return text + decoder.decode();
+}
+
+/**
+ * The `headers` option as `{ name: value }`. A Headers object (of any implementation, e.g.
+ * node-fetch's) or a Map is read by its forEach: its own properties are none, so as a record
+ * it would send nothing.
+ */
+function headerRecord(given: unknown): Record<string, string> | undefined {
+  if (given === undefined) return undefined;
+  let out: Record<string, unknown> | undefined;
+  if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
+    const pairs = given as { forEach?: unknown; get?: unknown };
+    if (typeof pairs.forEach === 'function' && typeof pairs.get === 'function') {
+      out = {};
+      (given as Map<unknown, unknown>).forEach((v, k) => (out![String(k)] = v));
+    } else out = given as Record<string, unknown>;
+  }
+  if (!out || !Object.values(out).every((v) => typeof v === 'string')) throw badConfig('headers', 'must map header names to strings ({ name: value } or a Headers)');
+  return out as Record<string, string>;
 }
 
 export interface FetchTransport extends Transport {
@@ -79,11 +100,15 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!options || typeof options.baseUrl !== 'string') throw badConfig('baseUrl', 'fetchTransport needs a base URL string');
   refuseUnknownOptions(options, ['baseUrl', 'headers', 'fetch', 'credentials', 'maxResponseBytes'], 'fetchTransport'); // (timeoutMs is createClient's)
   const base = options.baseUrl.replace(/\/+$/, '');
+  // Absolute first: `http:u:p@host` is an absolute URL, though against a base it reads as a path.
   let parsed: URL | undefined;
-  try {
-    parsed = new URL(base, 'http://relative.invalid/');
-  } catch {
-    // not a URL this runtime parses; fetch says so at the first call
+  for (const against of [undefined, 'http://relative.invalid/']) {
+    try {
+      parsed = new URL(base, against);
+      break;
+    } catch {
+      // relative (tried next against a base), or not a URL this runtime parses: fetch says so at the first call
+    }
   }
   // The URL becomes the transport id, the stored credential's key and fetch's error messages: no password in it.
   if (parsed && (parsed.username || parsed.password)) throw badConfig('baseUrl', 'must not hold a user name or password (user:pass@); send credentials in headers');
@@ -91,11 +116,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
   if (!(Number.isSafeInteger(maxResponseBytes) && maxResponseBytes > 0))
     throw badConfig('maxResponseBytes', 'must be a positive whole number of bytes');
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
-  // A Headers object is read as its pairs (its own properties are none: it would send nothing).
-  const headers: Record<string, string> | undefined = typeof Headers === 'function' && options.headers instanceof Headers ? Object.fromEntries(options.headers) : (options.headers as Record<string, string> | undefined);
-  const proto = headers && typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined;
-  if (headers !== undefined && !((proto === Object.prototype || proto === null) && Object.values(headers).every((v) => typeof v === 'string')))
-    throw badConfig('headers', 'must map header names to strings ({ name: value } or a Headers)');
+  const headers = headerRecord(options.headers);
   // Checked by the platform's own rules where it has them (a custom fetch may run where Headers does not exist).
   if (typeof Headers === 'function') {
     try {

@@ -189,8 +189,11 @@ export function bridgeResponse(data: unknown): WireResponse {
     const resData = data.resData;
     if (typeof resData === 'string') {
       headers['content-type'] ??= 'text/plain';
-      // Declared JSON yet not JSON text: the container parsed a JSON string ("hello") and handed over its value.
-      if (/json/i.test(headers['content-type']) && !isJsonText(resData)) return { status: 200, headers, body: JSON.stringify(resData) };
+      // Declared JSON yet not JSON text: the container parsed a JSON string ("hello") and handed over
+      // its value. Not a blank body (no data, e.g. 8001) nor one that starts like a document
+      // (cut-off JSON, which the profile must refuse).
+      if (/json/i.test(headers['content-type']) && resData.trim() !== '' && !/^\s*[[{"]/.test(resData) && !isJsonText(resData))
+        return { status: 200, headers, body: JSON.stringify(resData) };
       return { status: 200, headers, body: resData };
     }
     // The container already parsed it; it goes back to text for the profile to parse.

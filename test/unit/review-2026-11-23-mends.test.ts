@@ -9,7 +9,7 @@ import { createLock } from '../../src/credentials/lock.js';
 import { indexedDbStore, memoryStore, withMemoryFallback } from '../../src/credentials/store.js';
 import { createClient } from '../../src/index.js';
 import { RpcError } from '../../src/errors.js';
-import type { Profile } from '../../src/types.js';
+import type { CredentialStore, Profile, StoredCredential } from '../../src/types.js';
 import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
 import { testPatches } from '../helpers/patch.js';
 
@@ -92,6 +92,51 @@ describe('credential store faults', () => {
     await m.clear();
     const reloaded = new CredentialManager<string>({ store: indexedDbStore({ dbName }), key: 'k', now: Date.now, lock: pageLock(), issue: async () => ({ value: 'after-logout' }) });
     expect((await reloaded.current()).value).toBe('after-logout');
+  });
+
+  /** A primary that failed (so the records are in memory) and whose delete takes `deleteMs`, or never answers. */
+  function failedPrimary(deleteMs: number | 'never'): CredentialStore {
+    const timeout = async () => {
+      throw Object.assign(new Error('IndexedDB did not answer in time'), { name: 'TimeoutError' });
+    };
+    return { kind: 'custom', get: timeout, set: timeout, delete: () => new Promise<void>((r) => deleteMs !== 'never' && setTimeout(r, deleteMs)) };
+  }
+
+  it('clear() after a fallback: a call made while the store still deletes gets a new credential, not the logged-out one', async () => {
+    let n = 0;
+    const m = new CredentialManager<string>({ store: withMemoryFallback(failedPrimary(200), () => {}), key: 'k', now: Date.now, lock: pageLock(), issue: async () => ({ value: 'cred-' + ++n }) });
+    expect((await m.current()).value).toBe('cred-1');
+    const logout = m.clear();
+    const after = await m.current();
+    await logout;
+    expect(after.value).toBe('cred-2');
+  });
+
+  it('clear() after a fallback does not wait for a store that never answers its delete', async () => {
+    const m = new CredentialManager<string>({ store: withMemoryFallback(failedPrimary('never'), () => {}), key: 'k', now: Date.now, lock: pageLock(), issue: async () => ({ value: 'c' }) });
+    await m.current();
+    expect(await Promise.race([m.clear().then(() => 'cleared'), new Promise((r) => setTimeout(() => r('still waiting after 500 ms'), 500))])).toBe('cleared');
+  });
+
+  it('the largest openTimeoutMs accepted does not overflow the bound of an open connection (6 × it would, and time out at once)', async () => {
+    const dbName = freshDb();
+    const store = indexedDbStore({ dbName, openTimeoutMs: 2 ** 31 - 1 });
+    await store.set('k', { version: 1, value: 'v' } as StoredCredential); // opened and proven
+    // Another tab holds a readwrite transaction for ~30 ms: the read waits behind it.
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(dbName);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const tx = db.transaction('credentials', 'readwrite');
+    const until = Date.now() + 30;
+    const spin = () => (tx.objectStore('credentials').get('k').onsuccess = () => void (Date.now() < until && spin()));
+    spin();
+    const done = new Promise((r) => (tx.oncomplete = r));
+    const outcome = await store.get('k').then(() => 'answered', (e: Error) => e.name);
+    await done;
+    db.close();
+    expect(outcome).toBe('answered');
   });
 
   it('indexedDbStore refuses an option it does not read (dbname for dbName) as BAD_CONFIG naming it', () => {

@@ -242,8 +242,10 @@ describe('what is signed must be the raw text or bytes', () => {
     expect(err).toBeInstanceOf(RpcError);
     expect(err.code).toBe('BAD_CONFIG');
     expect(err.details?.option).toBe('body');
-    // The raw body as bytes is fine.
+    // The raw body as bytes is fine: a Uint8Array, or the ArrayBuffer of `await request.arrayBuffer()`.
     expect(await verifyPushCallback(utf8(v.plaintext), v.ciphertext.base64url_mps!, v.key)).toBe(true);
+    expect(await verifyPushCallback(utf8(v.plaintext).buffer as never, v.ciphertext.base64url_mps!, v.key)).toBe(true);
+    expect(await verifyRsa(utf8(v.plaintext).buffer as never, fromBase64(v.ciphertext.base64), v.key, 'SHA-256')).toBe(true);
   });
 
   it.each([
