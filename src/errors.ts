@@ -217,9 +217,7 @@ export interface MgsErrorInfo {
   serverTime?: number;
 }
 
-/** The RpcError for a gateway result code (a code outside the table is GATEWAY, code kept). */
-/** `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
-/** @internal */
+/** @internal `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
 export function decodeTips(raw: string): string {
   try {
     return decodeURIComponent(raw.replace(/\+/g, ' '));
@@ -228,6 +226,7 @@ export function decodeTips(raw: string): string {
   }
 }
 
+/** The RpcError for a gateway result code (a code outside the table is GATEWAY, code kept). */
 export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): RpcError {
   const known = MGS_RESULT_CODES[resultCode];
   const code: RpcErrorCode = known?.error ?? 'GATEWAY';

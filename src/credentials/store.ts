@@ -331,15 +331,14 @@ export function withMemoryFallback(primary: CredentialStore, onFallback: (reason
 
   async function del(key: string): Promise<void> {
     pinned.delete(key);
+    await memory.delete(key); // first: a call made meanwhile must not find the old record
     if (active !== memory) {
       try {
         await active.delete(key);
       } catch (e) {
         fallBack(e);
       }
-      await memory.delete(key);
     } else {
-      await memory.delete(key); // first: a call made meanwhile must not find the old record
       // Fallen back, yet the store may still hold an earlier record (a logout must not leave it
       // for the next page load): try it, best effort, not waited for (a store that hangs must
       // not hold the logout), and stay in memory whatever happens.

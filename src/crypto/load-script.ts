@@ -60,7 +60,7 @@ export function setAssetBase(url: string): void {
   if (!folder.pathname.endsWith('/')) folder.pathname += '/';
   // `data://host/` resolves files like a folder, yet a script from it is never fetched: refused by scheme too.
   if (NOT_FOLDERS.has(folder.protocol) || fileUrl(ASSETS.fallback.file, folder.href) === undefined) {
-    throw badConfig('setAssetBase', `${JSON.stringify(url)} cannot hold files (data:, javascript: and blob: URLs cannot); give the URL of the folder holding the files`);
+    throw badConfig('setAssetBase', `${JSON.stringify(url)} cannot hold files (data:, javascript:, blob: and about: URLs cannot); give the URL of the folder holding the files`);
   }
   base = folder.href;
 }

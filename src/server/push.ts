@@ -15,6 +15,6 @@ export { signRsaSha256 } from '../crypto/rsa.js';
  */
 export async function verifyPushCallback(body: string | Uint8Array, sign: string, publicKeyPem: string): Promise<boolean> {
   // The signature is over the body's bytes as sent: a body express.json() already parsed cannot be checked.
-  if (typeof body !== 'string' && !(body instanceof Uint8Array) && !((body as unknown) instanceof ArrayBuffer)) throw badConfig('body', 'expected the raw POST body text (e.g. express.text() or the raw buffer), not a parsed object');
+  if (typeof body !== 'string' && !ArrayBuffer.isView(body) && !((body as unknown) instanceof ArrayBuffer)) throw badConfig('body', 'expected the raw POST body text (e.g. express.text() or the raw buffer), not a parsed object');
   return verifyRsaSha256(body, sign, publicKeyPem);
 }
