@@ -3,7 +3,7 @@
  * the whole path: credentials -> profile.seal -> transport.send -> profile.open -> policy.
  */
 import { MAX_TIMER_MS, RpcError, badConfig, isRpcError, isTimerMs, refuseUnknownOptions } from './errors.js';
-import { ClientEvents, type ClientEventMap } from './events.js';
+import { ClientEvents, callContained, type ClientEventMap } from './events.js';
 import { CredentialManager } from './credentials/manager.js';
 import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
 import { randomBytes } from './crypto/provider.js';
@@ -279,12 +279,7 @@ export function createClient(options: ClientOptions): Client {
       const err = isRpcError(e) ? e : new RpcError('NETWORK', 'the call failed', { cause: e });
       stage(callId, 'error', operationType, { code: err.code });
       // A failing error handler (a throw, or an async one that rejects) must not hide the error from the caller.
-      try {
-        const handled = options.onError?.(err) as unknown;
-        if (handled && typeof (handled as Promise<unknown>).then === 'function') (handled as Promise<unknown>).then(undefined, () => {});
-      } catch {
-        // as above
-      }
+      if (options.onError) callContained(() => options.onError!(err), () => {});
       throw err;
     } finally {
       clearTimeout(timer);

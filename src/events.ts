@@ -27,6 +27,16 @@ function reportListenerError(e: unknown): void {
   if (typeof report === 'function') report(e);
 }
 
+/** @internal Run an app's callback so that neither its throw nor its promise's rejection reaches the caller: both go to `onFailure`. */
+export function callContained(callback: () => unknown, onFailure: (e: unknown) => void): void {
+  try {
+    const r = callback();
+    if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, onFailure);
+  } catch (e) {
+    onFailure(e);
+  }
+}
+
 export class ClientEvents extends EventTarget {
   // Who listens, so a call builds no event objects nobody listens to (the `stage` events run
   // four times per call). A safe over-approximation that keeps nothing per listener: `on()`
@@ -48,14 +58,7 @@ export class ClientEvents extends EventTarget {
    */
   on<K extends ClientEventType>(type: K, listener: (detail: ClientEventMap[K]) => void): () => void {
     if (typeof listener !== 'function') throw badConfig('listener', `events.on('${String(type)}', listener) needs a function`);
-    const wrapped = (e: Event) => {
-      try {
-        const r = listener((e as CustomEvent<ClientEventMap[K]>).detail) as unknown;
-        if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, reportListenerError);
-      } catch (err) {
-        reportListenerError(err);
-      }
-    };
+    const wrapped = (e: Event) => callContained(() => listener((e as CustomEvent<ClientEventMap[K]>).detail), reportListenerError);
     super.addEventListener(type, wrapped);
     this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
     let on = true;
