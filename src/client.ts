@@ -153,7 +153,11 @@ export function createClient(options: ClientOptions): Client {
 
   const storeKey = options.storeKey ?? `${profile.storeKey}@${transport.id ?? ''}`;
   const given = options.store ?? options.credentials;
-  const store = withMemoryFallback(given ?? indexedDbStore(), (reason) => events.emit('storage-fallback', { reason, store: given ? (given.kind ?? 'custom') : 'indexeddb' }));
+  const store = withMemoryFallback(
+    given ?? indexedDbStore(),
+    (reason) => events.emit('storage-fallback', { reason, store: given ? (given.kind ?? 'custom') : 'indexeddb' }),
+    given && defaultTimeout, // an app's own store that never answers is given up like IndexedDB (which bounds itself)
+  );
 
   /** `received`: told the local instant each answer `send` fetched arrived. */
   function context(signal?: AbortSignal, received?: (at: number) => void): ProfileContext {

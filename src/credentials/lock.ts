@@ -32,7 +32,7 @@ export interface LockEnvironment {
   locks?: LockManagerLike | null;
   /** Storage shared by the page's tabs; default `localStorage` where it works. `null`: none. */
   storage?: StorageLike | null;
-  /** Wall clock (default Date.now). */
+  /** Wall clock (default Date.now), for the lease expiry other tabs read (waits are timed by timers). */
   now?: () => number;
   /** Waits `ms` (default setTimeout). */
   sleep?: (ms: number) => Promise<void>;
@@ -44,7 +44,7 @@ export interface LockEnvironment {
   settleMs?: number;
   /** How often a waiting tab looks again (default 50 ms, plus jitter). */
   pollMs?: number;
-  /** Give up waiting (for Web Locks or the lease) after this long and run anyway (default 15000 ms; the version check keeps the record safe). */
+  /** Give up waiting (in this page's queue, for Web Locks or the lease) this long after asking and run anyway (default 15000 ms; the version check keeps the record safe). */
   maxWaitMs?: number;
 }
 
@@ -94,12 +94,34 @@ function randomId(): string {
   return toHex(randomBytes(8));
 }
 
-/** Serializes calls per name within this page (one JavaScript realm). */
-function localMutex(): <T>(name: string, fn: () => Promise<T>) => Promise<T> {
+/**
+ * A bound that starts when a run asks for the lock: a timer, not the wall clock, so a clock
+ * stepping back (NTP, the user) cannot stretch it.
+ */
+function waitBound(ms: number): { readonly passed: boolean; reached: Promise<void>; clear(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = {
+    passed: false,
+    reached: new Promise<void>((r) => {
+      timer = setTimeout(() => {
+        bound.passed = true;
+        r();
+      }, ms);
+    }),
+    clear: () => clearTimeout(timer),
+  };
+  return bound;
+}
+
+/**
+ * Serializes calls per name within this page (one JavaScript realm). A run waits for the one
+ * before it at most until `bound` is reached, then runs anyway (as Web Locks' runs do).
+ */
+function localMutex(): <T>(name: string, fn: () => Promise<T>, bound: Promise<void>) => Promise<T> {
   const tails = new Map<string, Promise<unknown>>();
-  return <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  return <T>(name: string, fn: () => Promise<T>, bound: Promise<void>): Promise<T> => {
     const prev = tails.get(name) ?? Promise.resolve();
-    const result = prev.then(fn, fn);
+    const result = Promise.race([prev, bound]).then(fn, fn);
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -161,9 +183,17 @@ function webLocks(locks: LockManagerLike, env: LockEnvironment): CrossTabLock {
 
 /** Where Web Locks are missing or refused: a localStorage lease, else page-local serialization. */
 function leaseLock(env: LockEnvironment): CrossTabLock {
-  const local = localMutex();
+  const maxWaitMs = env.maxWaitMs ?? 15_000;
+  const queue = localMutex();
+  /** One maxWaitMs bound from the moment a run asks, over this page's queue and the lease alike. */
+  const bounded = <T>(name: string, fn: (late: () => boolean) => Promise<T>): Promise<T> => {
+    const bound = waitBound(maxWaitMs);
+    const result = queue(name, () => fn(() => bound.passed), bound.reached);
+    void result.then(bound.clear, bound.clear);
+    return result;
+  };
   const storage = env.storage === undefined ? defaultStorage() : env.storage;
-  if (!storage) return { kind: 'local', run: local };
+  if (!storage) return { kind: 'local', run: (name, fn) => bounded(name, fn) };
 
   const now = env.now ?? (() => Date.now());
   const sleep = env.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -171,12 +201,10 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
   const leaseMs = env.leaseMs ?? 10_000;
   const settleMs = env.settleMs ?? 40;
   const pollMs = env.pollMs ?? 50;
-  const maxWaitMs = env.maxWaitMs ?? 15_000;
   let seq = 0;
 
   /** Take the lease; false when the wait ran out (the caller then runs unlocked) or storage failed. */
-  async function acquire(key: string, me: string): Promise<boolean> {
-    const deadline = now() + maxWaitMs;
+  async function acquire(key: string, me: string, late: () => boolean): Promise<boolean> {
     for (;;) {
       const cur = readLease(storage!, key);
       const t = now();
@@ -188,17 +216,17 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
         // Another tab that wrote at the same moment overwrote ours or was overwritten: the last write wins.
         if (readLease(storage!, key)?.owner === me) return true;
       }
-      if (now() >= deadline) return false;
+      if (late()) return false;
       await sleep(pollMs + Math.floor(Math.random() * pollMs));
     }
   }
 
-  async function withLease<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  async function withLease<T>(name: string, fn: () => Promise<T>, late: () => boolean): Promise<T> {
     const key = LEASE_PREFIX + name;
     const me = `${ownerId}:${++seq}`;
     let held = false;
     try {
-      held = await acquire(key, me);
+      held = await acquire(key, me, late);
     } catch {
       held = false; // storage refused (quota, security): run with the page-local lock only
     }
@@ -223,7 +251,7 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
     }
   }
 
-  return { kind: 'storage-lease', run: (name, fn) => local(name, () => withLease(name, fn)) };
+  return { kind: 'storage-lease', run: (name, fn) => bounded(name, (late) => withLease(name, fn, late)) };
 }
 
 let shared: CrossTabLock | undefined;

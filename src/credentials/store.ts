@@ -89,10 +89,10 @@ function domError(message: string, name: string): Error {
   return typeof DOMException === 'function' ? new DOMException(message, name) : Object.assign(new Error(message), { name });
 }
 
-/** `p`, or a TimeoutError after `ms` (an IndexedDB open that never answers must not hang a call). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** `p`, or a TimeoutError after `ms` (a store that never answers must not hang every call). */
+function withTimeout<T>(p: Promise<T>, ms: number, what = 'IndexedDB'): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(domError('IndexedDB did not answer in time', 'TimeoutError')), ms)));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(domError(`${what} did not answer in time`, 'TimeoutError')), ms)));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
@@ -235,9 +235,12 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
  * Wraps a store so that a storage fault never breaks a call. On a failure the records move
  * to memory and `onFallback` is told why (the error's name, nothing else), once. A value
  * the store cannot clone (DataCloneError) is kept in memory and only its version and expiry
- * are stored, so other tabs still see that a newer record exists.
+ * are stored, so other tabs still see that a newer record exists. With `boundMs` (an app's
+ * own store: IndexedDB bounds itself), an operation that has not answered by then is a
+ * fault too (TimeoutError): one that never answers would otherwise hold every later call.
  */
-export function withMemoryFallback(primary: CredentialStore, onFallback: (reason: string) => void): AtomicCredentialStore {
+export function withMemoryFallback(given: CredentialStore, onFallback: (reason: string) => void, boundMs?: number): AtomicCredentialStore {
+  const primary: CredentialStore = boundMs === undefined ? given : boundedStore(given, boundMs);
   const memory = memoryStore();
   /** Records whose value only this page can hold (DataCloneError), by key. */
   const pinned = new Map<string, StoredCredential>();
@@ -355,4 +358,17 @@ export function withMemoryFallback(primary: CredentialStore, onFallback: (reason
     delete: del,
     compareAndSet,
   };
+}
+
+/** `store` with each operation given up after `ms` (TimeoutError); its compareAndSet kept where it has one. */
+function boundedStore(store: CredentialStore, ms: number): CredentialStore {
+  const bound = <T>(p: Promise<T>) => withTimeout(p, ms, 'the credential store');
+  const bounded: CredentialStore = {
+    kind: store.kind,
+    get: (key) => bound(store.get(key)),
+    set: (key, value) => bound(store.set(key, value)),
+    delete: (key) => bound(store.delete(key)),
+  };
+  if (!hasCompareAndSet(store)) return bounded;
+  return { ...bounded, compareAndSet: (key, expectedVersion, record) => bound(store.compareAndSet(key, expectedVersion, record)) } as AtomicCredentialStore;
 }

@@ -299,3 +299,46 @@ describe('cross-tab lock without navigator.locks', () => {
     expect(storage.writes).toBe(0); // run unlocked, not on the lease
   });
 });
+
+describe('maxWaitMs bounds the whole wait, from the moment a run asks', () => {
+  // Web Locks queue this page's runs with the other tabs' and give up at maxWaitMs; without them
+  // (older Safari, web views) the page's own queue came first and was not bounded at all.
+  for (const [label, storage] of [
+    ['storage-lease', () => new FakeStorage()],
+    ['local (no storage)', () => null],
+  ] as const) {
+    it(`${label}: a second run in this page behind one that takes 1.5 s starts after maxWaitMs (50 ms), not when the first ends`, async () => {
+      const lock = createLock({ locks: null, storage: storage(), settleMs: 5, pollMs: 5, maxWaitMs: 50 });
+      const t0 = Date.now();
+      const first = lock.run('issue', () => sleep(1_500));
+      await sleep(10);
+      let startedAt = 0;
+      await lock.run('issue', async () => {
+        startedAt = Date.now() - t0;
+      });
+      await first;
+      expect(startedAt).toBeGreaterThanOrEqual(45);
+      expect(startedAt).toBeLessThan(600);
+    });
+  }
+
+  it('storage-lease: the wall clock stepping back an hour while a tab waits does not stretch maxWaitMs (the wait is timed by a timer)', async () => {
+    const storage = new FakeStorage();
+    let skew = 0;
+    const now = () => Date.now() + skew;
+    const key = LEASE_PREFIX + 'issue';
+    // Another tab holds the lease and keeps renewing it on the same clock (its issuance is slow).
+    const renew = () => storage.setItem(key, JSON.stringify({ owner: 'busy-tab', expires: now() + 900 }));
+    renew();
+    const timer = setInterval(renew, 20);
+    try {
+      const run = createLock({ locks: null, storage, now, settleMs: 5, pollMs: 5, leaseMs: 1_000, maxWaitMs: 100 }).run('issue', async () => 'ran');
+      await sleep(20);
+      skew = -3_600_000;
+      renew();
+      expect(await Promise.race([run, sleep(2_000).then(() => 'still waiting')])).toBe('ran');
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});

@@ -16,6 +16,7 @@ import type { CredentialStore, StoredCredential } from '../../src/types.js';
 import { deferred, modernGateway } from '../helpers/servers.js';
 import { inProcess } from '../helpers/in-process.js';
 import { testPatches } from '../helpers/patch.js';
+import { echo, issuedProfile } from '../helpers/client-doubles.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { patch, onRestore } = testPatches();
@@ -482,5 +483,48 @@ describe('another tab writing the record mid-renewal: compare-and-swap on versio
     const second = await m.renew(first);
     expect([first.version, second.version]).toEqual([1, 2]);
     expect(await store.get('k')).toEqual({ schema: CREDENTIAL_SCHEMA, version: 2, value: 'v2', expiresAt: second.expiresAt });
+  });
+});
+
+describe("an app's own store that never answers (e.g. a native bridge that does not reply)", () => {
+  // IndexedDB bounds its own operations; an app's store is given up after the client's timeoutMs.
+  it('a get that never answers is given up after timeoutMs: storage-fallback (TimeoutError), and the client recovers instead of every call waiting on the hung read', async () => {
+    const map = new Map<string, StoredCredential>();
+    const store: CredentialStore = {
+      kind: 'native-bridge',
+      get: () => new Promise<never>(() => {}),
+      set: async (k, v) => void map.set(k, v as StoredCredential),
+      delete: async (k) => void map.delete(k),
+    };
+    let issued = 0;
+    const client = createClient({ profile: issuedProfile('hung-get', () => ({ value: 'c' + ++issued })), transport: echo, store, timeoutMs: 300 });
+    const fallbacks: unknown[] = [];
+    client.events.on('storage-fallback', (e) => fallbacks.push(e));
+    const first = await client.call('/op', { n: 1 }).then(
+      (v) => v,
+      (e: { code?: string }) => e.code,
+    );
+    expect([{ n: 1 }, 'TIMEOUT']).toContainEqual(first); // the call and the store's bound are both 300 ms
+    expect(await client.call('/op', { n: 2 })).toEqual({ n: 2 });
+    expect(await client.call('/op', { n: 3 })).toEqual({ n: 3 });
+    expect(fallbacks).toEqual([{ reason: 'TimeoutError', store: 'native-bridge' }]);
+    expect(issued).toBe(1);
+  });
+
+  it('clear() (a logout) resolves when the store never answers its delete, and the next call gets a new credential', async () => {
+    const map = new Map<string, StoredCredential>();
+    const store: CredentialStore = {
+      kind: 'native-bridge',
+      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
+      set: async (k, v) => void map.set(k, v as StoredCredential),
+      delete: () => new Promise<never>(() => {}),
+    };
+    let issued = 0;
+    const client = createClient({ profile: issuedProfile('hung-delete', () => ({ value: 'c' + ++issued })), transport: echo, store, timeoutMs: 300 });
+    await client.call('/op', {});
+    const outcome = await Promise.race([client.credentials!.clear().then(() => 'cleared'), new Promise((r) => setTimeout(r, 2_000, 'still clearing'))]);
+    expect(outcome).toBe('cleared');
+    await client.call('/op', {});
+    expect(issued).toBe(2);
   });
 });
