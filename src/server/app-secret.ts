@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PA
 import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { jsonText, UNSERIALIZABLE, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, count, legacyBodyText, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -81,9 +81,10 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
   const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
   const issuePath = options.issuePath ?? DEFAULT_ISSUE_PATH;
+  if (typeof issuePath !== 'string' || !issuePath.startsWith('/')) throw new TypeError('appSecret gateway: issuePath must be a path starting with /');
   const ttl = positive('credentialTtlMs', options.credentialTtlMs, 2 * 3_600_000, 'appSecret gateway');
-  const maxCredentials = positive('maxCredentials', options.maxCredentials, 10_000, 'appSecret gateway');
-  const issuesPerMinute = positive('issuesPerMinute', options.issuesPerMinute, 120, 'appSecret gateway');
+  const maxCredentials = count('maxCredentials', options.maxCredentials, 10_000, 'appSecret gateway');
+  const issuesPerMinute = count('issuesPerMinute', options.issuesPerMinute, 120, 'appSecret gateway');
   const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
   const cipherFor = cipherCache(config, 64);
   // Form names by their outer-layer ciphertext. ECB and CBC (fixed IV) under the publicSecret
@@ -153,8 +154,9 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
     }
     // Before the body is read or decrypted: a flood of issuances costs the gateway nothing.
     if (issuance && !issueAllowed(request, core.now())) throw new GatewayReject(429, 'RATE_LIMITED');
-    const body = await request.text();
+    const body = await legacyBodyText(request);
     try {
+      if (body === undefined) throw new Refusal(APP_SECRET_ERRORS.param, 'BAD_REQUEST');
       // Outer layer: every key and value under the publicSecret.
       const outer = cipherFor(publicSecret);
       const m = new Map<string, string>();

@@ -30,6 +30,20 @@ export class OperationError extends Error {
   }
 }
 
+/**
+ * @internal The body as text for a legacy dialect, `undefined` when it is not UTF-8 (or its
+ * stream broke): those dialects refuse an unreadable body in their own form (PROTOCOLS §1–3:
+ * HTTP 200), which a 400 their clients read as HTTP_STATUS would not be. 413 and 408 stay.
+ */
+export async function legacyBodyText(request: GatewayRequest): Promise<string | undefined> {
+  try {
+    return await request.text();
+  } catch (e) {
+    if (e instanceof GatewayReject && e.status === 400) return undefined;
+    throw e;
+  }
+}
+
 export type OperationResult = { ok: true; data: unknown } | { ok: false; code: string; message: string };
 
 /** A reject: an HTTP error a profile answers with before (or instead of) running anything. */
@@ -283,6 +297,7 @@ const MAX_ISSUE_ADDRESSES = 10_000;
  * this issuance may go ahead.
  */
 export function issuanceRate(perMinute: number, clientAddress: ((request: Request) => string) | undefined): (request: GatewayRequest, now: number) => boolean {
+  if (clientAddress !== undefined && typeof clientAddress !== 'function') throw new TypeError('gateway profile: clientAddress must be a function (request) => address');
   // An address's window is dropped once over and a new one added at the end: insertion order is start order.
   const windows = new Map<string, { start: number; count: number }>();
   return (request, now) => {
@@ -378,6 +393,12 @@ export function positive(option: string, value: number | undefined, fallback: nu
   return value;
 }
 
+/** @internal A count (requests, records, bytes): as `positive`, and whole (a limit of 0.5 would refuse everything). */
+export function count(option: string, value: number | undefined, fallback: number, owner = 'createGateway'): number {
+  if (!Number.isInteger(positive(option, value, fallback, owner))) throw new TypeError(`${owner}: ${option} must be a whole number, 1 or more`);
+  return value ?? fallback;
+}
+
 /** @internal A delay a timer waits: as `positive`, and no more than a timer can (a larger one fires at once). */
 function timerMs(option: string, value: number | undefined, fallback: number): number {
   if (positive(option, value, fallback) > MAX_TIMER_MS) throw new TypeError(`createGateway: ${option} must be at most ${MAX_TIMER_MS} ms`);
@@ -390,10 +411,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const given = options.now;
   // Whole milliseconds: every time on the wire is decimal digits (`performance.now()` arithmetic is not).
   const now = given ? () => Math.floor(given()) : Date.now;
-  const maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, 1024 * 1024);
+  const maxBodyBytes = count('maxBodyBytes', options.maxBodyBytes, 1024 * 1024);
   const operationTimeoutMs = timerMs('operationTimeoutMs', options.operationTimeoutMs, 30_000);
   const bodyTimeoutMs = timerMs('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
-  const maxInFlight = positive('maxInFlight', options.maxInFlight, 4096);
+  const maxInFlight = count('maxInFlight', options.maxInFlight, 4096);
   const stats: GatewayStats = { issuances: 0, calls: 0, executions: 0, rejections: Object.create(null) as Record<string, number> };
   const profile = options.profile;
   let inFlight = 0;

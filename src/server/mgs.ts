@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { jsonText, UNSERIALIZABLE, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, legacyBodyText, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -68,11 +68,17 @@ function asciiMemo(s: string): string {
 export function mgs(options: MgsGatewayOptions): GatewayProfile {
   if (!options || typeof options !== 'object') throw new TypeError('mgs gateway: needs options { apps } or { appId, secret }');
   const apps = new Map<string, MgsGatewayApp>();
-  for (const [id, v] of Object.entries(options.apps ?? {})) {
+  for (const [i, [id, v]] of Object.entries(options.apps ?? {}).entries()) {
     const app = typeof v === 'string' ? { secret: v } : v;
-    if (!app || typeof app.secret !== 'string' || !app.secret) throw new TypeError(`mgs gateway: apps.${id} needs a secret`);
+    // Named by position: written the wrong way round ({ [secret]: appId }), the name is the secret.
+    if (!app || typeof app.secret !== 'string' || !app.secret) throw new TypeError(`mgs gateway: apps (entry number ${i + 1}) needs a secret`);
+    if (app.workspaceId !== undefined && typeof app.workspaceId !== 'string') throw new TypeError(`mgs gateway: apps (entry number ${i + 1}): workspaceId must be a string`);
     apps.set(id, app);
   }
+  // Given beside apps they would apply to no app: refused rather than a workspace check quietly off.
+  if (options.appId === undefined && (options.secret !== undefined || options.workspaceId !== undefined))
+    throw new TypeError(`mgs gateway: ${options.secret !== undefined ? 'secret' : 'workspaceId'} goes with appId; with apps, give each app its own: apps: { [appId]: { secret, workspaceId } }`);
+  if (options.signer !== undefined && typeof options.signer !== 'function') throw new TypeError('mgs gateway: signer must be a function (input, appId) => sign');
   if (options.appId !== undefined) {
     if (typeof options.secret !== 'string' || !options.secret) throw new TypeError('mgs gateway: secret is required with appId');
     apps.set(options.appId, { secret: options.secret, ...(options.workspaceId ? { workspaceId: options.workspaceId } : {}) });
@@ -138,11 +144,14 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
     }
     if (Math.abs(core.now() - sentAt) > windowMs) return fail(core, 7003);
 
-    // readText refuses invalid UTF-8 (and strips a BOM, which then fails the sign: JSON has none).
-    const text = await request.text();
+    // Not UTF-8: bad format, as the sign could not be checked over the bytes sent anyway. (A BOM
+    // is stripped, which then fails the sign: JSON has none.)
+    const text = await legacyBodyText(request);
+    if (text === undefined) return fail(core, 3002);
     const input = mgsSignInput(op, utf8Encode(text), ts);
-    const expected = options.signer ? await options.signer(input, appId) : await mgsBuiltInSign(digest, input, app.secret);
-    if (!constantTimeEqualString(sign.toLowerCase(), expected.toLowerCase())) return fail(core, 7002);
+    // The built-in digests are hex, read in either case; a signer's text (base64, say) is compared as it is.
+    const own = options.signer ? await options.signer(input, appId) : await mgsBuiltInSign(digest, input, app.secret);
+    if (!(options.signer ? constantTimeEqualString(sign, own) : constantTimeEqualString(sign.toLowerCase(), own.toLowerCase()))) return fail(core, 7002);
 
     if (!core.hasOperation(op)) return fail(core, 3000);
     if (text.trim() === '') return fail(core, 3001);

@@ -9,7 +9,7 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, jsonAnswer, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, jsonAnswer, count, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -88,9 +88,9 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const activeKid = options.activeKid ?? kids[0];
   if (!kids.includes(activeKid)) throw new TypeError('modern gateway: activeKid must be one of signingKeys');
   const issuePath = options.issuePath ?? '/issue';
-  const limit = (name: keyof ModernGatewayOptions, fallback: number) => positive(name, options[name] as number | undefined, fallback, 'modern gateway');
-  const ttl = limit('credentialTtlMs', 3_600_000);
-  const windowMs = limit('windowMs', 300_000);
+  const limit = (name: keyof ModernGatewayOptions, fallback: number, check = count) => check(name, options[name] as number | undefined, fallback, 'modern gateway');
+  const ttl = limit('credentialTtlMs', 3_600_000, positive);
+  const windowMs = limit('windowMs', 300_000, positive);
   const maxNonces = limit('maxNonces', 100_000);
   const maxCredentials = limit('maxCredentials', 10_000);
   const issuesPerMinute = limit('issuesPerMinute', 120);

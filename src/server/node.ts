@@ -352,6 +352,8 @@ class NodeRequest implements GatewayRequest {
       // Stays on after the read: an 'error' with no listener would throw.
       req.on('error', onError);
       req.on('close', onClose);
+      // A 'data' listener does not restart a stream earlier middleware paused (the Request path's pull does).
+      req.resume();
     });
   }
 }
@@ -374,6 +376,7 @@ function webHeaders(req: IncomingMessage): Headers {
 
 export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<Response>), options: NodeHandlerOptions = {}): NodeHandler {
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
+  if (options.basePath !== undefined && (typeof options.basePath !== 'string' || !options.basePath.startsWith('/'))) throw new TypeError('toNodeHandler: basePath must be a path starting with /, e.g. "/api"');
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
     // A request parsed from a connection that is only draining a refused body is not served.

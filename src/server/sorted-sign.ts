@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { jsonText, UNSERIALIZABLE, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, count, legacyBodyText, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -56,15 +56,17 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
   if (!options.apps || typeof options.apps !== 'object' || Object.keys(options.apps).length === 0) throw new TypeError('sortedSign gateway: apps needs at least one { appId: appKey }');
   const apps = new Map<string, { appKey: string; cipher: LegacyCipher }>();
-  for (const [appId, appKey] of Object.entries(options.apps)) {
-    checkSecret(`apps.${appId}`, appKey, config.keyFrom);
+  for (const [i, [appId, appKey]] of Object.entries(options.apps).entries()) {
+    // Named by position: with { [appKey]: appId } written the wrong way round, the name is the secret.
+    checkSecret(`apps (entry number ${i + 1}: its appKey)`, appKey, config.keyFrom);
     apps.set(appId, { appKey, cipher: legacyCipher(appKey, config) });
   }
   const signRule = options.signRule ?? 'sorted';
   if (signRule !== 'sorted' && signRule !== 'timestamp-key') throw new TypeError('sortedSign gateway: signRule must be "sorted" or "timestamp-key"');
   const windowMs = positive('windowMs', options.windowMs, 5000, 'sortedSign gateway');
-  const maxSafeCodes = positive('maxSafeCodes', options.maxSafeCodes, 100_000, 'sortedSign gateway');
+  const maxSafeCodes = count('maxSafeCodes', options.maxSafeCodes, 100_000, 'sortedSign gateway');
   const echo = options.safeCodeEcho ?? true;
+  if (typeof echo !== 'boolean') throw new TypeError('sortedSign gateway: safeCodeEcho must be true or false (as the clients\' option)');
   // appId + "\n" + safeCode -> when it may be forgotten. Insertion order is expiry order (same TTL), so purging stops at the first live one.
   const safeCodes = new Map<string, number>();
 
@@ -92,7 +94,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       appId = request.query('appId') ?? undefined;
       params = request.query('params') ?? undefined;
     } else if (request.method === 'POST') {
-      const text = await request.text();
+      const text = await legacyBodyText(request);
+      if (text === undefined) return plain(SORTED_SIGN_CODES.paramsInvalid);
       try {
         ({ appId, params } = JSON.parse(text) as { appId?: unknown; params?: unknown });
       } catch {
