@@ -88,17 +88,19 @@ describe('legacy gateway options refused at construction, naming the option', ()
     ]).then((codes) => expect(codes).toEqual(['7000', '1000']));
   });
 
-  it('options of the wrong type are refused at construction naming them (they failed every request with a 500, or flipped the echo)', () => {
+  it('options of the wrong type are refused at construction naming them (they failed every request with a 500, or flipped the echo)', async () => {
+    const { pem } = await signingKey();
     expect(() => mgsGateway({ appId: 'ONEX', secret: 's', signer: 'hmac' as unknown as () => Promise<string> })).toThrow(/signer must be a function/);
     expect(() => appSecretGateway({ publicSecret: PUBLIC_SECRET, clientAddress: 'x-forwarded-for' as unknown as (r: Request) => string })).toThrow(/clientAddress must be a function/);
-    expect(() => modernGateway({ signingKeys: { k1: signingKey.privateKeyPem }, clientAddress: 'x-real-ip' as unknown as (r: Request) => string })).toThrow(/clientAddress must be a function/);
+    expect(() => modernGateway({ signingKeys: { k1: pem }, clientAddress: 'x-real-ip' as unknown as (r: Request) => string })).toThrow(/clientAddress must be a function/);
     expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, safeCodeEcho: 0 as unknown as boolean })).toThrow(/safeCodeEcho must be true or false/);
   });
 
   it('counts (rates, table sizes, bytes) must be whole numbers: issuesPerMinute 0.5 had turned issuance off (1 <= 0.5 is never true)', async () => {
+    const { pem } = await signingKey();
     expect(() => appSecretGateway({ publicSecret: PUBLIC_SECRET, issuesPerMinute: 0.5 })).toThrow(/issuesPerMinute must be a whole number/);
     expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, maxSafeCodes: 10.5 })).toThrow(/maxSafeCodes must be a whole number/);
-    expect(() => modernGateway({ signingKeys: { k1: signingKey.privateKeyPem }, callsPerMinute: 0.5 })).toThrow(/callsPerMinute must be a whole number/);
+    expect(() => modernGateway({ signingKeys: { k1: pem }, callsPerMinute: 0.5 })).toThrow(/callsPerMinute must be a whole number/);
     expect(() => createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }), maxInFlight: 0.5 })).toThrow(/maxInFlight must be a whole number/);
     // Durations may have fractions.
     expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, windowMs: 2500.5 })).not.toThrow();
