@@ -43,16 +43,20 @@ export function buf(b: Uint8Array): Uint8Array<ArrayBuffer> {
  */
 let pureLoad: Promise<typeof import('./pure.js')> | undefined;
 let pureEcLoad: Promise<typeof import('./pure-ec.js')> | undefined;
+/** A chunk that did not load (network, a CSP) is CRYPTO_UNAVAILABLE, as the IIFE's on-demand file is, not a TypeError a caller reads as bad input. */
+function unavailable(e: unknown): RpcError {
+  return e instanceof RpcError ? e : new RpcError('CRYPTO_UNAVAILABLE', 'the pure-JS crypto for pages without crypto.subtle could not be loaded', { cause: e });
+}
 export function pure(): Promise<typeof import('./pure.js')> {
   return (pureLoad ??= loadPure().catch((e: unknown) => {
     pureLoad = undefined; // a failed chunk load may succeed later
-    throw e;
+    throw unavailable(e);
   }));
 }
 export function pureEc(): Promise<typeof import('./pure-ec.js')> {
   return (pureEcLoad ??= loadPureEc().catch((e: unknown) => {
     pureEcLoad = undefined;
-    throw e;
+    throw unavailable(e);
   }));
 }
 
