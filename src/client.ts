@@ -2,7 +2,7 @@
  * createClient: the pipeline of one call and its retry policy. The only module that knows
  * the whole path: credentials -> profile.seal -> transport.send -> profile.open -> policy.
  */
-import { MAX_TIMER_MS, RpcError, badConfig, isRpcError, isTimerMs, refuseUnknownOptions } from './errors.js';
+import { MAX_TIMER_MS, RpcError, badConfig, isRpcError, isTimerMs, queryDataError, refuseUnknownOptions } from './errors.js';
 import { ClientEvents, callContained, type ClientEventMap } from './events.js';
 import { CredentialManager } from './credentials/manager.js';
 import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
@@ -59,6 +59,7 @@ function validate(o: ClientOptions): void {
   if (p.credentials !== 'issued' && p.credentials !== 'static') throw badConfig('profile', "credentials must be 'issued' or 'static'");
   if (p.credentials === 'issued' && typeof p.issue !== 'function') throw badConfig('profile', 'an issued-credential profile needs issue()');
   if (!o.transport || typeof o.transport.send !== 'function') throw badConfig('transport', 'must be a transport such as fetchTransport({ baseUrl })');
+  if (p.queryData && o.transport.bodyOnly) throw queryDataError();
   if (p.credentials === 'issued' && o.storeKey === undefined && (typeof p.storeKey !== 'string' || p.storeKey === ''))
     throw badConfig('profile', 'an issued-credential profile needs a storeKey (or give createClient storeKey): without one, every such profile would share one stored credential');
   // null is not "the default": whoever passes it most likely means "do not persist", which is memoryStore().

@@ -135,6 +135,29 @@ export function refuseUnknownOptions(options: object, known: readonly string[], 
   for (const name of Object.keys(options)) if (!known.includes(name)) throw badConfig(name, `is not an option of ${of} (they are ${known.join(', ')})`);
 }
 
+/**
+ * @internal Headers fetch would refuse at every call (a non-Latin-1 value, a line break, a name
+ * that is no token): BAD_CONFIG naming `option`, checked by the platform's own rules where it
+ * has them (a custom fetch may run where Headers does not exist). Neither name nor value in
+ * the message: a header may hold a token.
+ */
+export function refuseUnsendableHeaders(headers: Record<string, string> | undefined, option: string): void {
+  if (typeof Headers !== 'function') return;
+  try {
+    new Headers(headers);
+  } catch {
+    throw badConfig(option, 'holds a name or value fetch refuses (names are HTTP tokens; values are Latin-1 with no line breaks)');
+  }
+}
+
+/** @internal A request whose data is in the URL query, for a body-only transport. */
+export function queryDataError(): RpcError {
+  return new RpcError('BAD_CONFIG', 'a body-only transport (jsBridgeTransport) cannot carry a request whose data is in the URL query', {
+    details: { option: 'transport' },
+    hint: "This profile sends its data in the query string (e.g. sortedSign's method: 'GET'): use method: 'POST', or fetchTransport.",
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // The mobile gateway's result codes (PROTOCOLS.md §3): one row per code, so each is testable on its own.
 

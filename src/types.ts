@@ -32,6 +32,8 @@ export interface SendOptions {
 export interface Transport {
   /** Distinguishes gateways in the default credential store key (e.g. fetchTransport's base URL). */
   readonly id?: string;
+  /** `true`: only a body reaches the gateway (jsBridgeTransport: the rpc JSAPI), so a `queryData` profile cannot use it. */
+  readonly bodyOnly?: boolean;
   send(req: WireRequest, options: SendOptions): Promise<WireResponse>;
 }
 
@@ -126,6 +128,8 @@ export interface Profile<C = unknown, S = unknown> {
   readonly textParams?: boolean;
   /** `load`: the client issues a fresh credential as soon as it is created (some legacy back ends want one per page load). */
   readonly renewOnStart?: 'never' | 'load';
+  /** `true`: requests carry their data in the URL query (sortedSign's GET), which a `bodyOnly` transport cannot send. */
+  readonly queryData?: boolean;
 }
 
 /** Persistence of issued credentials (IndexedDB by default). */

@@ -8,7 +8,7 @@ import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '.
 import { asciiViews, utf8Encode } from '../codec/utf8.js';
 import { RpcError, badConfig } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
-import { checkSecret, httpStatusError, cipherCache, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+import { checkSecret, httpStatusError, cipherCache, numberText, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
 export interface AppSecretOptions extends LegacyOptions {
   /** The secret the app embeds; seals issuance and the outer layer of every call. */
@@ -160,7 +160,10 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     if (env === null || typeof env !== 'object' || typeof env.success !== 'boolean') throw new RpcError('RESPONSE_UNREADABLE', 'the decrypted answer is not a {success, …} envelope', { hint });
     if (env.success) return env.data;
     const message = typeof env.msg === 'string' && env.msg ? env.msg : 'the gateway reported a failure';
-    const gatewayCode = typeof env.code === 'string' || typeof env.code === 'number' ? env.code : undefined;
+    let gatewayCode = typeof env.code === 'string' || typeof env.code === 'number' ? env.code : undefined;
+    // A lossless parser's number (bigint, LosslessNumber): as JSON.parse gives it where that is exact, else its digits.
+    const digits = gatewayCode === undefined ? numberText(env.code) : undefined;
+    if (typeof digits === 'string') gatewayCode = Number.isSafeInteger(Number(digits)) ? Number(digits) : digits;
     throw new RpcError('GATEWAY', message, gatewayCode === undefined ? {} : { gatewayCode });
   }
 

@@ -260,3 +260,19 @@ export function validateParseJson(value: unknown): ((text: string) => unknown) |
   if (typeof value !== 'function') throw badConfig('parseJson', 'must be a function (text) => value');
   return value as (text: string) => unknown;
 }
+
+/**
+ * @internal A lossless `parseJson` (PROTOCOLS "Numbers in responses") gives protocol numbers as a
+ * bigint or a wrapper object (lossless-json's LosslessNumber): read them by their digits, as a string.
+ */
+export function numberText(v: unknown): unknown {
+  if (typeof v !== 'bigint' && (v === null || typeof v !== 'object')) return v;
+  // String([0]) is '0': an array is no number, however it prints.
+  if (Array.isArray(v)) return undefined;
+  try {
+    const s = String(v);
+    return /^-?[0-9]+$/.test(s) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,7 +7,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { digestHex } from '../crypto/digest.js';
-import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError } from '../errors.js';
+import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnsendableHeaders } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -113,12 +113,18 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
   if (typeof gatewayPath !== 'string' || !gatewayPath.startsWith('/')) throw badConfig('gatewayPath', 'must be a path starting with /');
   if (options.did !== undefined && !nonEmptyString(options.did)) throw badConfig('did', 'must be a non-empty string');
   if (options.parseJson !== undefined && typeof options.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
+  if (options.signType !== undefined && !nonEmptyString(options.signType)) throw badConfig('signType', 'must be a non-empty string');
   const signType = options.signType ?? (signer ? 'custom' : digest);
+  const given = options.headers ?? {};
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) throw badConfig('headers', 'must be an object { name: value }');
   const extraHeaders: Record<string, string> = {};
-  for (const [k, v] of Object.entries(options.headers ?? {})) {
+  for (const [k, v] of Object.entries(given)) {
     if (typeof v !== 'string') throw badConfig(`headers.${k}`, 'must be a string');
     if (!MGS_PROTOCOL_HEADERS.has(k.toLowerCase())) extraHeaders[k] = v;
   }
+  // Sent as headers on every call: one fetch refuses would fail each as NETWORK (retryable).
+  refuseUnsendableHeaders(extraHeaders, 'headers');
+  for (const [option, value] of [['appId', appId], ['workspaceId', workspaceId], ['did', options.did ?? ''], ['signType', signType]]) refuseUnsendableHeaders({ h: value }, option);
   const sign = signer ?? ((input: string) => mgsBuiltInSign(digest, input, secret as string));
   let did = options.did;
 
@@ -159,9 +165,12 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
     const h = res.headers;
     const rawStatus = h['result-status'];
     if (rawStatus === undefined) {
-      // No result code: either not the gateway (a proxy's error page) or a container
-      // answer that only carries the parsed body (which it gives on success only).
+      // Not the gateway: a proxy's error page, or a 200 page (an SPA's index.html, a captive
+      // portal). The container's answers carry one (jsBridgeTransport says 1000 where it does not).
       if (res.status !== 200) throw new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status });
+      throw new RpcError('RESPONSE_UNREADABLE', 'the answer has no Result-Status header: it is not from an mgs gateway', {
+        hint: 'Check the transport\'s baseUrl and the profile\'s gatewayPath (default /mgw.htm): they must reach the mobile gateway.',
+      });
     } else {
       const resultCode = /^\s*\d+\s*$/.test(rawStatus) ? Number(rawStatus) : NaN;
       if (!Number.isSafeInteger(resultCode)) throw new RpcError('RESPONSE_UNREADABLE', 'the Result-Status header is not a number');

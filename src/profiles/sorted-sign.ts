@@ -8,7 +8,7 @@ import { formEncode, joinRaw, sortedKeys } from '../codec/form.js';
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireRequest, WireResponse } from '../types.js';
-import { checkSecret, httpStatusError, legacyCipher, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+import { checkSecret, httpStatusError, legacyCipher, numberText, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
 export type SignRule = 'sorted' | 'timestamp-key';
 
@@ -93,22 +93,6 @@ const HINT_APP_KEY_REQUEST = 'The gateway could not decrypt the request: appKey 
 const HINT_APP_KEY_ANSWER = 'The answer did not decrypt under appKey: appKey probably differs from the gateway’s (or cipher, iv, keyFrom, encoding do).';
 const HINT_SIGNATURE = 'The gateway rejected the signature: check signRule and digest (and appKey under hmac-sha256) against the gateway’s settings.';
 const HINT_APP = 'The gateway does not know this appId; check appId against the service console.';
-
-/**
- * A lossless `parseJson` (PROTOCOLS "Numbers in responses") gives protocol numbers as a bigint or
- * a wrapper object (lossless-json's LosslessNumber): read them by their digits, as a string.
- */
-function numberText(v: unknown): unknown {
-  if (typeof v !== 'bigint' && (v === null || typeof v !== 'object')) return v;
-  // String([0]) is '0': an array is no number, however it prints.
-  if (Array.isArray(v)) return undefined;
-  try {
-    const s = String(v);
-    return /^-?[0-9]+$/.test(s) ? s : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function resultCode(given: unknown): number | string | undefined {
   const v = numberText(given);
@@ -228,6 +212,7 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
     storeKey: `sorted-sign:${appId}`,
     // §2: the server stamped its time about half a round trip before we received it.
     clockReference: 'midpoint',
+    queryData: method === 'GET',
     seal,
     open,
   };

@@ -1,5 +1,5 @@
 /** The default transport: `fetch` to `baseUrl + path`. */
-import { RpcError, abortReason, badConfig, refuseUnknownOptions } from '../errors.js';
+import { RpcError, abortReason, badConfig, refuseUnknownOptions, refuseUnsendableHeaders } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 export interface FetchTransportOptions {
@@ -117,15 +117,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
     throw badConfig('maxResponseBytes', 'must be a positive whole number of bytes');
   if (typeof (options.fetch ?? globalThis.fetch) !== 'function') throw badConfig('fetch', 'must be a fetch function (needed where the runtime has none)');
   const headers = headerRecord(options.headers);
-  // Checked by the platform's own rules where it has them (a custom fetch may run where Headers does not exist).
-  if (typeof Headers === 'function') {
-    try {
-      new Headers(headers);
-    } catch {
-      // Neither name nor value in the message: a header may hold a token.
-      throw badConfig('headers', 'holds a name or value fetch refuses (names are HTTP tokens; values have no line breaks)');
-    }
-  }
+  refuseUnsendableHeaders(headers, 'headers');
   // Lower-case names, so the profile's headers replace the option's whatever their case (a spread
   // would keep `Content-Type` and `content-type` side by side, and fetch would send both joined).
   // A plain object, as custom fetch adapters (XHR, mini-program requests) expect.

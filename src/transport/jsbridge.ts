@@ -3,7 +3,7 @@
  * `AlipayJSBridge.call('rpc', …)` and the container talks to its gateway (and signs with a
  * secret the page never sees). Any dialect's sealed body rides in `_requestBody`.
  */
-import { MAX_TIMER_MS, RpcError, abortReason, badConfig, decodeTips, isTimerMs, mgsResultError, refuseUnknownOptions } from '../errors.js';
+import { MAX_TIMER_MS, RpcError, abortReason, badConfig, decodeTips, isTimerMs, mgsResultError, queryDataError, refuseUnknownOptions } from '../errors.js';
 import type { SendOptions, Transport, WireRequest, WireResponse } from '../types.js';
 
 /** Headers the container sets and signs itself on an `rpc` call (lower case); the page's copies are dropped. */
@@ -177,9 +177,15 @@ function isJsonText(text: string): boolean {
  * non-JSON body), a string, or a plain object (the parsed body).
  */
 export function bridgeResponse(data: unknown): WireResponse {
-  if (typeof data === 'string') return { status: 200, headers: { 'content-type': 'text/plain' }, body: data };
+  const answer = (headers: Record<string, string>, body: string): WireResponse => {
+    // The container hands data over on success only (a failure is {error}): its result code is
+    // 1000 where its headers do not say. (An mgs answer over HTTP without one is no gateway's.)
+    headers['result-status'] ??= '1000';
+    return { status: 200, headers, body };
+  };
+  if (typeof data === 'string') return answer({ 'content-type': 'text/plain' }, data);
   if (!isPlainObject(data)) {
-    if (Array.isArray(data)) return { status: 200, headers: { 'content-type': 'application/json' }, body: toJsonText(data) };
+    if (Array.isArray(data)) return answer({ 'content-type': 'application/json' }, toJsonText(data));
     throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with no data');
   }
   const failure = numericCode(data.error);
@@ -192,15 +198,14 @@ export function bridgeResponse(data: unknown): WireResponse {
       // Declared JSON yet not JSON text: the container parsed a JSON string ("hello") and handed over
       // its value. Not a blank body (no data, e.g. 8001) nor one that starts like a document
       // (cut-off JSON, which the profile must refuse).
-      if (/json/i.test(headers['content-type']) && resData.trim() !== '' && !/^\s*[[{"]/.test(resData) && !isJsonText(resData))
-        return { status: 200, headers, body: JSON.stringify(resData) };
-      return { status: 200, headers, body: resData };
+      if (/json/i.test(headers['content-type']) && resData.trim() !== '' && !/^\s*[[{"]/.test(resData) && !isJsonText(resData)) return answer(headers, JSON.stringify(resData));
+      return answer(headers, resData);
     }
     // The container already parsed it; it goes back to text for the profile to parse.
     headers['content-type'] = 'application/json';
-    return { status: 200, headers, body: resData === undefined ? '' : toJsonText(resData) };
+    return answer(headers, resData === undefined ? '' : toJsonText(resData));
   }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: toJsonText(data) };
+  return answer({ 'content-type': 'application/json' }, toJsonText(data));
 }
 
 export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): Transport {
@@ -216,14 +221,12 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
     // Another gateway keeps its own stored credential. Without one (the container's own
     // gateway) the id stays unset, as before, so credentials already stored keep their key.
     ...(options.gateway !== undefined ? { id: `jsbridge:${options.gateway}` } : {}),
+    bodyOnly: true,
     async send(req: WireRequest, { signal, timeoutMs }: SendOptions): Promise<WireResponse> {
       if (signal?.aborted) throw abortReason(signal)!;
       // The rpc JSAPI carries a body only: a request whose data rides in the URL would arrive empty.
-      if (req.body === undefined && req.path.includes('?'))
-        throw new RpcError('BAD_CONFIG', 'jsBridgeTransport cannot carry a request whose data is in the URL query', {
-          details: { option: 'transport' },
-          hint: "This profile sends its data in the query string (e.g. sortedSign's method: 'GET'): use method: 'POST', or fetchTransport.",
-        });
+      // (createClient refuses a profile that says so; this catches one that does not.)
+      if (req.body === undefined && req.path.includes('?')) throw queryDataError();
       const bridge = await waitForBridge(readyTimeoutMs, signal);
       // Aborted while the wait's answer was on its way: its listener was already gone.
       if (signal?.aborted) throw abortReason(signal)!;

@@ -13,7 +13,7 @@
  *   code for a protocol error, or 3 (unknown error).
  * - any other JSAPI: `{ error: 1, errorMessage }` (no such API).
  */
-import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
+import { MAX_TIMER_MS, RpcError, badConfig, type RpcErrorCode } from '../errors.js';
 import type { CallOptions } from '../types.js';
 import { BRIDGE_BAD_PARAMS, BRIDGE_NETWORK, BRIDGE_NO_SUCH_API, BRIDGE_TIMEOUT, SHIM_MARK, type AlipayJSBridgeLike } from './jsbridge.js';
 
@@ -126,7 +126,8 @@ export function installRpcShim(client: ShimClient, given: RpcShimOptions | null 
       const o = (opts ?? {}) as Record<string, unknown>;
       if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BRIDGE_BAD_PARAMS, errorMessage: 'operationType is required' });
       const callOptions: CallOptions = {};
-      if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = o.timeout;
+      // A page's timeout beyond what a timer can wait (Infinity, 3e9) means "a long time", not bad params.
+      if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = Math.min(o.timeout, MAX_TIMER_MS);
       // `gateway` and `headers` are the container's business: the client's profile and transport decide.
       let pending: Promise<unknown>;
       try {

@@ -417,7 +417,7 @@ async function mgsSubject(): Promise<Subject> {
       // Signed requests, plain answers: nothing to verify, so the model only fixes when a body is data.
       const raw = res.headers['result-status'];
       if (raw === undefined) {
-        if (res.status !== 200) return 'reject';
+        return 'reject'; // not the gateway (over HTTP; the container's answers carry one)
       } else {
         const code = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
         if (code !== 1000 && code !== 8001) return 'reject';

@@ -76,16 +76,28 @@ describe('jsBridgeTransport: what it hands the native rpc JSAPI', () => {
     expect(calls[0].options).toMatchObject({ operationType: '/api/echo', requestData: [{ _requestBody: 'c2VhbGVkLWJ5LW1vZGVybg' }], headers: { 'x-app-id': 'A', 'x-nonce': 'N' }, getResponse: true });
   });
 
-  it("refuses sortedSign's default GET (its sealed data is in the URL query, which the rpc JSAPI does not carry) with BAD_CONFIG naming transport; its POST form goes through", async () => {
+  it("refuses sortedSign's default GET (its sealed data is in the URL query, which the rpc JSAPI does not carry) with BAD_CONFIG naming transport, at createClient and (for a profile that does not say so) at send; its POST form goes through", async () => {
     const { calls } = installFake({ code: 0, data: 'x' });
     const appKey = 'aPpKeY-16-chars!';
-    const viaGet = createClient({ profile: sortedSign({ appId: 7, appKey }), transport: jsBridgeTransport(), store: memoryStore() });
-    const err = (await viaGet.call('/api/echo', { a: '1' }).catch((e) => e)) as RpcError;
-    expect(err).toBeInstanceOf(RpcError);
-    expect(err.code).toBe('BAD_CONFIG');
-    expect(err.details?.option).toBe('transport');
-    expect(err.hint).toMatch(/method: 'POST'/);
+    const expectQueryDataError = (err: RpcError) => {
+      expect(err).toBeInstanceOf(RpcError);
+      expect(err.code).toBe('BAD_CONFIG');
+      expect(err.details?.option).toBe('transport');
+      expect(err.hint).toMatch(/method: 'POST'/);
+    };
+    let atCreate: unknown;
+    try {
+      createClient({ profile: sortedSign({ appId: 7, appKey }), transport: jsBridgeTransport(), store: memoryStore() });
+    } catch (e) {
+      atCreate = e;
+    }
+    expectQueryDataError(atCreate as RpcError);
+    // A profile that does not declare queryData: refused when it sends.
+    const { queryData: _, ...undeclared } = sortedSign({ appId: 7, appKey });
+    const viaGet = createClient({ profile: undeclared, transport: jsBridgeTransport(), store: memoryStore() });
+    expectQueryDataError((await viaGet.call('/api/echo', { a: '1' }).catch((e) => e)) as RpcError);
     expect(calls).toEqual([]); // nothing (an empty _requestBody) reached the container
+    expect(() => createClient({ profile: sortedSign({ appId: 7, appKey, method: 'POST' }), transport: jsBridgeTransport(), store: memoryStore() })).not.toThrow();
     const post = await sortedSign({ appId: 7, appKey, method: 'POST' }).seal({ operationType: '/api/echo', params: { a: '1' }, options: {}, memo: {} }, undefined, ctx);
     await jsBridgeTransport().send(post.wire, {});
     expect(calls).toHaveLength(1);
@@ -184,7 +196,7 @@ describe('jsBridgeTransport: every callback shape', () => {
 
   it('{resData: "text"} (a non-JSON body) -> the text', async () => {
     const { res, data } = await sendWith({ resData: 'plain text answer' });
-    expect(res).toEqual({ status: 200, headers: { 'content-type': 'text/plain' }, body: 'plain text answer' });
+    expect(res).toEqual({ status: 200, headers: { 'content-type': 'text/plain', 'result-status': '1000' }, body: 'plain text answer' });
     expect(data).toBe('plain text answer');
   });
 
