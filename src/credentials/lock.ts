@@ -122,10 +122,8 @@ function localMutex(): <T>(name: string, fn: () => Promise<T>, bound: Promise<vo
   return <T>(name: string, fn: () => Promise<T>, bound: Promise<void>): Promise<T> => {
     const prev = tails.get(name) ?? Promise.resolve();
     const result = Promise.race([prev, bound]).then(fn, fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    // The next run waits for this one and, when this one jumped the queue, for the holder it jumped.
+    const tail = Promise.allSettled([prev, result]).then(() => undefined);
     tails.set(name, tail);
     void tail.then(() => {
       if (tails.get(name) === tail) tails.delete(name);

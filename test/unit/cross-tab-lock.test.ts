@@ -322,6 +322,21 @@ describe('maxWaitMs bounds the whole wait, from the moment a run asks', () => {
     });
   }
 
+  it('local (no storage): a run that asked after another jumped the queue still waits for the holder that jumped-over run left running, until its own maxWaitMs', async () => {
+    const lock = createLock({ locks: null, storage: null, maxWaitMs: 200 });
+    const t0 = Date.now();
+    const a = lock.run('issue', () => sleep(1_000)); // the holder, until ~1000 ms
+    await sleep(5);
+    const b = lock.run('issue', async () => {}); // asks at ~5 ms, jumps A at ~205 ms
+    await sleep(150);
+    let cStartedAt = 0;
+    const c = lock.run('issue', async () => {
+      cStartedAt = Date.now() - t0;
+    }); // asks at ~155 ms: its own bound is ~355 ms (it started at ~205 ms, when B ended)
+    await Promise.all([a, b, c]);
+    expect(cStartedAt).toBeGreaterThanOrEqual(340);
+  });
+
   it('storage-lease: the wall clock stepping back an hour while a tab waits does not stretch maxWaitMs (the wait is timed by a timer)', async () => {
     const storage = new FakeStorage();
     let skew = 0;
