@@ -157,7 +157,8 @@ export function createClient(options: ClientOptions): Client {
   const store = withMemoryFallback(
     given ?? indexedDbStore(),
     (reason) => events.emit('storage-fallback', { reason, store: given ? (given.kind ?? 'custom') : 'indexeddb' }),
-    given && defaultTimeout, // an app's own store that never answers is given up like IndexedDB (which bounds itself)
+    // An app's own store that does not answer is given up, as IndexedDB is, within half the call's time (at most 5 s, IndexedDB's open bound), so the call itself still succeeds.
+    Math.min(5_000, defaultTimeout / 2),
   );
 
   /** `received`: told the local instant each answer `send` fetched arrived. */

@@ -211,7 +211,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
     }
   }
 
-  return {
+  const store: AtomicCredentialStore = {
     kind: 'indexeddb',
     get: <C>(key: string) => run((use) => get<StoredCredential<C>>(key, use)),
     set: <C>(key: string, value: StoredCredential<C>) => run((use) => set(key, value, use)),
@@ -229,18 +229,24 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
         }),
       ),
   };
+  selfBounded.add(store);
+  return store;
 }
+
+/** Stores that bound their own operations (indexedDbStore: openTimeoutMs), which withMemoryFallback leaves as they are. */
+const selfBounded = new WeakSet<CredentialStore>();
 
 /**
  * Wraps a store so that a storage fault never breaks a call. On a failure the records move
  * to memory and `onFallback` is told why (the error's name, nothing else), once. A value
  * the store cannot clone (DataCloneError) is kept in memory and only its version and expiry
- * are stored, so other tabs still see that a newer record exists. With `boundMs` (an app's
- * own store: IndexedDB bounds itself), an operation that has not answered by then is a
- * fault too (TimeoutError): one that never answers would otherwise hold every later call.
+ * are stored, so other tabs still see that a newer record exists. With `boundMs`, an
+ * operation of an app's own store that has not answered by then is a fault too
+ * (TimeoutError): one that never answers would otherwise hold every later call
+ * (indexedDbStore bounds its own, by its openTimeoutMs).
  */
 export function withMemoryFallback(given: CredentialStore, onFallback: (reason: string) => void, boundMs?: number): AtomicCredentialStore {
-  const primary: CredentialStore = boundMs === undefined ? given : boundedStore(given, boundMs);
+  const primary: CredentialStore = boundMs === undefined || selfBounded.has(given) ? given : boundedStore(given, boundMs);
   const memory = memoryStore();
   /** Records whose value only this page can hold (DataCloneError), by key. */
   const pinned = new Map<string, StoredCredential>();
@@ -360,15 +366,33 @@ export function withMemoryFallback(given: CredentialStore, onFallback: (reason: 
   };
 }
 
-/** `store` with each operation given up after `ms` (TimeoutError); its compareAndSet kept where it has one. */
+/**
+ * `store` with each operation given up after `ms` (TimeoutError); its compareAndSet kept where
+ * it has one. An operation given up may still land: a later delete of its key waits for it
+ * first, so a write that lands late cannot bring back a record a logout deleted.
+ */
 function boundedStore(store: CredentialStore, ms: number): CredentialStore {
-  const bound = <T>(p: Promise<T>) => withTimeout(p, ms, 'the credential store');
+  const late = new Map<string, Set<Promise<unknown>>>();
+  const bound = <T>(key: string, p: Promise<T>): Promise<T> =>
+    withTimeout(p, ms, 'the credential store').catch((e: unknown) => {
+      const pending = late.get(key) ?? new Set();
+      late.set(key, pending.add(p));
+      const settled = () => {
+        pending.delete(p);
+        if (pending.size === 0 && late.get(key) === pending) late.delete(key);
+      };
+      p.then(settled, settled);
+      throw e;
+    });
   const bounded: CredentialStore = {
     kind: store.kind,
-    get: (key) => bound(store.get(key)),
-    set: (key, value) => bound(store.set(key, value)),
-    delete: (key) => bound(store.delete(key)),
+    get: (key) => bound(key, store.get(key)),
+    set: (key, value) => bound(key, store.set(key, value)),
+    delete: async (key) => {
+      await Promise.allSettled([...(late.get(key) ?? [])]);
+      return bound(key, store.delete(key));
+    },
   };
   if (!hasCompareAndSet(store)) return bounded;
-  return { ...bounded, compareAndSet: (key, expectedVersion, record) => bound(store.compareAndSet(key, expectedVersion, record)) } as AtomicCredentialStore;
+  return { ...bounded, compareAndSet: (key, expectedVersion, record) => bound(key, store.compareAndSet(key, expectedVersion, record)) } as AtomicCredentialStore;
 }
