@@ -31,15 +31,16 @@ export class OperationError extends Error {
 }
 
 /**
- * @internal The body as text for a legacy dialect, `undefined` when it is not UTF-8 (or its
- * stream broke): those dialects refuse an unreadable body in their own form (PROTOCOLS §1–3:
- * HTTP 200), which a 400 their clients read as HTTP_STATUS would not be. 413 and 408 stay.
+ * @internal The body as text for a legacy dialect, `undefined` when it is not UTF-8: those
+ * dialects refuse a body that does not decode in their own form (PROTOCOLS §1–3: HTTP 200),
+ * which a 400 their clients read as HTTP_STATUS would not be. The rest stays the gateway's
+ * (413, 408, a body the server already read: the operator's to see, not the client's params).
  */
 export async function legacyBodyText(request: GatewayRequest): Promise<string | undefined> {
   try {
     return await request.text();
   } catch (e) {
-    if (e instanceof GatewayReject && e.status === 400) return undefined;
+    if (e instanceof GatewayReject && e.notUtf8) return undefined;
     throw e;
   }
 }
@@ -52,6 +53,8 @@ export class GatewayReject extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
+    /** A body that is not UTF-8 (a 400 BAD_REQUEST the legacy dialects answer in their own form). */
+    readonly notUtf8 = false,
   ) {
     super(code);
   }
@@ -393,10 +396,10 @@ export function positive(option: string, value: number | undefined, fallback: nu
   return value;
 }
 
-/** @internal A count (requests, records, bytes): as `positive`, and whole (a limit of 0.5 would refuse everything). */
+/** @internal A count (requests, records, bytes): as `positive`, at least 1 (a limit of 0.5 would refuse everything), whole (a computed 1.5 × cores is 1). */
 export function count(option: string, value: number | undefined, fallback: number, owner = 'createGateway'): number {
-  if (!Number.isInteger(positive(option, value, fallback, owner))) throw new TypeError(`${owner}: ${option} must be a whole number, 1 or more`);
-  return value ?? fallback;
+  if (positive(option, value, fallback, owner) < 1) throw new TypeError(`${owner}: ${option} must be at least 1 (a count)`);
+  return Math.floor(value ?? fallback);
 }
 
 /** @internal A delay a timer waits: as `positive`, and no more than a timer can (a larger one fires at once). */
@@ -506,7 +509,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       try {
         return utf8Decode(concatBytes(...batches, ...chunks));
       } catch {
-        throw new GatewayReject(400, 'BAD_REQUEST');
+        throw new GatewayReject(400, 'BAD_REQUEST', true);
       }
     },
     count(what) {

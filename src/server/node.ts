@@ -330,7 +330,7 @@ class NodeRequest implements GatewayRequest {
         try {
           resolve(utf8Decode(body));
         } catch {
-          reject(new GatewayReject(400, 'BAD_REQUEST'));
+          reject(new GatewayReject(400, 'BAD_REQUEST', true));
         }
       };
       const onData = (chunk: Buffer | string) => {
@@ -376,7 +376,9 @@ function webHeaders(req: IncomingMessage): Headers {
 
 export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<Response>), options: NodeHandlerOptions = {}): NodeHandler {
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
-  if (options.basePath !== undefined && (typeof options.basePath !== 'string' || !options.basePath.startsWith('/'))) throw new TypeError('toNodeHandler: basePath must be a path starting with /, e.g. "/api"');
+  // '' is no prefix, as leaving it out.
+  if (options.basePath !== undefined && (typeof options.basePath !== 'string' || (options.basePath !== '' && !options.basePath.startsWith('/'))))
+    throw new TypeError('toNodeHandler: basePath must be a path starting with /, e.g. "/api"');
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
     // A request parsed from a connection that is only draining a refused body is not served.

@@ -96,14 +96,18 @@ describe('legacy gateway options refused at construction, naming the option', ()
     expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, safeCodeEcho: 0 as unknown as boolean })).toThrow(/safeCodeEcho must be true or false/);
   });
 
-  it('counts (rates, table sizes, bytes) must be whole numbers: issuesPerMinute 0.5 had turned issuance off (1 <= 0.5 is never true)', async () => {
+  it('counts (rates, table sizes, bytes) must be at least 1: issuesPerMinute 0.5 had turned issuance off (1 <= 0.5 is never true)', async () => {
     const { pem } = await signingKey();
-    expect(() => appSecretGateway({ publicSecret: PUBLIC_SECRET, issuesPerMinute: 0.5 })).toThrow(/issuesPerMinute must be a whole number/);
-    expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, maxSafeCodes: 10.5 })).toThrow(/maxSafeCodes must be a whole number/);
-    expect(() => modernGateway({ signingKeys: { k1: pem }, callsPerMinute: 0.5 })).toThrow(/callsPerMinute must be a whole number/);
-    expect(() => createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }), maxInFlight: 0.5 })).toThrow(/maxInFlight must be a whole number/);
-    // Durations may have fractions.
+    expect(() => appSecretGateway({ publicSecret: PUBLIC_SECRET, issuesPerMinute: 0.5 })).toThrow(/issuesPerMinute must be at least 1/);
+    expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, maxSafeCodes: 0.9 })).toThrow(/maxSafeCodes must be at least 1/);
+    expect(() => modernGateway({ signingKeys: { k1: pem }, callsPerMinute: 0.5 })).toThrow(/callsPerMinute must be at least 1/);
+    expect(() => createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }), maxInFlight: 0.5 })).toThrow(/maxInFlight must be at least 1/);
+    // Durations may have fractions; a computed count above 1 is rounded down (0.1 MiB, 1.5 × cores).
     expect(() => sortedSignGateway({ apps: { '1': APP_KEY }, windowMs: 2500.5 })).not.toThrow();
+    expect(() => createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }), maxBodyBytes: 0.1 * 2 ** 20, maxInFlight: 12 * 1.5 + 0.5 })).not.toThrow();
+    const small = createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }), maxBodyBytes: 10.9 }).operation('/op', () => 'ok');
+    const res = await small.handle(new Request('http://gw.test/op', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '0123456789A' }));
+    expect(res.status).toBe(413); // 11 bytes over a bound of 10
     const gateway = createGateway({ profile: appSecretGateway({ publicSecret: PUBLIC_SECRET, issuesPerMinute: 1 }) }).operation('/op', () => 'ok');
     const client = createClient({ profile: appSecret({ publicSecret: PUBLIC_SECRET }), transport: inProcess(gateway), store: memoryStore() });
     expect(await client.call('/op', {})).toBe('ok');
@@ -113,6 +117,7 @@ describe('legacy gateway options refused at construction, naming the option', ()
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }) });
     expect(() => toNodeHandler(gateway, { basePath: 'api' })).toThrow(/basePath must be a path starting with \//);
     expect(() => toNodeHandler(gateway, { basePath: '/api/' })).not.toThrow();
+    expect(() => toNodeHandler(gateway, { basePath: '' })).not.toThrow(); // no prefix, as leaving it out
   });
 });
 
@@ -167,6 +172,15 @@ describe('a body that is not UTF-8 is refused in the dialect\'s own form (PROTOC
       req.end(Buffer.from([0x5b, 0xff, 0x5d]));
     });
     expect(wire).toEqual({ status: 200, code: '3002' });
+  });
+});
+
+describe('a body the server already read is the operator\'s 400, not the client\'s bad params', () => {
+  it('sortedSign POST whose body a middleware already consumed: HTTP 400, not the plain 1001 "params invalid" (only a body that is not UTF-8 is the dialect\'s)', async () => {
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }) }).operation('/op', () => 'ok');
+    const req = new Request('http://gw.test/op', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"appId":"1","params":"x"}' });
+    await req.text(); // e.g. a logging middleware
+    expect((await gateway.handle(req)).status).toBe(400);
   });
 });
 
