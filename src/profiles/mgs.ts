@@ -169,7 +169,7 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
       // portal). The container's answers carry one (jsBridgeTransport says 1000 where it does not).
       if (res.status !== 200) throw new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status });
       throw new RpcError('RESPONSE_UNREADABLE', 'the answer has no Result-Status header: it is not from an mgs gateway', {
-        hint: 'Check the transport\'s baseUrl and the profile\'s gatewayPath (default /mgw.htm): they must reach the mobile gateway.',
+        hint: "Check the transport's baseUrl and the profile's gatewayPath (default /mgw.htm): they must reach the mobile gateway. Cross-origin, the gateway must list Result-Status in Access-Control-Expose-Headers.",
       });
     } else {
       const resultCode = /^\s*\d+\s*$/.test(rawStatus) ? Number(rawStatus) : NaN;
