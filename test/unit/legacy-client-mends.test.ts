@@ -1,5 +1,5 @@
 /**
- * The legacy dialects' client side and the JSAPI shim, mends from the review of 2026-11-24:
+ * The legacy dialects' client side and the JSAPI shim, mends from the third review of 2026-11-23:
  * mgs options fetch could never send refused at construction, a page that is not the mgs
  * gateway never taken for data, a page's long timeout honoured by the shim, and app-secret's
  * failure code the same whichever JSON parser reads it.

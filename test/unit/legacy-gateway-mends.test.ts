@@ -1,5 +1,5 @@
 /**
- * The legacy gateways and the Node adapter, mends from the review of 2026-11-24: config
+ * The legacy gateways and the Node adapter, mends from the third review of 2026-11-23: config
  * mistakes refused at construction (naming the option, never a secret), an unreadable body
  * answered in each dialect's own form, a paused body still read, a signer's text compared as is.
  */
