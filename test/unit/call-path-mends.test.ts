@@ -14,6 +14,7 @@ import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js
 import { inProcess } from '../helpers/in-process.js';
 import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
 import { deferred, failure, modernGateway } from '../helpers/servers.js';
+import { LosslessNumber, losslessParse } from '../helpers/lossless.js';
 
 /** Let timers and callbacks queued by a finished call run (bounded: a few turns). */
 const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
@@ -261,17 +262,6 @@ describe('installRpcShim', () => {
 });
 
 describe('sorted-sign with a lossless parseJson (PROTOCOLS "Numbers in responses")', () => {
-  class LosslessNumber {
-    constructor(readonly value: string) {}
-    toString() {
-      return this.value;
-    }
-  }
-  // Every number literal becomes a LosslessNumber, as lossless-json's parse() does.
-  const losslessParse = (t: string) =>
-    JSON.parse(t.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (_m, s, n) => s ?? JSON.stringify({ $n: n })), (_k, v) =>
-      v && typeof v === 'object' && typeof v.$n === 'string' ? new LosslessNumber(v.$n) : v,
-    );
   const KEY = 'ZVNH8HUW5K3VQZKK';
 
   it('answers whose code and timestamp are lossless numbers are read: data returned exact, 1003 corrects the clock, 1000 is KEY_NOT_SET', async () => {

@@ -16,6 +16,7 @@ import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js
 import { RpcError } from '../../src/errors.js';
 import type { ProfileContext } from '../../src/types.js';
 import { inProcess } from '../helpers/in-process.js';
+import { LosslessNumber, losslessParse } from '../helpers/lossless.js';
 
 const ctx = (): ProfileContext => ({
   now: () => 1_700_000_000_000,
@@ -109,16 +110,6 @@ describe('the shim', () => {
 });
 
 describe('app-secret: a failure code read by a lossless parseJson', () => {
-  class LosslessNumber {
-    constructor(readonly value: string) {}
-    toString() {
-      return this.value;
-    }
-  }
-  const losslessParse = (t: string) =>
-    JSON.parse(t.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (_m, s, n) => s ?? JSON.stringify({ $n: n })), (_k, v) =>
-      v && typeof v === 'object' && typeof v.$n === 'string' ? new LosslessNumber(v.$n) : v,
-    );
   const APP_SECRET = 'appSecret-16byte';
   const enc = (t: string) => {
     const c = createCipheriv('aes-128-ecb', Buffer.from(APP_SECRET), null);

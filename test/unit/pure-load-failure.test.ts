@@ -19,6 +19,7 @@ vi.mock('../../src/crypto/load-pure.js', async (importOriginal) => {
 import { createClient, memoryStore, sortedSign, type Transport } from '../../src/index.js';
 import { createGateway, sortedSign as sortedSignGateway } from '../../src/server/index.js';
 import { RpcError } from '../../src/errors.js';
+import { toRequest, toWire } from '../helpers/in-process.js';
 
 const realCrypto = globalThis.crypto;
 const hideSubtle = () => Object.defineProperty(globalThis, 'crypto', { configurable: true, value: { getRandomValues: realCrypto.getRandomValues.bind(realCrypto) } });
@@ -40,10 +41,7 @@ describe('a pure-JS chunk that does not load', () => {
         sent++;
         restore(); // the gateway is a server with WebCrypto
         try {
-          const res = await gateway.handle(new Request('http://gw.local' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-          const headers: Record<string, string> = {};
-          res.headers.forEach((v, k) => (headers[k] = v));
-          return { status: res.status, headers, body: await res.text() };
+          return await toWire(await gateway.handle(toRequest(req)));
         } finally {
           hideSubtle();
         }

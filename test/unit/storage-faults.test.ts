@@ -489,14 +489,20 @@ describe('another tab writing the record mid-renewal: compare-and-swap on versio
 describe("an app's own store that never answers (e.g. a native bridge that does not reply)", () => {
   // IndexedDB bounds its own operations; an app's store is given up after half the client's
   // timeoutMs (at most 5 s), so the call that met the fault still succeeds.
-  it('a get that never answers is given up within the call: storage-fallback (TimeoutError), the call succeeds, and later calls do not wait on the hung read', async () => {
+  /** An app's store on a Map (a native bridge, say), with some operations replaced. */
+  function nativeStore(replace: Partial<CredentialStore>) {
     const map = new Map<string, StoredCredential>();
     const store: CredentialStore = {
       kind: 'native-bridge',
-      get: () => new Promise<never>(() => {}),
+      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
       set: async (k, v) => void map.set(k, v as StoredCredential),
       delete: async (k) => void map.delete(k),
+      ...replace,
     };
+    return { map, store };
+  }
+  it('a get that never answers is given up within the call: storage-fallback (TimeoutError), the call succeeds, and later calls do not wait on the hung read', async () => {
+    const { store } = nativeStore({ get: () => new Promise<never>(() => {}) });
     let issued = 0;
     const client = createClient({ profile: issuedProfile('hung-get', () => ({ value: 'c' + ++issued })), transport: echo, store, timeoutMs: 300 });
     const fallbacks: unknown[] = [];
@@ -508,13 +514,7 @@ describe("an app's own store that never answers (e.g. a native bridge that does 
   });
 
   it('clear() (a logout) resolves when the store never answers its delete, and the next call gets a new credential', async () => {
-    const map = new Map<string, StoredCredential>();
-    const store: CredentialStore = {
-      kind: 'native-bridge',
-      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
-      set: async (k, v) => void map.set(k, v as StoredCredential),
-      delete: () => new Promise<never>(() => {}),
-    };
+    const { store } = nativeStore({ delete: () => new Promise<never>(() => {}) });
     let issued = 0;
     const client = createClient({ profile: issuedProfile('hung-delete', () => ({ value: 'c' + ++issued })), transport: echo, store, timeoutMs: 300 });
     await client.call('/op', {});
@@ -525,14 +525,10 @@ describe("an app's own store that never answers (e.g. a native bridge that does 
   });
 
   it('a write given up that lands after a logout does not bring the credential back for the next page load (the delete waits for it)', async () => {
-    const map = new Map<string, StoredCredential>();
     // Slow writes (a native round trip), quick deletes: without the wait, the old write would land last.
-    const store: CredentialStore = {
-      kind: 'native-bridge',
-      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
-      set: (k, v) => new Promise<void>((r) => setTimeout(r, 600)).then(() => void map.set(k, v as StoredCredential)),
-      delete: async (k) => void map.delete(k),
-    };
+    const { map, store } = nativeStore({});
+    const quickSet = store.set.bind(store);
+    store.set = (k, v) => new Promise<void>((r) => setTimeout(r, 600)).then(() => quickSet(k, v));
     let issued = 0;
     const profile = () => issuedProfile('late-write', () => ({ value: 'c' + ++issued }));
     const client = createClient({ profile: profile(), transport: echo, store, timeoutMs: 200 });

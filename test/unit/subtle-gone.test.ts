@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, memoryStore, modern, type Transport } from '../../src/index.js';
 import { createGateway, modern as modernGateway } from '../../src/server/index.js';
 import { failure, signingKey } from '../helpers/servers.js';
+import { toRequest, toWire } from '../helpers/in-process.js';
 
 const realCrypto = globalThis.crypto;
 const hideSubtle = () =>
@@ -26,10 +27,7 @@ async function setup() {
       const pages = globalThis.crypto;
       Object.defineProperty(globalThis, 'crypto', { configurable: true, value: realCrypto });
       try {
-        const res = await gateway.handle(new Request('http://gw.local' + req.path, { method: req.method, headers: req.headers, body: req.body }));
-        const headers: Record<string, string> = {};
-        res.headers.forEach((v, k) => (headers[k] = v));
-        return { status: res.status, headers, body: await res.text() };
+        return await toWire(await gateway.handle(toRequest(req)));
       } finally {
         Object.defineProperty(globalThis, 'crypto', { configurable: true, value: pages });
       }
