@@ -100,7 +100,13 @@ async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<s
   for (const entry of entries) {
     // Two entries with one name: other unzip tools may pick the other one, so refuse.
     if (files.has(entry.name)) throw invalid(entry.name, 'appears twice in the zip');
-    const data = readZipEntry(bytes, entry);
+    let data: Uint8Array | null;
+    try {
+      data = readZipEntry(bytes, entry);
+    } catch (e) {
+      // A declared size no buffer can hold (RangeError), under a raised maxUnpackedBytes.
+      throw invalid(entry.name, `declares ${entry.size} bytes, more than can be unpacked here`, e);
+    }
     if (data === null) throw invalid(entry.name, `does not inflate to the ${entry.size} bytes the zip declares, or has bytes after its DEFLATE stream (corrupt, a zip bomb, or something hidden after it)`);
     files.set(entry.name, data);
   }
@@ -111,8 +117,9 @@ async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<s
 function fileEntries(entries: Map<string, Uint8Array>): Record<string, Uint8Array> {
   const files: Record<string, Uint8Array> = Object.create(null) as Record<string, Uint8Array>;
   for (const [name, data] of entries) {
-    if (name.endsWith('/') && data.length === 0) continue;
+    // Directory entries too: an extractor trusting a verified package would make them.
     if (unsafePath(name)) throw invalid(name, 'unsafe path in the zip');
+    if (name.endsWith('/') && data.length === 0) continue;
     files[name] = data;
   }
   return files;

@@ -65,14 +65,30 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
   const lowest = Math.max(0, d.length - 22 - 0xffff);
   while (e >= lowest && u32(e) !== EOCD) e--;
   if (e < lowest) fail('no end of central directory');
-  let count = u16(e + 10);
-  let at = u32(e + 16);
-  if (e >= 20 && u32(e - 20) === EOCD64_LOCATOR) {
+  // The end record's comment runs to the last byte (else this "end record" is inside a comment).
+  if (e + 22 + u16(e + 20) !== d.length) fail('bytes after the end of central directory');
+  // Every count, size and disk number the end records give must agree: readers that go by
+  // another one (fflate: the entries on this disk; Python: the directory size) would find
+  // records, and files, this reader does not.
+  const plain = [u16(e + 4), u16(e + 6), u16(e + 8), u16(e + 10), u32(e + 12), u32(e + 16)];
+  let [count, directorySize, at] = plain.slice(3);
+  /** Where the directory must end: the zip64 end record, else the end record. */
+  let directoryEnd = e;
+  const zip64 = e >= 20 && u32(e - 20) === EOCD64_LOCATOR;
+  if (zip64) {
     const z = u64(e - 12);
-    if (u32(z) !== EOCD64) fail('a broken zip64 end record');
+    if (u32(z) !== EOCD64 || z + 12 + u64(z + 4) !== e - 20) fail('a broken zip64 end record');
+    if (u32(z + 16) !== 0 || u32(z + 20) !== 0 || u64(z + 24) !== u64(z + 32)) fail('a zip64 end record whose fields disagree');
     count = u64(z + 32);
+    directorySize = u64(z + 40);
     at = u64(z + 48);
+    directoryEnd = z;
   }
+  // Each field of the plain record: its value, or all ones where a zip64 record holds it.
+  const values = [0, 0, count, count, directorySize, at];
+  const ones = [0xffff, 0xffff, 0xffff, 0xffff, MAX32, MAX32];
+  if (plain.some((given, i) => given !== values[i] && !(zip64 && given === ones[i]))) fail('end of central directory fields that disagree');
+  if (at + directorySize !== directoryEnd) fail('a central directory whose size disagrees with where it ends');
   const directoryStart = at;
   const entries: ZipEntry[] = [];
   const locals: { entry: ZipEntry; flags: number; extraStart: number }[] = [];
@@ -105,6 +121,10 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
       if (headerStart === MAX32) headerStart = next();
     }
     if (method !== 0 && method !== 8) fail(`${name}: compression method ${method} is not supported`);
+    // Unix (3) and macOS (19) file types, which extractors honour: a regular file or a directory only, never a symlink.
+    const madeOn = u16(at + 4) >>> 8;
+    const type = (u32(at + 38) >>> 16) & 0o170000;
+    if ((madeOn === 3 || madeOn === 19) && type !== 0 && type !== 0o100000 && type !== 0o040000) fail(`${name}: not a regular file or directory (a symlink?)`);
     if (method === 0 && compressedSize !== size) fail(`${name}: a stored entry whose sizes disagree`);
     if (u32(headerStart) !== LOCAL) fail(`${name}: no local header where the directory says`);
     const localFlags = u16(headerStart + 6);
@@ -125,6 +145,7 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
     locals.push({ entry: entries[entries.length - 1], flags: localFlags, extraStart: headerStart + 30 + localNameLength });
     at = extraStart + extraLength + u16(at + 32);
   }
+  if (at !== directoryEnd) fail('bytes after the central directory that it does not list');
   // Each entry's bytes belong to it alone (two names over one region would let one small file
   // inflate many times). Checked before the local extra fields are read, so each byte of them is read once.
   locals.sort((a, b) => a.entry.headerStart - b.entry.headerStart);

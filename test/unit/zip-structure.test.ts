@@ -5,9 +5,10 @@
  * plainer shapes are in package.test.ts.)
  */
 import { crc32 } from 'node:zlib';
-import { deflateSync, Inflate, strFromU8, strToU8 } from 'fflate';
+import { deflateSync, Inflate, strFromU8, strToU8, unzipSync, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { verifyPackage } from '../../src/package/verify.js';
+import { loadPackage } from '../../src/package/load.js';
 import { readZipEntries, readZipEntry, ZipFormatError } from '../../src/package/zip.js';
 import { concatBytes } from '../../src/codec/bytes.js';
 import { failure } from '../helpers/servers.js';
@@ -197,5 +198,137 @@ describe('directories built to make the reader slow', () => {
     ev.setUint32(16, local.length, true);
     expect(() => readZipEntries(concatBytes(local, cd, end))).toThrow(ZipFormatError);
     expect(() => readZipEntries(concatBytes(local, cd, end))).toThrow(/overlaps/);
+  });
+});
+
+/** A central directory record for a stored entry whose local header is at `offset`. */
+function centralRecord(name: string, data: Uint8Array, offset: number, opts: { madeBy?: number; attributes?: number } = {}): Uint8Array {
+  const n = strToU8(name);
+  const h = new Uint8Array(46 + n.length);
+  const v = new DataView(h.buffer);
+  v.setUint32(0, 0x02014b50, true);
+  v.setUint16(4, opts.madeBy ?? 20, true);
+  v.setUint16(6, 20, true);
+  v.setUint16(8, 0x800, true);
+  v.setUint32(16, crc(data), true);
+  v.setUint32(20, data.length, true);
+  v.setUint32(24, data.length, true);
+  v.setUint16(28, n.length, true);
+  v.setUint32(38, opts.attributes ?? 0, true);
+  v.setUint32(42, offset, true);
+  h.set(n, 46);
+  return h;
+}
+
+/** The end record: entries on this disk, total entries, directory size and start, then the comment. */
+function endRecord(onDisk: number, total: number, size: number, start: number, comment: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const end = new Uint8Array(22 + comment.length);
+  const v = new DataView(end.buffer);
+  v.setUint32(0, 0x06054b50, true);
+  v.setUint16(8, onDisk, true);
+  v.setUint16(10, total, true);
+  v.setUint32(12, size, true);
+  v.setUint32(16, start, true);
+  v.setUint16(20, comment.length, true);
+  end.set(comment, 22);
+  return end;
+}
+
+describe('the end record and the directory must agree on every count and size (readers differ in which they go by)', () => {
+  const files = { 'index.html': page };
+  const signedEntries = (): Raw[] =>
+    Object.entries({ ...files, 'CERT.json': certFor(files) }).map(([name, data]) => ({ name, data, method: 0 as const, size: data.length, crc: crc(data) }));
+
+  it('an unsigned entry listed by a directory record after the counted ones (its local header in the comment) is refused, though fflate extracts it', async () => {
+    const signed = rawZip(signedEntries());
+    const e = signed.length - 22;
+    const v = new DataView(signed.buffer, signed.byteOffset);
+    const [count, size, start] = [v.getUint16(e + 10, true), v.getUint32(e + 12, true), v.getUint32(e + 16, true)];
+    const extraAt = start + size;
+    const localEvil = localEntry('evil.html', evil);
+    const extra = centralRecord('evil.html', evil, extraAt + 46 + 'evil.html'.length + 22);
+    // Entries on this disk (what fflate reads) and the size (what Python's zipfile reads) include it; the total does not.
+    const zip = concatBytes(signed.subarray(0, extraAt), extra, endRecord(count + 1, count, size + extra.length, start, localEvil));
+    expect(strFromU8(unzipSync(zip)['evil.html'])).toBe(strFromU8(evil));
+    expect((await failure(verifyPackage(zip, { publicKey: PUBLIC }))).message).toMatch(/\(zip\).*fields that disagree/);
+    expect(() => readZipEntries(zip)).toThrow(ZipFormatError);
+  });
+
+  it('bytes between the directory and the end record, and bytes after the end record, are refused', async () => {
+    const signed = rawZip(signedEntries());
+    const e = signed.length - 22;
+    const v = new DataView(signed.buffer, signed.byteOffset);
+    const directoryEnd = v.getUint32(e + 16, true) + v.getUint32(e + 12, true);
+    const between = concatBytes(signed.subarray(0, directoryEnd), localEntry('evil.html', evil), signed.subarray(e));
+    expect((await failure(verifyPackage(between, { publicKey: PUBLIC }))).message).toMatch(/\(zip\)/);
+    const after = concatBytes(signed, strToU8('trailing'));
+    expect((await failure(verifyPackage(after, { publicKey: PUBLIC }))).message).toMatch(/\(zip\)/);
+    expect(Object.keys((await verifyPackage(signed, { publicKey: PUBLIC })).files)).toEqual(['index.html']); // the same zip, untouched, verifies
+  });
+});
+
+describe('entries that are not plain files', () => {
+  it('a directory entry named ../../outside/ (zip slip) is refused like a file of that name', async () => {
+    const zip = zipSync({ 'index.html': page, 'CERT.json': certFor({ 'index.html': page }), '../../outside/': new Uint8Array(0) });
+    expect((await failure(verifyPackage(zip, { publicKey: PUBLIC }))).message).toMatch(/\.\.\/\.\.\/outside\/.*unsafe path/);
+  });
+
+  it('an entry its directory record marks as a Unix symlink is refused (Info-ZIP unzip would make a link to what its signed bytes name)', async () => {
+    const link = strToU8('/etc');
+    const files = { 'index.html': page, link };
+    const entries = Object.entries({ ...files, 'CERT.json': certFor(files) });
+    const locals = entries.map(([name, data]) => localEntry(name, data));
+    const offsets = locals.map((_, i) => locals.slice(0, i).reduce((n, b) => n + b.length, 0));
+    const start = offsets[offsets.length - 1] + locals[locals.length - 1].length;
+    const records = entries.map(([name, data], i) => centralRecord(name, data, offsets[i], name === 'link' ? { madeBy: 0x0314, attributes: (0o120777 << 16) >>> 0 } : {}));
+    const size = records.reduce((n, b) => n + b.length, 0);
+    const zip = concatBytes(...locals, ...records, endRecord(entries.length, entries.length, size, start));
+    expect((await failure(verifyPackage(zip, { publicKey: PUBLIC }))).message).toMatch(/link: not a regular file or directory/);
+    // A regular file made on Unix (S_IFREG) is read as before.
+    const regular = entries.map(([name, data], i) => centralRecord(name, data, offsets[i], { madeBy: 0x0314, attributes: (0o100644 << 16) >>> 0 }));
+    const ok = concatBytes(...locals, ...regular, endRecord(entries.length, entries.length, size, start));
+    expect(Object.keys((await verifyPackage(ok, { publicKey: PUBLIC })).files).sort()).toEqual(['index.html', 'link']);
+  });
+});
+
+describe('a declared size no buffer can hold', () => {
+  it('an entry declaring 2^53 - 2 bytes (zip64) under a raised maxUnpackedBytes is PACKAGE_SIGNATURE_INVALID naming it, in verifyPackage and loadPackage (not a RangeError loadPackage called NETWORK)', async () => {
+    const name = strToU8('big.bin');
+    const data = Uint8Array.of(0x03, 0x00); // an empty DEFLATE stream
+    const zip64Sizes = (v: DataView, at: number) => {
+      v.setUint16(at, 1, true);
+      v.setUint16(at + 2, 16, true);
+      v.setBigUint64(at + 4, BigInt(2 ** 53 - 2), true); // uncompressed
+      v.setBigUint64(at + 12, BigInt(data.length), true); // compressed
+    };
+    const local = new Uint8Array(30 + name.length + 20);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 45, true);
+    lv.setUint16(8, 8, true);
+    lv.setUint32(18, 0xffffffff, true);
+    lv.setUint32(22, 0xffffffff, true);
+    lv.setUint16(26, name.length, true);
+    lv.setUint16(28, 20, true);
+    local.set(name, 30);
+    zip64Sizes(lv, 30 + name.length);
+    const cd = new Uint8Array(46 + name.length + 20);
+    const cv = new DataView(cd.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 45, true);
+    cv.setUint16(6, 45, true);
+    cv.setUint16(10, 8, true);
+    cv.setUint32(20, 0xffffffff, true);
+    cv.setUint32(24, 0xffffffff, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint16(30, 20, true);
+    cd.set(name, 46);
+    zip64Sizes(cv, 46 + name.length);
+    const zip = concatBytes(local, data, cd, endRecord(1, 1, cd.length, local.length + data.length));
+    const options = { publicKey: PUBLIC, maxUnpackedBytes: Number.MAX_SAFE_INTEGER };
+    const e = await failure(verifyPackage(zip, options));
+    expect([e.code, e.message]).toEqual(['PACKAGE_SIGNATURE_INVALID', expect.stringMatching(/big\.bin.*more than can be unpacked/)]);
+    const r = await loadPackage('https://cdn.example.com/p.amr', { ...options, fallbackUrl: 'https://m.example.com/', fetch: (async () => new Response(zip.slice())) as typeof fetch });
+    expect(r.ok ? 'loaded' : r.error.code).toBe('PACKAGE_SIGNATURE_INVALID');
   });
 });
