@@ -87,7 +87,7 @@ export function readZipEntries(d: Uint8Array): ZipEntry[] {
   // Each field of the plain record: its value, or all ones where a zip64 record holds it.
   const values = [0, 0, count, count, directorySize, at];
   const ones = [0xffff, 0xffff, 0xffff, 0xffff, MAX32, MAX32];
-  if (plain.some((given, i) => given !== values[i] && !(zip64 && given === ones[i]))) fail('end of central directory fields that disagree');
+  if (plain.some((field, i) => field !== values[i] && !(zip64 && field === ones[i]))) fail('end of central directory fields that disagree');
   if (at + directorySize !== directoryEnd) fail('a central directory whose size disagrees with where it ends');
   const directoryStart = at;
   const entries: ZipEntry[] = [];
