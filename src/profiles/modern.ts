@@ -8,7 +8,7 @@ import { utf8Decode, utf8Encode } from '../codec/utf8.js';
 import { gcmEncrypt, gcmOpen, importGcmKey, type GcmKey } from '../crypto/aes.js';
 import { ecdhDerive, ecdsaVerify, ecVerifyKey, generateEcdh, type EcdhPair, type EcPublicKeyInput, type EcVerifyKey } from '../crypto/ec.js';
 import { hkdfSha256 } from '../crypto/kdf.js';
-import { RpcError, badConfig } from '../errors.js';
+import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 import { subtle } from '../crypto/provider.js';
 
@@ -38,6 +38,15 @@ interface ModernState {
 
 export const KID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const DIGITS = /^[0-9]{1,16}$/;
+/** An issued appId: 16 bytes, b64u (what issue() accepts). */
+const APP_ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+/** An operationType the x-op header carries as it is: printable ASCII, no space at either end. */
+const OP_PATTERN = /^[!-~](?:[ -~]*[!-~])?$/;
+
+/** A stored CryptoKey as importSessionKeys makes it: AES-256-GCM, for both directions. */
+function isSessionKey(k: CryptoKey): boolean {
+  return k.algorithm.name === 'AES-GCM' && (k.algorithm as AesKeyAlgorithm).length === 256 && k.usages.includes('encrypt') && k.usages.includes('decrypt');
+}
 const te = (s: string) => utf8Encode(s);
 
 /** The exact text the gateway signs at issuance. */
@@ -102,6 +111,8 @@ function plainError(res: WireResponse): RpcError {
 
 export function modern(options: ModernOptions): Profile<ModernCredential, ModernState> {
   if (!options || typeof options !== 'object') throw badConfig('modern', 'needs options { serverKeys }');
+  // A misspelt bound (maxClockCorrectionMS) would leave the 24 h default without a word.
+  refuseUnknownOptions(options, ['serverKeys', 'issuePath', 'maxClockCorrectionMs', 'ephemeral'], 'modern');
   const keys = new Map<string, EcVerifyKey>();
   if (!options.serverKeys || typeof options.serverKeys !== 'object' || Object.keys(options.serverKeys).length === 0) throw badConfig('serverKeys', 'give at least one gateway public key by kid');
   for (const [kid, k] of Object.entries(options.serverKeys)) {
@@ -165,6 +176,9 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
   async function seal(call: CallInfo, cred: ModernCredential | undefined, ctx: ProfileContext): Promise<Sealed<ModernState>> {
     if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential');
     const op = call.operationType;
+    // Sent as the x-op header, which fetch trims and refuses with control characters: the AAD would sign another text.
+    if (typeof op !== 'string' || !OP_PATTERN.test(op))
+      throw new RpcError('BAD_REQUEST', 'operationType must be printable ASCII without spaces at either end', { hint: 'Use the operation path the gateway registered, such as /user/get.' });
     // One request id per call(), kept across its resends: the gateway runs it at most once.
     // (The client checked idempotencyKey, 1 to 128 characters, before anything was sent.)
     const id = (call.memo.id as string | undefined) ?? call.options.idempotencyKey ?? toBase64Url(ctx.random(16));
@@ -222,7 +236,9 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
   return {
     name: 'modern',
     credentials: 'issued',
-    storeKey: `modern:${[...keys.keys()].sort().join(',')}:${issuePath}`,
+    // Each kid with its key's first bytes: a build that pins another key under the same kid never
+    // takes up a credential the old key verified (a leaked key's forgeries end with the key).
+    storeKey: `modern:${[...keys].sort(([a], [b]) => (a < b ? -1 : 1)).map(([kid, k]) => `${kid}=${toBase64Url(k.raw.subarray(1, 9))}`).join(',')}:${issuePath}`,
     maxClockCorrectionMs,
     issue,
     seal,
@@ -231,8 +247,10 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     validateCredential: (v) => {
       const c = v as Partial<ModernCredential> | null;
       // A stored CryptoKey is no use on a page without crypto.subtle: not valid, so a new credential is issued for this page.
-      const isKey = (k: unknown) => (typeof CryptoKey !== 'undefined' && k instanceof CryptoKey && subtle() !== undefined) || (k instanceof Uint8Array && k.length === 32);
-      return typeof c?.appId === 'string' && c.appId.length > 0 && typeof c.expiresAt === 'number' && isKey(c.reqKey) && isKey(c.resKey);
+      // (And only an AES-256-GCM key for both directions, as issue() makes.)
+      const isKey = (k: unknown) =>
+        (typeof CryptoKey !== 'undefined' && k instanceof CryptoKey && subtle() !== undefined && isSessionKey(k)) || (k instanceof Uint8Array && k.length === 32);
+      return typeof c?.appId === 'string' && APP_ID_PATTERN.test(c.appId) && typeof c.expiresAt === 'number' && isKey(c.reqKey) && isKey(c.resKey);
     },
   };
 }
