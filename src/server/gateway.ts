@@ -304,12 +304,18 @@ export function issuanceRate(perMinute: number, clientAddress: ((request: Reques
   // An address's window is dropped once over and a new one added at the end: insertion order is start order.
   const windows = new Map<string, { start: number; count: number }>();
   return (request, now) => {
+    // (A window that starts after now, from a clock that stepped back, is over too: it would hold until the clock caught up.)
+    const over = (w: { start: number }) => now - w.start >= 60_000 || now < w.start;
     for (const [k, w] of windows) {
-      if (now - w.start < 60_000) break;
+      if (!over(w)) break;
       windows.delete(k);
     }
     const addr = clientAddress ? clientAddress(request.request) : (request.peer ?? 'unknown');
     let w = windows.get(addr);
+    if (w && over(w)) {
+      windows.delete(addr);
+      w = undefined;
+    }
     if (!w) {
       if (windows.size >= MAX_ISSUE_ADDRESSES) return false;
       windows.set(addr, (w = { start: now, count: 0 }));

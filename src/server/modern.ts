@@ -132,17 +132,20 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   }
   const requests = new Map<string, RequestRecord>();
   let storedBytes = 0;
+  /** Issuances past their checks and still making keys (each adds its credential at the end). */
+  let issuing = 0;
 
 
   function overRate(r: { windowStart: number; count: number }, now: number, limit: number): boolean {
-    if (now - r.windowStart >= 60_000) {
+    // (A clock that stepped back starts a new window too, rather than hold this one until it catches up.)
+    if (now - r.windowStart >= 60_000 || now < r.windowStart) {
       r.windowStart = now;
       r.count = 0;
     }
     return ++r.count > limit;
   }
 
-  function purge(now: number): void {
+  function purge(now: number, core: GatewayCore): void {
     for (const [k, exp] of nonces) {
       if (exp > now) break;
       nonces.delete(k);
@@ -151,11 +154,13 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     }
     for (const [k, r] of requests) {
       if (r.expiresAt > now) break;
-      if (!r.envelope) continue; // still running
+      // Still running: kept while a resend may wait for it; one that never settles is let go after its timeout too.
+      if (!r.envelope && r.expiresAt + core.operationTimeoutMs > now) continue;
       requests.delete(k);
-      storedBytes -= r.envelope.length;
       r.owner.ids--;
-      r.owner.bytes -= r.envelope.length;
+      const kept = r.envelope?.length ?? 0;
+      storedBytes -= kept;
+      r.owner.bytes -= kept;
     }
     // The TTL is constant, so insertion order is expiry order: stop at the first live one.
     if (credentials.size >= maxCredentials)
@@ -167,8 +172,18 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
 
   async function issue(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
     const now = core.now();
-    purge(now);
-    if (!issueAllowed(request, now) || credentials.size >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
+    purge(now, core);
+    // Issuances still making their keys count: each adds its credential only at the end.
+    if (!issueAllowed(request, now) || credentials.size + issuing >= maxCredentials) throw new GatewayReject(429, 'RATE_LIMITED');
+    issuing++;
+    try {
+      return await issueAfterChecks(request, core, now);
+    } finally {
+      issuing--;
+    }
+  }
+
+  async function issueAfterChecks(request: GatewayRequest, core: GatewayCore, now: number): Promise<GatewayAnswer> {
     let clientKey: string;
     let clientRaw: Uint8Array;
     try {
@@ -252,7 +267,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       core.reject('REPLAYED_REQUEST');
       return sealEnvelope(cred, nonce, errorEnvelope('REPLAYED_REQUEST', 'nonce already used', now), core);
     }
-    purge(now);
+    purge(now, core);
     if (cred.held.nonces >= shareOf(maxNonces)) throw new GatewayReject(429, 'RATE_LIMITED');
     if (nonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
     // Accepted while |now − x-ts| <= window: at most 2 × window after this; one millisecond more covers that last instant.
@@ -284,12 +299,19 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     cred.held.ids++;
     const store = (result: OperationResult): string => {
       try {
-        const env = result.ok
-          ? (jsonText({ ok: true, data: result.data ?? null }) ?? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now()))
-          : errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
-        rec.envelope = env;
-        storedBytes += env.length;
-        cred.held.bytes += env.length;
+        // The data's own JSON first: a value JSON leaves out (a function, toJSON() giving undefined) would drop the data field.
+        const data = result.ok ? jsonText(result.data ?? null) : undefined;
+        const env = !result.ok
+          ? errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now())
+          : data === undefined
+            ? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now())
+            : `{"ok":true,"data":${data}}`;
+        if (requests.get(id) !== rec) return env; // let go by purge (it ran past its timeout and window): not counted again
+        // This request gets its answer; a resend gets it too only where it fits the credential's share and the total.
+        const fits = cred.held.bytes + env.length <= shareOf(maxStoredBytes) && storedBytes + env.length <= maxStoredBytes;
+        rec.envelope = fits ? env : errorEnvelope('INTERNAL', 'the result was too large to keep for a resend', core.now());
+        storedBytes += rec.envelope.length;
+        cred.held.bytes += rec.envelope.length;
         return env;
       } finally {
         finish();
