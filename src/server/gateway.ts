@@ -481,20 +481,23 @@ export function createGateway(options: GatewayOptions): Gateway {
       const batches: Uint8Array[] = [];
       let chunks: Uint8Array[] = [];
       let n = 0;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new GatewayReject(408, 'BODY_TIMEOUT')), bodyTimeoutMs);
-      });
-      deadline.catch(() => {});
+      // At the deadline the read is cancelled (it then ends as done): a flag, not a promise raced
+      // against every read, whose reactions would pile up for a body of many small chunks.
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reader.cancel().catch(() => {});
+      }, bodyTimeoutMs);
       try {
         for (;;) {
           let chunk: ReadableStreamReadResult<Uint8Array>;
           try {
-            chunk = await Promise.race([reader.read(), deadline]);
-          } catch (e) {
+            chunk = await reader.read();
+          } catch {
             // A sender that stalls, or a stream that breaks (client gone): never a 500.
-            throw e instanceof GatewayReject ? e : new GatewayReject(400, 'BAD_REQUEST');
+            throw late ? new GatewayReject(408, 'BODY_TIMEOUT') : new GatewayReject(400, 'BAD_REQUEST');
           }
+          if (late) throw new GatewayReject(408, 'BODY_TIMEOUT');
           if (chunk.done) break;
           const value = chunk.value;
           if (!(value instanceof Uint8Array)) throw new GatewayReject(400, 'BAD_REQUEST');
