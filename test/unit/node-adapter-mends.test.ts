@@ -51,6 +51,12 @@ function rawClient(url: string) {
   return { sock, errors, text: () => text, answered };
 }
 
+/** A full garbage collection, so heap readings compare what is still held. */
+function gc() {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 async function until(done: () => boolean, ms: number) {
   for (const end = Date.now() + ms; !done() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
 }
@@ -139,10 +145,6 @@ describe('an answer given before the body is read (an early refusal)', () => {
 });
 
 describe('a body of many tiny chunks', () => {
-  function gc() {
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
-  }
   it.each(['wire-level', 'web Request'] as const)('a chunked body of 200 000 one-byte chunks held open: the gateway keeps well under 20 MB for 200 KB of body (%s path)', async (path) => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), bodyTimeoutMs: 20_000 }).operation('/echo', (p) => p);
     const { srv, server } = await serveOn(path, gateway);
@@ -192,10 +194,6 @@ describe('a request pipelined behind a refused body in the same packet', () => {
 });
 
 describe('core.readText (gateway.handle, any runtime) and a body of many tiny chunks', () => {
-  function gc() {
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
-  }
   it('gateway.handle(Request) with a streamed body of 200 000 one-byte chunks, held before its end: under 20 MB retained (no reaction left behind per read)', async () => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), bodyTimeoutMs: 20_000 }).operation('/echo', (p) => p);
     const N = 200_000;
