@@ -220,6 +220,13 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     return JSON.stringify({ ok: false, error: { code, message, serverTime: String(now) } });
   }
 
+  function envelopeOf(result: OperationResult, core: GatewayCore): string {
+    if (!result.ok) return errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
+    // The data's own JSON first: a value JSON leaves out (a function, toJSON() giving undefined) would drop the data field.
+    const data = jsonText(result.data ?? null);
+    return data === undefined ? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now()) : `{"ok":true,"data":${data}}`;
+  }
+
   async function call(request: GatewayRequest, op: string, core: GatewayCore): Promise<GatewayAnswer> {
     core.count('call');
     if (!core.hasOperation(op)) throw new GatewayReject(404, 'NOT_FOUND');
@@ -299,13 +306,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
     cred.held.ids++;
     const store = (result: OperationResult): string => {
       try {
-        // The data's own JSON first: a value JSON leaves out (a function, toJSON() giving undefined) would drop the data field.
-        const data = result.ok ? jsonText(result.data ?? null) : undefined;
-        const env = !result.ok
-          ? errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now())
-          : data === undefined
-            ? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now())
-            : `{"ok":true,"data":${data}}`;
+        const env = envelopeOf(result, core);
         if (requests.get(id) !== rec) return env; // let go by purge (it ran past its timeout and window): not counted again
         // This request gets its answer; a resend gets it too only where it fits the credential's share and the total.
         const fits = cred.held.bytes + env.length <= shareOf(maxStoredBytes) && storedBytes + env.length <= maxStoredBytes;
