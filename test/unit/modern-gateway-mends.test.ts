@@ -5,49 +5,15 @@
  * always has its data field.
  */
 import { describe, expect, it } from 'vitest';
-import { fromBase64UrlStrict, toBase64Url } from '../../src/codec/base64.js';
-import { gcmEncrypt, gcmOpen } from '../../src/crypto/aes.js';
+import { sealedCall, sealedSetup } from '../helpers/modern-sealed.js';
+import { toBase64Url } from '../../src/codec/base64.js';
 import { generateEcdh } from '../../src/crypto/ec.js';
-import { randomBytes } from '../../src/crypto/provider.js';
-import { modern, requestAad, type ModernCredential } from '../../src/profiles/modern.js';
-import { createGateway, type Gateway } from '../../src/server/gateway.js';
-import { modern as modernGw, type ModernGatewayOptions } from '../../src/server/modern.js';
-import { deferred, signingKey } from '../helpers/servers.js';
-import { toRequest, toWire } from '../helpers/in-process.js';
+import { deferred } from '../helpers/servers.js';
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-async function setup(profile: Partial<ModernGatewayOptions>, core: { now?: () => number; operationTimeoutMs?: number } = {}) {
-  const key = await signingKey();
-  const gateway = createGateway({ profile: modernGw({ signingKeys: { k1: key.pem }, ...profile }), ...core }).operation('/echo', (p) => p);
-  const issue = async (now: () => number): Promise<ModernCredential> =>
-    (
-      await modern({ serverKeys: { k1: key.jwk } }).issue!({
-        now,
-        random: randomBytes,
-        parseJson: JSON.parse,
-        send: async (r) => toWire(await gateway.handle(toRequest(r))),
-      })
-    ).value;
-  return { gateway, issue };
-}
-
-/** A hand-sealed call; the answer opened under this request's nonce when it is a 200. */
-async function call(gateway: Gateway, cred: ModernCredential, op: string, id: string, params: unknown, ts: number) {
-  const nonce = toBase64Url(randomBytes(16));
-  const iv = randomBytes(12);
-  const tsText = String(ts);
-  const body = toBase64Url(iv) + toBase64Url(await gcmEncrypt(cred.reqKey, enc.encode(JSON.stringify({ id, params })), requestAad(cred.appId, op, tsText, nonce), iv));
-  const res = await gateway.handle(new Request('http://gw.test' + op, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-app-id': cred.appId, 'x-op': op, 'x-ts': tsText, 'x-nonce': nonce }, body }));
-  const text = await res.text();
-  if (res.status !== 200) return { status: res.status, plain: JSON.parse(text) as { error: string }, envelope: undefined as string | undefined };
-  return { status: 200, plain: undefined, envelope: dec.decode(await gcmOpen(cred.resKey, fromBase64UrlStrict(text), enc.encode(nonce))) };
-}
 
 describe('bounds that hold under concurrency', () => {
   it('issuances arriving together stay within maxCredentials (each counted from its check, not only once its keys are made)', async () => {
-    const { gateway } = await setup({ maxCredentials: 2, issuesPerMinute: 100 });
+    const { gateway } = await sealedSetup({ maxCredentials: 2, issuesPerMinute: 100 });
     const bodies = await Promise.all(Array.from({ length: 10 }, async () => JSON.stringify({ clientKey: toBase64Url((await generateEcdh()).publicRaw) })));
     const answers = await Promise.all(bodies.map((body) => gateway.handle(new Request('http://gw.test/issue', { method: 'POST', headers: { 'content-type': 'application/json' }, body }))));
     expect({ ok: answers.filter((r) => r.status === 200).length, refused: answers.filter((r) => r.status === 429).length, table: gateway.stats().caches.credentials }).toEqual({ ok: 2, refused: 8, table: 2 });
@@ -55,21 +21,21 @@ describe('bounds that hold under concurrency', () => {
 
   it("one credential's concurrent runs cannot fill the stored-result bytes for every caller: each gets its whole answer, what does not fit its eighth is kept as an INTERNAL placeholder for a resend", async () => {
     const now = 1_800_000_000_000;
-    const { gateway, issue } = await setup({ maxStoredBytes: 8_000 /* an eighth: 1000 */ }, { now: () => now });
+    const { gateway, issue } = await sealedSetup({ maxStoredBytes: 8_000 /* an eighth: 1000 */ }, { now: () => now });
     const gate = deferred();
     gateway.operation('/slow', async () => (await gate.promise, 'x'.repeat(900))); // each under the eighth on its own
     const a = await issue(() => now);
     const b = await issue(() => now);
-    const runs = Array.from({ length: 10 }, (_, i) => call(gateway, a, '/slow', 'id-a-' + i, {}, now));
+    const runs = Array.from({ length: 10 }, (_, i) => sealedCall(gateway, a, '/slow', 'id-a-' + i, {}, now));
     await new Promise((r) => setTimeout(r, 50));
     gate.resolve();
     const done = await Promise.all(runs);
     expect(done.map((d) => (JSON.parse(d.envelope!) as { data?: string }).data?.length)).toEqual(Array(10).fill(900));
     expect(gateway.stats().caches.storedBytes).toBeLessThanOrEqual(1_000 + 9 * 200);
-    const other = await call(gateway, b, '/echo', 'id-b', { v: 1 }, now);
+    const other = await sealedCall(gateway, b, '/echo', 'id-b', { v: 1 }, now);
     expect(other.envelope).toBe('{"ok":true,"data":{"v":1}}');
     // A resend of each id: the one kept gets its result again, the others the placeholder; none runs twice.
-    const resent = await Promise.all(Array.from({ length: 10 }, (_, i) => call(gateway, a, '/slow', 'id-a-' + i, {}, now)));
+    const resent = await Promise.all(Array.from({ length: 10 }, (_, i) => sealedCall(gateway, a, '/slow', 'id-a-' + i, {}, now)));
     const kinds = resent.map((r) => (JSON.parse(r.envelope!) as { ok: boolean; error?: { code: string; message: string } }));
     expect(kinds.filter((k) => k.ok)).toHaveLength(1);
     expect(kinds.filter((k) => !k.ok).map((k) => [k.error!.code, k.error!.message])).toEqual(Array(9).fill(['INTERNAL', 'the result was too large to keep for a resend']));
@@ -77,15 +43,15 @@ describe('bounds that hold under concurrency', () => {
 
   it('an operation that never settles lets go of its request-id record after its window and timeout (it held one of maxRequestIds for the life of the process)', async () => {
     let now = 1_800_000_000_000;
-    const { gateway, issue } = await setup({ maxRequestIds: 8 /* an eighth: 1 */, windowMs: 1_000 }, { now: () => now, operationTimeoutMs: 30 });
+    const { gateway, issue } = await sealedSetup({ maxRequestIds: 8 /* an eighth: 1 */, windowMs: 1_000 }, { now: () => now, operationTimeoutMs: 30 });
     gateway.operation('/hang', () => new Promise(() => {}));
     for (let i = 0; i < 8; i++) {
       const c = await issue(() => now);
-      expect((await call(gateway, c, '/hang', 'hang-' + i, {}, now)).status).toBe(503);
+      expect((await sealedCall(gateway, c, '/hang', 'hang-' + i, {}, now)).status).toBe(503);
     }
-    expect((await call(gateway, await issue(() => now), '/echo', 'full', {}, now)).status).toBe(503); // every record held
+    expect((await sealedCall(gateway, await issue(() => now), '/echo', 'full', {}, now)).status).toBe(503); // every record held
     now += 24 * 3_600_000; // a day later
-    const later = await call(gateway, await issue(() => now), '/echo', 'later', { v: 1 }, now);
+    const later = await sealedCall(gateway, await issue(() => now), '/echo', 'later', { v: 1 }, now);
     expect({ status: later.status, requestIds: gateway.stats().caches.requestIds }).toEqual({ status: 200, requestIds: 1 });
   });
 });
@@ -93,19 +59,19 @@ describe('bounds that hold under concurrency', () => {
 describe('a gateway clock that steps back (NTP) does not freeze a rate window', () => {
   it("the per-credential call rate: two minutes after a 10-minute step back, a third call in callsPerMinute 2 goes through", async () => {
     let now = 1_800_000_000_000;
-    const { gateway, issue } = await setup({ callsPerMinute: 2 }, { now: () => now });
+    const { gateway, issue } = await sealedSetup({ callsPerMinute: 2 }, { now: () => now });
     const c = await issue(() => now);
-    expect((await call(gateway, c, '/echo', 'd1', {}, now)).status).toBe(200);
-    expect((await call(gateway, c, '/echo', 'd2', {}, now)).status).toBe(200);
-    expect((await call(gateway, c, '/echo', 'd3', {}, now)).status).toBe(429); // the bound holds
+    expect((await sealedCall(gateway, c, '/echo', 'd1', {}, now)).status).toBe(200);
+    expect((await sealedCall(gateway, c, '/echo', 'd2', {}, now)).status).toBe(200);
+    expect((await sealedCall(gateway, c, '/echo', 'd3', {}, now)).status).toBe(429); // the bound holds
     now -= 600_000;
     now += 120_000;
-    expect((await call(gateway, c, '/echo', 'd4', {}, now)).status).toBe(200);
+    expect((await sealedCall(gateway, c, '/echo', 'd4', {}, now)).status).toBe(200);
   });
 
   it('the per-address issuance rate: likewise for issuesPerMinute 2', async () => {
     let now = 1_800_000_000_000;
-    const { issue } = await setup({ issuesPerMinute: 2 }, { now: () => now });
+    const { issue } = await sealedSetup({ issuesPerMinute: 2 }, { now: () => now });
     await issue(() => now);
     await issue(() => now);
     await expect(issue(() => now)).rejects.toMatchObject({ code: 'RATE_LIMITED' }); // the bound holds
@@ -118,14 +84,14 @@ describe('a gateway clock that steps back (NTP) does not freeze a rate window', 
 describe('a success envelope always has its data field (§4: {"ok": true, "data": <result>})', () => {
   it('a result JSON leaves out (a function, a symbol, toJSON() giving undefined) is the sealed INTERNAL error, not {"ok":true} without data', async () => {
     const now = 1_800_000_000_000;
-    const { gateway, issue } = await setup({}, { now: () => now });
+    const { gateway, issue } = await sealedSetup({}, { now: () => now });
     gateway.operation('/fn', () => () => 1);
     gateway.operation('/sym', () => Symbol('s'));
     gateway.operation('/tojson', () => ({ toJSON: () => undefined }));
     gateway.operation('/undefined', () => undefined);
     const c = await issue(() => now);
     const envs: Record<string, unknown>[] = [];
-    for (const op of ['/fn', '/sym', '/tojson', '/undefined']) envs.push(JSON.parse((await call(gateway, c, op, 'e' + op, {}, now)).envelope!) as Record<string, unknown>);
+    for (const op of ['/fn', '/sym', '/tojson', '/undefined']) envs.push(JSON.parse((await sealedCall(gateway, c, op, 'e' + op, {}, now)).envelope!) as Record<string, unknown>);
     expect(envs.slice(0, 3).map((e) => [e.ok, (e.error as { code: string }).code])).toEqual(Array(3).fill([false, 'INTERNAL']));
     expect(envs[3]).toEqual({ ok: true, data: null });
   });

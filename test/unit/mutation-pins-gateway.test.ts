@@ -6,52 +6,18 @@
 import { crc32 } from 'node:zlib';
 import { strToU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { fromBase64UrlStrict, toBase64Url } from '../../src/codec/base64.js';
+import { sealedCall, sealedSetup } from '../helpers/modern-sealed.js';
+import { toBase64Url } from '../../src/codec/base64.js';
 import { concatBytes } from '../../src/codec/bytes.js';
-import { gcmEncrypt, gcmOpen } from '../../src/crypto/aes.js';
 import { checkPoint } from '../../src/crypto/ec.js';
-import { randomBytes } from '../../src/crypto/provider.js';
 import { createClient, memoryStore, modern } from '../../src/index.js';
 import { verifyPackage } from '../../src/package/verify.js';
-import { modern as modernClientProfile, requestAad, type ModernCredential } from '../../src/profiles/modern.js';
-import { createGateway, type Gateway } from '../../src/server/gateway.js';
 import { OperationError } from '../../src/server/index.js';
-import { modern as modernGw, type ModernGatewayOptions } from '../../src/server/modern.js';
-import { inProcess, toRequest, toWire } from '../helpers/in-process.js';
-import { failure, modernGateway, signingKey } from '../helpers/servers.js';
+import { inProcess } from '../helpers/in-process.js';
+import { failure, modernGateway } from '../helpers/servers.js';
 import { certFor, PUBLIC, rawZip } from '../helpers/zip.js';
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const NOW = 1_800_000_000_000;
-
-async function setup(profile: Partial<ModernGatewayOptions>, core: { now?: () => number } = {}) {
-  const key = await signingKey();
-  let runs = 0;
-  const gateway = createGateway({ profile: modernGw({ signingKeys: { k1: key.pem }, ...profile }), ...core }).operation('/echo', (p) => (runs++, p));
-  const issue = async (now: () => number): Promise<ModernCredential> =>
-    (
-      await modernClientProfile({ serverKeys: { k1: key.jwk } }).issue!({
-        now,
-        random: randomBytes,
-        parseJson: JSON.parse,
-        send: async (r) => toWire(await gateway.handle(toRequest(r))),
-      })
-    ).value;
-  return { gateway, issue, runs: () => runs };
-}
-
-/** A hand-sealed call with a chosen x-nonce (the AAD made with that same text); the answer opened when it is a 200. */
-async function call(gateway: Gateway, cred: ModernCredential, op: string, id: string, params: unknown, ts: number, nonceBytes = 16) {
-  const nonce = toBase64Url(randomBytes(nonceBytes));
-  const iv = randomBytes(12);
-  const tsText = String(ts);
-  const body = toBase64Url(iv) + toBase64Url(await gcmEncrypt(cred.reqKey, enc.encode(JSON.stringify({ id, params })), requestAad(cred.appId, op, tsText, nonce), iv));
-  const res = await gateway.handle(new Request('http://gw.test' + op, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-app-id': cred.appId, 'x-op': op, 'x-ts': tsText, 'x-nonce': nonce }, body }));
-  const text = await res.text();
-  if (res.status !== 200) return { status: res.status, envelope: undefined as string | undefined };
-  return { status: 200, envelope: dec.decode(await gcmOpen(cred.resKey, fromBase64UrlStrict(text), enc.encode(nonce))) };
-}
 
 describe('modern gateway: reserved protocol codes thrown by an operation', () => {
   for (const code of ['REPLAYED_REQUEST', 'CLOCK_SKEW', 'REQUEST_ID_REUSED']) {
@@ -77,16 +43,16 @@ describe('modern gateway: reserved protocol codes thrown by an operation', () =>
 
 describe('modern gateway: x-nonce decodes to exactly 16 bytes', () => {
   it('an x-nonce of 12 or 17 bytes (in the AAD too) is HTTP 400, the operation not run, no nonce kept; 16 bytes is 200', async () => {
-    const { gateway, issue, runs } = await setup({}, { now: () => NOW });
+    const { gateway, issue, runs } = await sealedSetup({}, { now: () => NOW });
     const c = await issue(() => NOW);
     const before = gateway.stats().caches.nonces;
     for (const n of [12, 17]) {
-      const r = await call(gateway, c, '/echo', 'n' + n, { v: n }, NOW, n);
+      const r = await sealedCall(gateway, c, '/echo', 'n' + n, { v: n }, NOW, n);
       expect(r.status).toBe(400);
     }
     expect(runs()).toBe(0);
     expect(gateway.stats().caches.nonces).toBe(before);
-    const ok = await call(gateway, c, '/echo', 'n16', { v: 16 }, NOW, 16);
+    const ok = await sealedCall(gateway, c, '/echo', 'n16', { v: 16 }, NOW, 16);
     expect(ok).toEqual({ status: 200, envelope: '{"ok":true,"data":{"v":16}}' });
     expect(runs()).toBe(1);
   });
@@ -94,15 +60,15 @@ describe('modern gateway: x-nonce decodes to exactly 16 bytes', () => {
 
 describe('modern gateway: the x-ts window edges (|now − x-ts| <= windowMs)', () => {
   it('x-ts = now ± windowMs is answered ok; now ± (windowMs + 1) is the sealed CLOCK_SKEW envelope', async () => {
-    const { gateway, issue } = await setup({ windowMs: 1000 }, { now: () => NOW });
+    const { gateway, issue } = await sealedSetup({ windowMs: 1000 }, { now: () => NOW });
     const c = await issue(() => NOW);
     for (const ts of [NOW - 1000, NOW + 1000]) {
-      const r = await call(gateway, c, '/echo', 'in' + ts, { ts }, ts);
+      const r = await sealedCall(gateway, c, '/echo', 'in' + ts, { ts }, ts);
       expect(r.status).toBe(200);
       expect(JSON.parse(r.envelope!)).toEqual({ ok: true, data: { ts } });
     }
     for (const ts of [NOW - 1001, NOW + 1001]) {
-      const r = await call(gateway, c, '/echo', 'out' + ts, { ts }, ts);
+      const r = await sealedCall(gateway, c, '/echo', 'out' + ts, { ts }, ts);
       expect(r.status).toBe(200);
       const env = JSON.parse(r.envelope!) as { ok: boolean; error?: { code: string } };
       expect({ ok: env.ok, code: env.error?.code }).toEqual({ ok: false, code: 'CLOCK_SKEW' });
