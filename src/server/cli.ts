@@ -16,6 +16,8 @@ export interface CliIo {
   writeFile(path: string, data: Uint8Array | string, opts?: { mode?: number; exclusive?: boolean }): Promise<void>;
   /** Remove a file this run wrote (a key pair half-written is taken back). */
   removeFile?(path: string): Promise<void>;
+  /** The file a path names (device and inode, through symlinks and hard links), or undefined where there is none. */
+  fileId?(path: string): Promise<string | undefined>;
   stdout(text: string): void;
   stderr(text: string): void;
 }
@@ -38,6 +40,11 @@ async function nodeIo(): Promise<CliIo> {
     writeFile: (p, data, o = {}) =>
       fs.writeFile(p, data, { ...(o.mode !== undefined ? { mode: o.mode } : {}), flag: o.exclusive ? 'wx' : 'w' }),
     removeFile: (p) => fs.rm(p, { force: true }),
+    fileId: (p) =>
+      fs.stat(p, { bigint: true }).then(
+        (s) => `${s.dev}:${s.ino}`,
+        () => undefined,
+      ),
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
   };
@@ -123,10 +130,13 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
         const keyPath = str(p, '--key', true);
         const output = str(p, '-o', true);
         const hash = hashOf(p);
-        // The output is written over whatever is there: never over the key (lost for good) or the input.
+        // The output is written over whatever is there: never over the key (lost for good) or the input,
+        // named another way either (./key.pem, a symlink or a hard link to it).
         const { resolve } = await import('node:path');
-        if (resolve(output) === resolve(keyPath)) throw new UsageError('-o is the --key file; writing there would destroy the private key');
-        if (resolve(output) === resolve(input)) throw new UsageError('-o is the input package; give another file');
+        const outId = await out.fileId?.(output);
+        const same = async (path: string) => resolve(output) === resolve(path) || (outId !== undefined && outId === (await out.fileId?.(path)));
+        if (await same(keyPath)) throw new UsageError('-o is the --key file; writing there would destroy the private key');
+        if (await same(input)) throw new UsageError('-o is the input package; give another file');
         const [zip, key] = await Promise.all([out.readFile(input), out.readFile(keyPath)]);
         if (p.flags.has('--detached')) {
           await out.writeFile(output, await signPackageDetached(zip, text(key), hash));

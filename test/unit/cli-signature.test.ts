@@ -1,9 +1,9 @@
 /** Detached signature files as teams keep them: raw bytes, or base64 text (wrapped or not). */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { runCli, type CliIo } from '../../src/server/cli.js';
 import { signPackageDetached } from '../../src/server/package-sign.js';
 import { RpcError } from '../../src/errors.js';
@@ -110,6 +110,46 @@ describe('option mistakes are usage errors (exit 2) that name the option, before
       expect(files.get('in.zip')).toBe(zip);
       expect(files.size).toBe(2);
     }
+  });
+
+  it('on the real file system, -o naming the --key file or the input through a symlink or a hard link is refused (exit 2) and both are left byte for byte', async () => {
+    const sub = mkdtempSync(join(dir, 'links-'));
+    const zip = zipSync({ 'index.html': strToU8('<p>hi</p>') });
+    const keyPath = join(sub, 'priv.pem');
+    const inPath = join(sub, 'in.zip');
+    writeFileSync(keyPath, rsa.privateKeyPemTestOnly);
+    writeFileSync(inPath, zip);
+    symlinkSync(keyPath, join(sub, 'key-link.sig'));
+    linkSync(keyPath, join(sub, 'key-hard.sig'));
+    symlinkSync(inPath, join(sub, 'in-link.amr'));
+    linkSync(inPath, join(sub, 'in-hard.amr'));
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((t) => (err.push(String(t)), true));
+    try {
+      for (const [out, names, detached] of [
+        ['key-link.sig', /-o is the --key file/, true],
+        ['key-hard.sig', /-o is the --key file/, false],
+        ['in-link.amr', /-o is the input package/, false],
+        ['in-hard.amr', /-o is the input package/, true],
+      ] as const) {
+        err.length = 0;
+        const args = ['sign-package', inPath, '--key', keyPath, '-o', join(sub, out), ...(detached ? ['--detached'] : [])];
+        expect(await runCli(args), out).toBe(2);
+        expect(err.join(''), out).toMatch(names);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(readFileSync(keyPath, 'utf8')).toBe(rsa.privateKeyPemTestOnly);
+    expect(new Uint8Array(readFileSync(inPath))).toEqual(zip);
+    // A new file next to them is written as before.
+    const okOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await runCli(['sign-package', inPath, '--key', keyPath, '-o', join(sub, 'pkg.sig'), '--detached'])).toBe(0);
+    } finally {
+      okOut.mockRestore();
+    }
+    expect((await verifyPackage(zip, { publicKey: rsa.key, signature: new Uint8Array(readFileSync(join(sub, 'pkg.sig'))) })).files['index.html']).toBeDefined();
   });
 
   it('verify-package with a bad --hash is exit 2 naming --hash, even when the files do not exist', async () => {
