@@ -280,6 +280,8 @@ export function createClient(options: ClientOptions): Client {
         throw new RpcError('BAD_REQUEST', `params must be an object${profile.textParams ? ' or a string' : ''}`);
       stage(callId, 'params', operationType, params);
       const info: CallInfo = { operationType, params, options: callOptions, memo: {} };
+      // A call the dialect could never send fails here, not after an issuance went out for it.
+      profile.checkCall?.(info);
       return (await raceSignal(attempt(info, controller.signal, callId), controller.signal)) as Res;
     } catch (e) {
       const err = isRpcError(e) ? e : new RpcError('NETWORK', 'the call failed', { cause: e });

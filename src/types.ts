@@ -105,6 +105,11 @@ export interface Profile<C = unknown, S = unknown> {
   readonly credentials: 'issued' | 'static';
   /** Issue fresh credentials. Throws RpcError. The result is stored by the client. */
   issue?(ctx: ProfileContext): Promise<IssueResult<C>>;
+  /**
+   * Refuses (BAD_REQUEST) a call this dialect could never send, before a credential is fetched
+   * or issued for it. The client runs it once per `call()`; what it works out may go in `call.memo`.
+   */
+  checkCall?(call: CallInfo): void;
   seal(call: CallInfo, credential: C | undefined, ctx: ProfileContext): Promise<Sealed<S>>;
   /** Returns business data, or throws RpcError (CREDENTIAL_EXPIRED / CLOCK_SKEW drive the client's policy). */
   open(res: WireResponse, sealed: Sealed<S>, credential: C | undefined, ctx: ProfileContext): Promise<unknown>;

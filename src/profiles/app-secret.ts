@@ -180,12 +180,18 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     return { value: { appId, appSecret: issued } };
   }
 
-  async function seal(call: CallInfo, cred: AppSecretCredential | undefined, ctx: ProfileContext): Promise<Sealed<AppSecretState>> {
-    // No credential yet: the client's policy renews on CREDENTIAL_EXPIRED.
-    if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential has been issued yet');
+  /** The business params as sent; kept in the call's memo for its seal (and resends). */
+  function checkCall(call: CallInfo): [string, string][] {
     const entries = stringParams(call.params);
     for (const [k] of entries)
       if (RESERVED.has(k)) throw new RpcError('BAD_REQUEST', `param "${k}" is reserved by the app-secret wire format`, { hint: 'Rename the param.', details: { param: k } });
+    return (call.memo.entries = entries);
+  }
+
+  async function seal(call: CallInfo, cred: AppSecretCredential | undefined, ctx: ProfileContext): Promise<Sealed<AppSecretState>> {
+    // No credential yet: the client's policy renews on CREDENTIAL_EXPIRED.
+    if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential has been issued yet');
+    const entries = (call.memo.entries as [string, string][] | undefined) ?? checkCall(call);
     const op = call.operationType;
     const path = op.startsWith('/') ? op : '/' + op;
     const wire = await sealAppSecret(path, withAccessFrom(entries), cred.appId, cred.appSecret, publicSecret, config, cipherFor, ctx.random);
@@ -203,6 +209,7 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     storeKey: `app-secret:${issuePath}:${secretTag(publicSecret)}`,
     renewOnStart,
     issue,
+    checkCall,
     seal,
     open,
     describe: (c) => ({ appId: c.appId }),

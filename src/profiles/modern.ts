@@ -173,12 +173,16 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     return { value: { appId, expiresAt: Number(expiresAt), reqKey, resKey }, expiresAt: Number(expiresAt), serverTime: Number(serverTime) };
   }
 
+  function checkCall(call: CallInfo): void {
+    // Sent as the x-op header, which fetch trims and refuses with control characters: the AAD would sign another text.
+    if (!OP_PATTERN.test(call.operationType))
+      throw new RpcError('BAD_REQUEST', 'operationType must be printable ASCII without spaces at either end', { hint: 'Use the operation path the gateway registered, such as /user/get.' });
+  }
+
+  /** (The client ran checkCall on this call first.) */
   async function seal(call: CallInfo, cred: ModernCredential | undefined, ctx: ProfileContext): Promise<Sealed<ModernState>> {
     if (!cred) throw new RpcError('CREDENTIAL_EXPIRED', 'no credential');
     const op = call.operationType;
-    // Sent as the x-op header, which fetch trims and refuses with control characters: the AAD would sign another text.
-    if (typeof op !== 'string' || !OP_PATTERN.test(op))
-      throw new RpcError('BAD_REQUEST', 'operationType must be printable ASCII without spaces at either end', { hint: 'Use the operation path the gateway registered, such as /user/get.' });
     // One request id per call(), kept across its resends: the gateway runs it at most once.
     // (The client checked idempotencyKey, 1 to 128 characters, before anything was sent.)
     const id = (call.memo.id as string | undefined) ?? call.options.idempotencyKey ?? toBase64Url(ctx.random(16));
@@ -241,6 +245,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     storeKey: `modern:${[...keys].sort(([a], [b]) => (a < b ? -1 : 1)).map(([kid, k]) => `${kid}=${toBase64Url(k.raw.subarray(1, 9))}`).join(',')}:${issuePath}`,
     maxClockCorrectionMs,
     issue,
+    checkCall,
     seal,
     open,
     describe: (c) => ({ appId: c.appId }),
