@@ -81,6 +81,26 @@ function validate(o: ClientOptions): void {
 
 const isPositiveMs = (v: unknown): v is number => typeof v === 'number' && v > 0 && Number.isFinite(v);
 
+// An app's own clock and random, checked where they are read: a wrong value (a Date, a short
+// buffer) fails naming the option, not as a NaN timestamp or a short nonce the gateway refuses.
+function checkedClock(clock: Clock): Clock {
+  return {
+    now() {
+      const t = clock.now();
+      if (typeof t !== 'number' || !Number.isFinite(t)) throw badConfig('clock', `now() must return epoch ms as a finite number, got ${typeof t === 'number' ? t : typeof t}`);
+      return t;
+    },
+  };
+}
+
+function checkedRandom(random: RandomBytes): RandomBytes {
+  return (n) => {
+    const bytes = random(n);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw badConfig('random', `must return a Uint8Array of the ${n} bytes asked for`);
+    return bytes;
+  };
+}
+
 /** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
 function checkCallOptions(o: unknown): CallOptions {
   if (o === undefined) return {};
@@ -122,8 +142,8 @@ export function createClient(options: ClientOptions): Client {
   const profile = options.profile as Profile<unknown, unknown>;
   const transport = options.transport;
   const events = new ClientEvents();
-  const clock = options.clock ?? { now: () => Date.now() };
-  const random = options.random ?? randomBytes;
+  const clock = options.clock ? checkedClock(options.clock) : { now: () => Date.now() };
+  const random = options.random ? checkedRandom(options.random) : randomBytes;
   const parseJson = options.parseJson ?? JSON.parse;
   const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxCorrection = options.maxClockCorrectionMs ?? profile.maxClockCorrectionMs ?? DEFAULT_MAX_CLOCK_CORRECTION_MS;

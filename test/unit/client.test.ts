@@ -2,7 +2,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { createClient, fetchTransport, memoryStore, modern, RpcError, sortedSign, type Profile, type Transport } from '../../src/index.js';
 import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
-import { failure, signingKey } from '../helpers/servers.js';
+import { failure, modernGateway, signingKey } from '../helpers/servers.js';
+import { inProcess } from '../helpers/in-process.js';
+import type { WireRequest } from '../../src/types.js';
 
 describe('createClient config errors name the option', () => {
   const cases: [string, Record<string, unknown>, string][] = [
@@ -66,6 +68,32 @@ describe('createClient config errors name the option', () => {
     expect(() => sortedSign({ appId: NaN, appKey: 'aPpKeY-16-chars!' })).toThrow(/appId/);
     expect(() => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMs: Infinity })).toThrow(/windowMs/);
     expect(() => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMs: 5000 })).not.toThrow();
+  });
+});
+
+describe("an app's own clock and random are checked where they are read", () => {
+  it('a clock whose now() gives a Date, NaN or a string: the call is BAD_CONFIG naming clock, and no call is sent (no NaN timestamp on the wire; at most the issuance, whose answer is the first clock read)', async () => {
+    const { gateway, serverKeys } = await modernGateway();
+    for (const bad of [new Date(), NaN, '1800000000000']) {
+      const sent: WireRequest[] = [];
+      const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway, { sent }), store: memoryStore(), clock: { now: () => bad as number } });
+      const e = await failure(client.call('/echo', { a: '1' }));
+      expect([e.code, e.details], String(bad)).toEqual(['BAD_CONFIG', { option: 'clock' }]);
+      expect(sent.filter((r) => r.path !== '/issue')).toEqual([]);
+    }
+  });
+
+  it('a random that gives fewer bytes than asked, or an Array: the call is BAD_CONFIG naming random before the call is sent (no short nonce on the wire); a right one works', async () => {
+    const { gateway, serverKeys } = await modernGateway();
+    for (const bad of [(n: number) => new Uint8Array(n - 1), (n: number) => Array.from({ length: n }, () => 7)]) {
+      const sent: WireRequest[] = [];
+      const client = createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway, { sent }), store: memoryStore(), random: bad as never });
+      const e = await failure(client.call('/echo', { a: '1' }));
+      expect([e.code, e.details]).toEqual(['BAD_CONFIG', { option: 'random' }]);
+      expect(sent.map((r) => r.path)).toEqual(['/issue']); // (the ephemeral key pair comes from WebCrypto's own random)
+    }
+    const good = createClient({ profile: modern({ serverKeys }), transport: inProcess(gateway), store: memoryStore(), random: (n) => crypto.getRandomValues(new Uint8Array(n)), clock: { now: () => Date.now() } });
+    expect(await good.call('/echo', { a: '1' })).toEqual({ a: '1' });
   });
 });
 
