@@ -414,12 +414,30 @@ function timerMs(option: string, value: number | undefined, fallback: number): n
   return value ?? fallback;
 }
 
+/** The operator's random, checked where it is read: short salts, IVs or appIds would go out without a word. */
+function checkedRandom(random: (n: number) => Uint8Array): (n: number) => Uint8Array {
+  return (n) => {
+    const bytes = random(n);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw new TypeError(`createGateway: random(${n}) must return a Uint8Array of ${n} bytes`);
+    return bytes;
+  };
+}
+
 export function createGateway(options: GatewayOptions): Gateway {
   if (!options || typeof options.profile?.handle !== 'function') throw new TypeError('createGateway: `profile` must be a gateway profile, e.g. modern({ signingKeys })');
   const ops = new Map<string, OperationHandler>();
+  for (const name of ['now', 'random', 'onInternalError'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`createGateway: ${name} must be a function`);
   const given = options.now;
   // Whole milliseconds: every time on the wire is decimal digits (`performance.now()` arithmetic is not).
-  const now = given ? () => Math.floor(given()) : Date.now;
+  const now = given
+    ? () => {
+        const t = Math.floor(given());
+        // NaN would pass every clock window (NaN > windowMs is false) and date nothing: fail closed, a 500 the operator is told of.
+        if (!Number.isFinite(t)) throw new TypeError('createGateway: now() must return epoch ms as a finite number');
+        return t;
+      }
+    : Date.now;
   const maxBodyBytes = count('maxBodyBytes', options.maxBodyBytes, 1024 * 1024);
   const operationTimeoutMs = timerMs('operationTimeoutMs', options.operationTimeoutMs, 30_000);
   const bodyTimeoutMs = timerMs('bodyTimeoutMs', options.bodyTimeoutMs, 30_000);
@@ -444,7 +462,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const core: GatewayCore = {
     now,
-    random: options.random ?? pooledRandom(),
+    random: options.random ? checkedRandom(options.random) : pooledRandom(),
     maxBodyBytes,
     operationTimeoutMs,
     hasOperation: (op) => ops.has(op),
@@ -544,7 +562,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   async function bounded<T>(discard: () => void, run: () => Promise<T>, refuse: (status: number, code: string, now: number) => T): Promise<T> {
     const answer = (status: number, code: string) => {
       core.reject(code);
-      return refuse(status, code, now());
+      let at: number;
+      try {
+        at = now();
+      } catch {
+        at = Date.now(); // (the operator's clock failing is the error being answered)
+      }
+      return refuse(status, code, at);
     };
     if (inFlight >= maxInFlight) {
       discard();

@@ -533,3 +533,29 @@ describe('gateway clock', () => {
     expect(issued.expiresAt).toMatch(/^[0-9]{1,16}$/);
   });
 });
+
+describe("the operator's own now and random are checked where they are read", () => {
+  it('a now() giving NaN fails closed: a sorted-sign request dated 1970 is a plain 500 (not served inside a "window" NaN never leaves), the operation not run, onInternalError told', async () => {
+    const errors: unknown[] = [];
+    let runs = 0;
+    const gateway = createGateway({ profile: sortedSignGateway({ apps: { 7: 'aPpKeY-16-chars!' } }), now: () => NaN, onInternalError: (e) => errors.push(e) }).operation('/x', (p) => (runs++, p));
+    const client = createClient({ profile: sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', method: 'POST' }), transport: inProcess(gateway), clock: { now: () => 5 } });
+    const e = await failure(client.call('/x', { a: '1' }));
+    expect([e.code, e.status]).toEqual(['HTTP_STATUS', 500]);
+    expect(runs).toBe(0);
+    expect(errors.map(String)).toEqual(['TypeError: createGateway: now() must return epoch ms as a finite number']);
+  });
+
+  it('a random giving fewer bytes than asked: a modern issuance is a plain 500, nothing issued; now, random or onInternalError that is not a function is refused at construction', async () => {
+    const key = await signingKey();
+    const errors: unknown[] = [];
+    const gateway = createGateway({ profile: modernGw({ signingKeys: { k1: key.pem } }), random: (n) => new Uint8Array(n - 1), onInternalError: (e) => errors.push(e) });
+    const client = createClient({ profile: modern({ serverKeys: { k1: key.jwk } }), transport: inProcess(gateway), store: memoryStore() });
+    const e = await failure(client.call('/x', {}));
+    expect([e.code, e.status]).toEqual(['HTTP_STATUS', 500]);
+    expect(gateway.stats().caches).toMatchObject({ credentials: 0 });
+    expect(String(errors[0])).toMatch(/random\(\d+\) must return a Uint8Array of \d+ bytes/);
+    for (const name of ['now', 'random', 'onInternalError'])
+      expect(() => createGateway({ profile: modernGw({ signingKeys: { k1: key.pem } }), [name]: 5 })).toThrow(`createGateway: ${name} must be a function`);
+  });
+});
