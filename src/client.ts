@@ -6,7 +6,7 @@ import { MAX_TIMER_MS, RpcError, badConfig, isRpcError, isTimerMs, queryDataErro
 import { ClientEvents, callContained, type ClientEventMap } from './events.js';
 import { CredentialManager } from './credentials/manager.js';
 import { indexedDbStore, withMemoryFallback } from './credentials/store.js';
-import { randomBytes } from './crypto/provider.js';
+import { checkedRandom, randomBytes } from './crypto/provider.js';
 import type { CallInfo, CallOptions, Clock, CredentialStore, Params, Profile, ProfileContext, RandomBytes, StoredCredential, Transport, WireRequest } from './types.js';
 
 export interface ClientOptions {
@@ -93,14 +93,6 @@ function checkedClock(clock: Clock): Clock {
   };
 }
 
-function checkedRandom(random: RandomBytes): RandomBytes {
-  return (n) => {
-    const bytes = random(n);
-    if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw badConfig('random', `must return a Uint8Array of the ${n} bytes asked for`);
-    return bytes;
-  };
-}
-
 /** A call's own options, checked before anything is armed (a bad one is BAD_REQUEST, nothing sent). */
 function checkCallOptions(o: unknown): CallOptions {
   if (o === undefined) return {};
@@ -143,7 +135,7 @@ export function createClient(options: ClientOptions): Client {
   const transport = options.transport;
   const events = new ClientEvents();
   const clock = options.clock ? checkedClock(options.clock) : { now: () => Date.now() };
-  const random = options.random ? checkedRandom(options.random) : randomBytes;
+  const random = options.random ? checkedRandom(options.random, (n) => badConfig('random', `must return a Uint8Array of the ${n} bytes asked for`)) : randomBytes;
   const parseJson = options.parseJson ?? JSON.parse;
   const defaultTimeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxCorrection = options.maxClockCorrectionMs ?? profile.maxClockCorrectionMs ?? DEFAULT_MAX_CLOCK_CORRECTION_MS;

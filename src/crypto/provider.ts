@@ -18,6 +18,18 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/**
+ * @internal An app's or operator's own random, checked where it is read: fewer bytes than asked
+ * for (or not bytes) would go out as short nonces, IVs or salts without a word.
+ */
+export function checkedRandom(random: (n: number) => Uint8Array, refuse: (n: number) => Error): (n: number) => Uint8Array {
+  return (n) => {
+    const bytes = random(n);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw refuse(n);
+    return bytes;
+  };
+}
+
 /** @internal Fails with a typed error where an operation has no pure-JS path (RSA). */
 export function requireSubtle(what: string): SubtleCrypto {
   const s = subtle();

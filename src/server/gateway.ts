@@ -5,7 +5,7 @@
  */
 import { concatBytes } from '../codec/bytes.js';
 import { utf8Decode } from '../codec/utf8.js';
-import { randomBytes } from '../crypto/provider.js';
+import { checkedRandom, randomBytes } from '../crypto/provider.js';
 import { MAX_TIMER_MS } from '../errors.js';
 
 /** What an operation handler is told about the call. */
@@ -414,15 +414,6 @@ function timerMs(option: string, value: number | undefined, fallback: number): n
   return value ?? fallback;
 }
 
-/** The operator's random, checked where it is read: short salts, IVs or appIds would go out without a word. */
-function checkedRandom(random: (n: number) => Uint8Array): (n: number) => Uint8Array {
-  return (n) => {
-    const bytes = random(n);
-    if (!(bytes instanceof Uint8Array) || bytes.length !== n) throw new TypeError(`createGateway: random(${n}) must return a Uint8Array of ${n} bytes`);
-    return bytes;
-  };
-}
-
 export function createGateway(options: GatewayOptions): Gateway {
   if (!options || typeof options.profile?.handle !== 'function') throw new TypeError('createGateway: `profile` must be a gateway profile, e.g. modern({ signingKeys })');
   const ops = new Map<string, OperationHandler>();
@@ -462,7 +453,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const core: GatewayCore = {
     now,
-    random: options.random ? checkedRandom(options.random) : pooledRandom(),
+    random: options.random ? checkedRandom(options.random, (n) => new TypeError(`createGateway: random(${n}) must return a Uint8Array of ${n} bytes`)) : pooledRandom(),
     maxBodyBytes,
     operationTimeoutMs,
     hasOperation: (op) => ops.has(op),
