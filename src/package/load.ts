@@ -3,7 +3,7 @@
  * or the online fallback URL (PROTOCOLS.md §5). Never throws and never returns bytes
  * that did not verify: a page that gets `ok: false` loads from `fallbackUrl` instead.
  */
-import { RpcError, badConfig } from '../errors.js';
+import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
 import { concatBytes } from '../codec/bytes.js';
 import { verifyOptions, verifyPackage, type VerifyPackageOptions } from './verify.js';
 import { importRsaKey, type RsaHash } from '../crypto/rsa.js';
@@ -123,6 +123,9 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
   try {
     if (!opts || typeof opts !== 'object') throw badConfig('options', 'loadPackage needs an options object with publicKey and fallbackUrl');
     if (typeof fallbackUrl !== 'string') throw badConfig('fallbackUrl', 'expected the URL of the online page to load when the package cannot be used');
+    refuseUnknownOptions(opts, ['publicKey', 'hash', 'maxUnpackedBytes', 'requiredFiles', 'maxDownloadBytes', 'signatureUrl', 'signature', 'fallbackUrl', 'onProgress', 'signal', 'fetch'], 'loadPackage');
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw badConfig('onProgress', 'must be a function (loaded, total) => void');
+    if (opts.signatureUrl !== undefined && typeof opts.signatureUrl !== 'string') throw badConfig('signatureUrl', 'must be the URL of the detached signature');
     if (signal?.aborted) throw aborted(signal);
     const f = opts.fetch ?? globalThis.fetch;
     const maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;

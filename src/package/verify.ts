@@ -14,7 +14,7 @@
  */
 import { loadUnzip } from './unzip.js';
 import type { ZipEntry } from './zip.js';
-import { RpcError, badConfig } from '../errors.js';
+import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
 import { utf8Decode } from '../codec/utf8.js';
 import { decodeSignatureText, importRsaKey, verifyRsa, type RsaHash } from '../crypto/rsa.js';
 
@@ -143,6 +143,7 @@ function readCert(data: Uint8Array | undefined): Record<string, string> {
 /** @internal The options, checked (loadPackage checks them before it downloads anything). */
 export function verifyOptions(opts: VerifyPackageOptions): { hash: RsaHash; maxUnpackedBytes: number; requiredFiles: readonly string[] } {
   if (!opts || typeof opts.publicKey !== 'string') throw badConfig('publicKey', 'expected a PEM public key');
+  refuseUnknownOptions(opts, ['publicKey', 'hash', 'signature', 'maxUnpackedBytes', 'requiredFiles'], 'verifyPackage');
   const hash = opts.hash ?? 'SHA-256';
   if (hash !== 'SHA-1' && hash !== 'SHA-256') throw badConfig('hash', `expected "SHA-1" or "SHA-256", got ${JSON.stringify(hash)}`);
   const maxUnpackedBytes = opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
