@@ -6,9 +6,9 @@
  */
 import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
 import { asciiViews, utf8Encode } from '../codec/utf8.js';
-import { RpcError, badConfig } from '../errors.js';
+import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
-import { checkSecret, httpStatusError, cipherCache, numberText, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+import { LEGACY_OPTIONS, checkSecret, httpStatusError, cipherCache, numberText, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
 export interface AppSecretOptions extends LegacyOptions {
   /** The secret the app embeds; seals issuance and the outer layer of every call. */
@@ -115,6 +115,8 @@ export async function sealAppSecret(
 
 export function appSecret(options: AppSecretOptions): AppSecretProfile {
   if (!options || typeof options !== 'object') throw badConfig('appSecret', 'needs options { publicSecret }');
+  // A misspelt option (renewOnstart, digst) would leave its default without a word.
+  refuseUnknownOptions(options, ['publicSecret', 'accessFrom', 'issuePath', 'renewOnStart', 'parseJson', ...LEGACY_OPTIONS], 'appSecret');
   const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
   const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
   const accessFrom = options.accessFrom ?? 'h5';

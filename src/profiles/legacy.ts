@@ -18,6 +18,9 @@ export const CIPHERS: readonly CipherName[] = ['AES-ECB', 'AES-CBC', 'AES-GCM'];
 export const ENCODINGS: readonly Encoding[] = ['base64', 'hex', 'base64url'];
 export const DIGESTS: readonly Digest[] = ['md5', 'sha1', 'sha256', 'hmac-sha256'];
 
+/** @internal The names of LegacyOptions, for each dialect's list of the options it reads. */
+export const LEGACY_OPTIONS = ['cipher', 'iv', 'keyFrom', 'encoding', 'digest'];
+
 /** The options every legacy dialect takes, because real back ends differ on them. */
 export interface LegacyOptions {
   cipher?: CipherName;

@@ -7,7 +7,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { digestHex } from '../crypto/digest.js';
-import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnsendableHeaders } from '../errors.js';
+import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnknownOptions, refuseUnsendableHeaders } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -102,6 +102,7 @@ function nonEmptyString(v: unknown): v is string {
 
 export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
   if (!options || typeof options !== 'object') throw badConfig('mgs', 'needs options { appId, workspaceId, secret }');
+  refuseUnknownOptions(options, ['appId', 'workspaceId', 'secret', 'did', 'gatewayPath', 'signer', 'digest', 'headers', 'parseJson', 'signType'], 'mgs');
   const { appId, workspaceId, secret, signer } = options;
   if (!nonEmptyString(appId)) throw badConfig('appId', 'must be a non-empty string');
   if (!nonEmptyString(workspaceId)) throw badConfig('workspaceId', 'must be a non-empty string');

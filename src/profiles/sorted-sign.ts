@@ -6,9 +6,9 @@
  */
 import { formEncode, joinRaw, sortedKeys } from '../codec/form.js';
 import { constantTimeEqualString } from '../codec/bytes.js';
-import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
+import { RpcError, badConfig, refuseUnknownOptions, type RpcErrorCode } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireRequest, WireResponse } from '../types.js';
-import { checkSecret, httpStatusError, legacyCipher, numberText, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
+import { LEGACY_OPTIONS, checkSecret, httpStatusError, legacyCipher, numberText, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
 export type SignRule = 'sorted' | 'timestamp-key';
 
@@ -111,6 +111,7 @@ function epochMs(given: unknown): number | undefined {
 
 export function sortedSign(options: SortedSignOptions): Profile<undefined, SortedSignState> {
   if (!options || typeof options !== 'object') throw badConfig('sortedSign', 'needs options { appId, appKey }');
+  refuseUnknownOptions(options, ['appId', 'appKey', 'signRule', 'method', 'windowMs', 'safeCodeEcho', 'token', 'machineCode', 'parseJson', ...LEGACY_OPTIONS], 'sortedSign');
   const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
   if ((typeof options.appId !== 'string' && !(typeof options.appId === 'number' && Number.isFinite(options.appId))) || String(options.appId) === '') throw badConfig('appId', 'must be a non-empty string or a finite number');
   const appId = String(options.appId);

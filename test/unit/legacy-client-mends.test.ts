@@ -134,3 +134,24 @@ describe('app-secret: a failure code read by a lossless parseJson', () => {
   });
 });
 
+
+describe('legacy client profiles refuse an option they do not read, as modern() does', () => {
+  it('appSecret renewOnstart, sortedSign windowMS, mgs digst: BAD_CONFIG naming the misspelt option (its default would have stayed without a word); the right names are taken', () => {
+    const cases: [string, () => unknown, () => unknown][] = [
+      ['renewOnstart', () => appSecret({ publicSecret: 'pubSecret-16byte', renewOnstart: 'load' } as never), () => appSecret({ publicSecret: 'pubSecret-16byte', renewOnStart: 'load', digest: 'md5' })],
+      ['windowMS', () => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMS: 60_000 } as never), () => sortedSign({ appId: 7, appKey: 'aPpKeY-16-chars!', windowMs: 60_000, token: 't', machineCode: 'm', iv: 'key' })],
+      ['digst', () => mgs({ appId: 'A', workspaceId: 'w', secret: 's', digst: 'hmac-sha256' } as never), () => mgs({ appId: 'A', workspaceId: 'w', secret: 's', digest: 'hmac-sha256', signType: 'md5' })],
+    ];
+    for (const [name, bad, good] of cases) {
+      let e: unknown;
+      try {
+        bad();
+      } catch (err) {
+        e = err;
+      }
+      expect(e, name).toBeInstanceOf(RpcError);
+      expect({ code: (e as RpcError).code, option: (e as RpcError).details?.option }, name).toEqual({ code: 'BAD_CONFIG', option: name });
+      expect(good, name).not.toThrow();
+    }
+  });
+});
