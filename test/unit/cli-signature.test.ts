@@ -8,6 +8,7 @@ import { runCli, type CliIo } from '../../src/server/cli.js';
 import { signPackageDetached } from '../../src/server/package-sign.js';
 import { RpcError } from '../../src/errors.js';
 import { verifyPackage } from '../../src/package/verify.js';
+import { memIo } from '../helpers/cli-io.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/primitives.json', import.meta.url), 'utf8')) as { vectors: { name: string; key: string; privateKeyPemTestOnly: string }[] };
 const rsa = vectors.vectors.find((v) => v.name === 'rsa-2048-pkcs1v15-sha256-1')!;
@@ -77,23 +78,6 @@ describe('usage text', () => {
 });
 
 /** The CLI over an in-memory disk: `files` is all there is; `exclusive` is honoured. */
-function memIo(files: Map<string, Uint8Array | string>): CliIo & { out: string[]; err: string[] } {
-  const o = io();
-  return {
-    ...o,
-    readFile: async (p) => {
-      const f = files.get(p);
-      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return typeof f === 'string' ? new TextEncoder().encode(f) : f;
-    },
-    writeFile: async (p, d, opts = {}) => {
-      if (opts.exclusive && files.has(p)) throw new Error(`EEXIST: file already exists, open '${p}'`);
-      files.set(p, d);
-    },
-    removeFile: async (p) => void files.delete(p),
-  };
-}
-
 describe('option mistakes are usage errors (exit 2) that name the option, before any file is touched', () => {
   it('sign-package -o <the --key file> or -o <the input> is refused (exit 2); the key and the input are left as they were', async () => {
     const zip = zipSync({ 'index.html': strToU8('<p>hi</p>') });

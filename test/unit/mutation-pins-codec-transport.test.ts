@@ -21,7 +21,8 @@ import { createClient, loadPackage, memoryStore, modern, RpcError, verifyPackage
 import { mgs } from '../../src/profiles/mgs.js';
 import { sortedSign } from '../../src/profiles/sorted-sign.js';
 import { generateRsaKeyPair, generateSigningKeyPair, signPackage, verifyPushCallback } from '../../src/server/index.js';
-import { runCli, type CliIo } from '../../src/server/cli.js';
+import { memIo } from '../helpers/cli-io.js';
+import { runCli } from '../../src/server/cli.js';
 import { fetchTransport } from '../../src/transport/fetch.js';
 import { jsBridgeTransport } from '../../src/transport/jsbridge.js';
 import type { CredentialStore, Profile, ProfileContext, StoredCredential, Transport, WireRequest, WireResponse } from '../../src/types.js';
@@ -328,33 +329,10 @@ describe('offline packages: verifyPackage edges', () => {
 });
 
 describe('sealed-rpc CLI', () => {
-  /** The CLI over an in-memory disk: `files` is all there is; `exclusive` is honoured; each write's mode is kept. */
-  function memIo(files: Map<string, Uint8Array | string>) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const modes = new Map<string, number | undefined>();
-    const io: CliIo = {
-      readFile: async (p) => {
-        const f = files.get(p);
-        if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-        return typeof f === 'string' ? new TextEncoder().encode(f) : f;
-      },
-      writeFile: async (p, d, opts = {}) => {
-        if (opts.exclusive && files.has(p)) throw new Error(`EEXIST: file already exists, open '${p}'`);
-        files.set(p, d);
-        modes.set(p, opts.mode);
-      },
-      removeFile: async (p) => void files.delete(p),
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void err.push(t),
-    };
-    return { io, out, err, modes };
-  }
-
   it('keygen-rsa writes the private key with mode 600: asked of the io, and so on the real file system', async () => {
     const files = new Map<string, Uint8Array | string>();
     const mem = memIo(files);
-    expect(await runCli(['keygen-rsa', '-o', 'k.pem', '--pub', 'k.pub.pem'], mem.io)).toBe(0);
+    expect(await runCli(['keygen-rsa', '-o', 'k.pem', '--pub', 'k.pub.pem'], mem)).toBe(0);
     expect(mem.modes.get('k.pem')).toBe(0o600);
     expect(files.get('k.pem')).toContain('-----BEGIN PRIVATE KEY-----');
     const dir = mkdtempSync(join(tmpdir(), 'sealed-rpc-pins-'));
@@ -378,7 +356,8 @@ describe('sealed-rpc CLI', () => {
       [['verify-package', 'in.amr', '--pub=', '--hash', 'SHA-256'], '--pub'],
     ] as const) {
       const files = new Map<string, Uint8Array | string>();
-      const { io, err } = memIo(files);
+      const io = memIo(files);
+      const { err } = io;
       const read = vi.spyOn(io, 'readFile');
       expect(await runCli([...args], io), args.join(' ')).toBe(2);
       expect(err.join('')).toContain(`${flag} needs a value`);
@@ -389,7 +368,8 @@ describe('sealed-rpc CLI', () => {
   it('--hash is read in any case, with or without the dash: sign-package --hash sha1 writes the SHA-1 layout, verify-package --hash sha-1 accepts it', async () => {
     const zip = zipSync({ 'index.html': strToU8('<p>hi</p>') });
     const files = new Map<string, Uint8Array | string>([['in.zip', zip], ['priv.pem', PRIVATE], ['pub.pem', PUBLIC]]);
-    const { io, out } = memIo(files);
+    const io = memIo(files);
+    const { out } = io;
     expect(await runCli(['sign-package', 'in.zip', '--key', 'priv.pem', '-o', 'out.amr', '--hash', 'sha1'], io)).toBe(0);
     expect(out.join('')).toContain('(CERT.json, SHA-1)');
     const amr = files.get('out.amr') as Uint8Array;
@@ -401,7 +381,8 @@ describe('sealed-rpc CLI', () => {
   it('verify-package --require with a trailing or doubled comma reads the names given (exit 0), not an empty name', async () => {
     const zip = zipSync({ 'index.html': strToU8('<p>hi</p>'), 'a.tar': strToU8('tar') });
     const files = new Map<string, Uint8Array | string>([['in.zip', zip], ['priv.pem', PRIVATE], ['pub.pem', PUBLIC]]);
-    const { io, err } = memIo(files);
+    const io = memIo(files);
+    const { err } = io;
     expect(await runCli(['sign-package', 'in.zip', '--key', 'priv.pem', '-o', 'out.amr'], io)).toBe(0);
     expect(await runCli(['verify-package', 'out.amr', '--pub', 'pub.pem', '--require', 'index.html,,a.tar,'], io), err.join('')).toBe(0);
     expect(await runCli(['verify-package', 'out.amr', '--pub', 'pub.pem', '--require', 'index.html,b.tar'], io)).toBe(1);
