@@ -1,6 +1,6 @@
 /** Test doubles for the client: a static JSON dialect, an echoing transport, and the error a synchronous call throws. */
 import type { RpcError } from '../../src/errors.js';
-import type { IssueResult, Profile, Transport } from '../../src/types.js';
+import type { CredentialStore, IssueResult, Profile, StoredCredential, Transport } from '../../src/types.js';
 
 /** A static dialect that sends params as JSON and reads the answer as JSON. */
 export const staticProfile: Profile = {
@@ -43,4 +43,17 @@ export function issuedProfile(storeKey: string, result: () => IssueResult = () =
       return result();
     },
   };
+}
+
+/** An app's own credential store on a Map (a native bridge, say), with some operations replaced. */
+export function nativeStore(replace: Partial<CredentialStore> = {}): { map: Map<string, StoredCredential>; store: CredentialStore } {
+  const map = new Map<string, StoredCredential>();
+  const store: CredentialStore = {
+    kind: 'native-bridge',
+    get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
+    set: async (k, v) => void map.set(k, v as StoredCredential),
+    delete: async (k) => void map.delete(k),
+    ...replace,
+  };
+  return { map, store };
 }

@@ -15,6 +15,7 @@ import { createGateway } from '../../src/server/index.js';
 import { sortedSign as sortedSignGateway } from '../../src/server/sorted-sign.js';
 import { RpcError } from '../../src/errors.js';
 import type { ProfileContext } from '../../src/types.js';
+import { thrown } from '../helpers/client-doubles.js';
 import { inProcess } from '../helpers/in-process.js';
 import { LosslessNumber, losslessParse } from '../helpers/lossless.js';
 
@@ -27,14 +28,6 @@ const ctx = (): ProfileContext => ({
   },
 });
 const callInfo = (operationType: string, params: unknown) => ({ operationType, params: params as Record<string, unknown>, options: {}, memo: {} });
-const thrown = (f: () => unknown): RpcError | undefined => {
-  try {
-    f();
-  } catch (e) {
-    return e as RpcError;
-  }
-  return undefined;
-};
 
 describe('mgs: headers fetch would refuse are BAD_CONFIG at construction (they failed every call as a retryable NETWORK error)', () => {
   const base = { appId: 'APP1', workspaceId: 'default', secret: 'sign-secret' };
@@ -143,14 +136,9 @@ describe('legacy client profiles refuse an option they do not read, as modern() 
       ['digst', () => mgs({ appId: 'A', workspaceId: 'w', secret: 's', digst: 'hmac-sha256' } as never), () => mgs({ appId: 'A', workspaceId: 'w', secret: 's', digest: 'hmac-sha256', signType: 'md5' })],
     ];
     for (const [name, bad, good] of cases) {
-      let e: unknown;
-      try {
-        bad();
-      } catch (err) {
-        e = err;
-      }
+      const e = thrown(bad);
       expect(e, name).toBeInstanceOf(RpcError);
-      expect({ code: (e as RpcError).code, option: (e as RpcError).details?.option }, name).toEqual({ code: 'BAD_CONFIG', option: name });
+      expect({ code: e?.code, option: e?.details?.option }, name).toEqual({ code: 'BAD_CONFIG', option: name });
       expect(good, name).not.toThrow();
     }
   });

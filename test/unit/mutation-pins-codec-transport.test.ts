@@ -25,8 +25,8 @@ import { memIo } from '../helpers/cli-io.js';
 import { runCli } from '../../src/server/cli.js';
 import { fetchTransport } from '../../src/transport/fetch.js';
 import { jsBridgeTransport } from '../../src/transport/jsbridge.js';
-import type { CredentialStore, Profile, ProfileContext, StoredCredential, Transport, WireRequest, WireResponse } from '../../src/types.js';
-import { echo, issuedProfile, staticProfile, thrown } from '../helpers/client-doubles.js';
+import type { Profile, ProfileContext, StoredCredential, Transport, WireRequest, WireResponse } from '../../src/types.js';
+import { echo, issuedProfile, nativeStore, staticProfile, thrown } from '../helpers/client-doubles.js';
 import { failure, modernGateway } from '../helpers/servers.js';
 import { certFor, PRIVATE, PUBLIC } from '../helpers/zip.js';
 
@@ -550,13 +550,7 @@ describe('stored credential records: the version must be a positive safe integer
 
 describe('compare-and-set on a store without compareAndSet (check, then write)', () => {
   it('the write happens only when the stored version equals the expected one: not when it is lower (the record was deleted, or replaced by an older one, since the read)', async () => {
-    const map = new Map<string, StoredCredential>();
-    const custom: CredentialStore = {
-      kind: 'custom',
-      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
-      set: async (k, v) => void map.set(k, v as StoredCredential),
-      delete: async (k) => void map.delete(k),
-    };
+    const { map, store: custom } = nativeStore();
     const mine = { schema: CREDENTIAL_SCHEMA, version: 4, value: 'mine' } as StoredCredential;
     expect(await compareAndSetAny(custom, 'k', 3, mine)).toEqual({ ok: false, current: undefined }); // deleted meanwhile
     expect(map.has('k')).toBe(false);

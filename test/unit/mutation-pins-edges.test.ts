@@ -173,35 +173,26 @@ describe('modern client issuance: a correctly signed answer with a malformed fie
 // 2. sorted-sign and mgs gateway window edges
 // ---------------------------------------------------------------------------------------------
 
-describe('sorted-sign gateway: the timestamp window edges (|now − timestamp| <= windowMs)', () => {
+describe('legacy gateway clock windows: |now − sent time| <= windowMs, edges included', () => {
   const KEY = 'ZVNH8HUW5K3VQZKK';
-  it('timestamp = now ± 5000 is answered (the operation runs); now ± 5001 is the encrypted 1003 (CLOCK_SKEW), not run', async () => {
-    let runs = 0;
-    const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': KEY }, windowMs: 5000 }), now: () => NOW }).operation('/api/echo', (p) => (runs++, p));
-    const profile = sortedSign({ appId: 1, appKey: KEY });
-    for (const ts of [NOW - 5000, NOW + 5000]) expect(await roundTrip(profile, gateway, '/api/echo', { t: String(ts) }, ts)).toEqual({ t: String(ts) });
-    expect(runs).toBe(2);
-    for (const ts of [NOW - 5001, NOW + 5001]) {
-      const e = await failure(roundTrip(profile, gateway, '/api/echo', { t: String(ts) }, ts));
-      expect({ code: e.code, gatewayCode: e.gatewayCode }).toEqual({ code: 'CLOCK_SKEW', gatewayCode: 1003 });
-    }
-    expect(runs).toBe(2);
-  });
-});
-
-describe('mgs gateway: the Ts window edges (|now − Ts| <= windowMs)', () => {
-  it('Ts = now ± 5000 is answered 1000 (the operation runs); now ± 5001 is Result-Status 7003 (CLOCK_SKEW), not run', async () => {
-    let runs = 0;
-    const gateway = createGateway({ profile: mgsGateway({ appId: 'app-1', secret: 'mgs-secret', windowMs: 5000 }), now: () => NOW }).operation('com.test.echo', (p) => (runs++, p));
-    const profile = mgs({ appId: 'app-1', workspaceId: 'ws', secret: 'mgs-secret' });
-    for (const ts of [NOW - 5000, NOW + 5000]) expect(await roundTrip(profile, gateway, 'com.test.echo', { t: String(ts) }, ts)).toEqual({ t: String(ts) });
-    expect(runs).toBe(2);
-    for (const ts of [NOW - 5001, NOW + 5001]) {
-      const e = await failure(roundTrip(profile, gateway, 'com.test.echo', { t: String(ts) }, ts));
-      expect({ code: e.code, gatewayCode: e.gatewayCode }).toEqual({ code: 'CLOCK_SKEW', gatewayCode: 7003 });
-    }
-    expect(runs).toBe(2);
-  });
+  const dialects = [
+    { what: 'sorted-sign: timestamp', refusal: 1003, op: '/api/echo', gateway: () => sortedSignGateway({ apps: { '1': KEY }, windowMs: 5000 }), client: () => sortedSign({ appId: 1, appKey: KEY }) },
+    { what: 'mgs: Ts', refusal: 7003, op: 'com.test.echo', gateway: () => mgsGateway({ appId: 'app-1', secret: 'mgs-secret', windowMs: 5000 }), client: () => mgs({ appId: 'app-1', workspaceId: 'ws', secret: 'mgs-secret' }) },
+  ];
+  for (const d of dialects) {
+    it(`${d.what} = now ± 5000 is answered (the operation runs); now ± 5001 is ${d.refusal} (CLOCK_SKEW), not run`, async () => {
+      let runs = 0;
+      const gateway = createGateway({ profile: d.gateway(), now: () => NOW }).operation(d.op, (p) => (runs++, p));
+      const profile = d.client() as Profile<undefined, unknown>;
+      for (const ts of [NOW - 5000, NOW + 5000]) expect(await roundTrip(profile, gateway, d.op, { t: String(ts) }, ts)).toEqual({ t: String(ts) });
+      expect(runs).toBe(2);
+      for (const ts of [NOW - 5001, NOW + 5001]) {
+        const e = await failure(roundTrip(profile, gateway, d.op, { t: String(ts) }, ts));
+        expect({ code: e.code, gatewayCode: e.gatewayCode }).toEqual({ code: 'CLOCK_SKEW', gatewayCode: d.refusal });
+      }
+      expect(runs).toBe(2);
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

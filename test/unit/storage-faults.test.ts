@@ -16,7 +16,7 @@ import type { CredentialStore, StoredCredential } from '../../src/types.js';
 import { deferred, modernGateway } from '../helpers/servers.js';
 import { inProcess } from '../helpers/in-process.js';
 import { testPatches } from '../helpers/patch.js';
-import { echo, issuedProfile } from '../helpers/client-doubles.js';
+import { echo, issuedProfile, nativeStore } from '../helpers/client-doubles.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { patch, onRestore } = testPatches();
@@ -489,18 +489,6 @@ describe('another tab writing the record mid-renewal: compare-and-swap on versio
 describe("an app's own store that never answers (e.g. a native bridge that does not reply)", () => {
   // IndexedDB bounds its own operations; an app's store is given up after half the client's
   // timeoutMs (at most 5 s), so the call that met the fault still succeeds.
-  /** An app's store on a Map (a native bridge, say), with some operations replaced. */
-  function nativeStore(replace: Partial<CredentialStore>) {
-    const map = new Map<string, StoredCredential>();
-    const store: CredentialStore = {
-      kind: 'native-bridge',
-      get: async <C>(k: string) => map.get(k) as StoredCredential<C> | undefined,
-      set: async (k, v) => void map.set(k, v as StoredCredential),
-      delete: async (k) => void map.delete(k),
-      ...replace,
-    };
-    return { map, store };
-  }
   it('a get that never answers is given up within the call: storage-fallback (TimeoutError), the call succeeds, and later calls do not wait on the hung read', async () => {
     const { store } = nativeStore({ get: () => new Promise<never>(() => {}) });
     let issued = 0;
