@@ -220,6 +220,10 @@ export function createClient(options: ClientOptions): Client {
       : undefined;
 
   async function attempt(info: CallInfo, signal: AbortSignal, callId: number): Promise<unknown> {
+    // An aborted (or timed-out) call has already ended with its error stage: what its attempt still does is not reported.
+    const stageOf = (name: ClientEventMap['stage']['stage'], data: unknown, at?: number) => {
+      if (!signal.aborted) stage(callId, name, info.operationType, data, at);
+    };
     let renewed = false;
     let corrected = false;
     /** The credential renew() just gave: the resend uses it (asking current() again could issue a second one). */
@@ -240,15 +244,15 @@ export function createClient(options: ClientOptions): Client {
       } catch (e) {
         throw isRpcError(e) ? e : new RpcError('BAD_REQUEST', 'the request could not be sealed', { cause: e });
       }
-      stage(callId, 'sealed', info.operationType, sealed.wire);
+      stageOf('sealed', sealed.wire);
       const sentAt = clock.now();
       const res = await transport.send(sealed.wire, { signal, timeoutMs: info.options.timeoutMs ?? defaultTimeout });
       const receivedAt = clock.now();
       const clockReferenceAt = profile.clockReference === 'midpoint' ? (sentAt + receivedAt) / 2 : receivedAt;
-      stage(callId, 'response', info.operationType, res, receivedAt);
+      stageOf('response', res, receivedAt);
       try {
         const data = await profile.open(res, sealed, cred?.value, ctx);
-        stage(callId, 'opened', info.operationType, data);
+        stageOf('opened', data);
         return data;
       } catch (e) {
         const err = isRpcError(e) ? e : new RpcError('RESPONSE_UNREADABLE', 'the response could not be read', { cause: e });

@@ -94,6 +94,8 @@ export class CredentialManager<C = unknown> {
       const stored = await this.load();
       if (!force && this.fresh(stored.record) && (!stale || stored.record.version !== stale.version)) return stored.record;
       const result = await this.o.issue();
+      // A credential this key held (expired on a reload, say) is replaced: a renewal, not a first issuance.
+      const renewal = stale !== undefined || stored.record !== undefined;
       let expectedVersion = stored.version;
       let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0, this.seen) + 1;
       for (let attempt = 0; ; attempt++) {
@@ -108,7 +110,7 @@ export class CredentialManager<C = unknown> {
             await this.o.store.delete(this.o.key).catch(() => {});
             return record;
           }
-          this.o.onIssued?.(record, stale !== undefined);
+          this.o.onIssued?.(record, renewal);
           return record;
         }
         // Lost the race: another tab stored a record since we read. Adopt it if we can use it.
@@ -118,7 +120,7 @@ export class CredentialManager<C = unknown> {
         version = Math.max(expectedVersion, version) + 1;
         if (attempt + 1 >= CAS_ATTEMPTS) {
           // The store keeps changing under us: use ours from memory, leave the store to the others.
-          this.o.onIssued?.(record, stale !== undefined);
+          this.o.onIssued?.(record, renewal);
           return record;
         }
       }

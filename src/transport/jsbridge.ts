@@ -20,6 +20,7 @@ interface RpcJsapiOptions {
   requestData: unknown[];
   headers: Record<string, string>;
   getResponse: true;
+  /** In seconds, as the container reads it. */
   timeout?: number;
   gateway?: string;
 }
@@ -190,7 +191,9 @@ export function bridgeResponse(data: unknown): WireResponse {
   }
   const failure = numericCode(data.error);
   if (failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k))) throw bridgeError(failure, data.errorMessage, data.tips);
-  if ('resData' in data && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
+  // getResponse is always asked for: {header} alone is that answer with its resData dropped on the
+  // way over the native boundary (a native dictionary holds no undefined), not a body of its own.
+  if (('resData' in data || isPlainObject(data.header)) && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
     const headers = lowerCaseHeaders(data.header);
     const resData = data.resData;
     if (typeof resData === 'string') {
@@ -240,7 +243,8 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
         requestData: toRequestData(req.body),
         headers: passThroughHeaders(req.headers),
         getResponse: true,
-        ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
+        // The JSAPI's timeout is whole seconds (the container's own default is 20–30 s).
+        ...(timeoutMs !== undefined ? { timeout: Math.max(1, Math.ceil(timeoutMs / 1000)) } : {}),
         ...(options.gateway !== undefined ? { gateway: options.gateway } : {}),
       };
       return new Promise<WireResponse>((resolve, reject) => {

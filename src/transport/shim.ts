@@ -126,8 +126,8 @@ export function installRpcShim(client: ShimClient, given: RpcShimOptions | null 
       const o = (opts ?? {}) as Record<string, unknown>;
       if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BRIDGE_BAD_PARAMS, errorMessage: 'operationType is required' });
       const callOptions: CallOptions = {};
-      // A page's timeout beyond what a timer can wait (Infinity, 3e9) means "a long time", not bad params.
-      if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = Math.min(o.timeout, MAX_TIMER_MS);
+      // The JSAPI's timeout is in seconds. One beyond what a timer can wait (Infinity, 3e6) means "a long time", not bad params.
+      if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = Math.min(o.timeout * 1000, MAX_TIMER_MS);
       // `gateway` and `headers` are the container's business: the client's profile and transport decide.
       let pending: Promise<unknown>;
       try {

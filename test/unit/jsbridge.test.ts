@@ -62,7 +62,7 @@ describe('jsBridgeTransport: what it hands the native rpc JSAPI', () => {
           // Ts, Sign, AppId, … are the container's to set (it signs natively).
           headers: { 'X-Caller': 'c1' },
           getResponse: true,
-          timeout: 4000,
+          timeout: 4, // seconds, as the container reads it
           gateway: 'https://mgs.example.com/mgw.htm',
         },
       },
