@@ -37,14 +37,18 @@ const g = globalThis as unknown as Global;
 // Read while this bundle runs: document.currentScript is the <script> that loaded it only then.
 const own = g.document?.currentScript as HTMLScriptElement | null | undefined;
 const nonce = own?.nonce || undefined;
-/** Where the on-demand files are: the URL of sealed-rpc.iife.js (or of a worker that importScripts it). */
+/**
+ * Where the on-demand files are: the URL of sealed-rpc.iife.js; in a classic worker, the worker
+ * script's (importScripts leaves no trace of where it found the bundle: setAssetBase says).
+ */
 let base: string | undefined = own ? own.src || undefined : !g.document && typeof g.importScripts === 'function' ? g.location?.href : undefined;
 
 /**
  * Where `SealedRpc` finds its on-demand files (`sealed-rpc.fallback.iife.js`,
  * `sealed-rpc.unzip.iife.js`): the URL of the folder holding them, absolute or relative to
- * the page. By default, the folder `sealed-rpc.iife.js` was loaded from. Needed only where
- * the files are elsewhere, or where the bundle was inlined or injected (no script URL).
+ * the page. By default, the folder `sealed-rpc.iife.js` was loaded from (in a classic worker,
+ * the worker script's folder). Needed only where the files are elsewhere, or where the bundle
+ * was inlined or injected (no script URL). A URL with `user:password@` is refused.
  * IIFE bundle only: the ESM build loads its chunks with import().
  */
 export function setAssetBase(url: string): void {
@@ -56,6 +60,8 @@ export function setAssetBase(url: string): void {
   } catch (e) {
     throw new RpcError('BAD_CONFIG', `setAssetBase: not a URL: ${JSON.stringify(url)}`, { details: { option: 'setAssetBase' }, cause: e });
   }
+  // Browsers never fetch a script from a URL with user:password@, and the URL would go into error messages.
+  if (folder.username || folder.password) throw badConfig('setAssetBase', 'must not hold a user name or password (user:pass@)');
   // A folder: `…/1.4.0?v=7` is the folder 1.4.0 (appending "/" to the text would make `v=7/` its last part).
   if (!folder.pathname.endsWith('/')) folder.pathname += '/';
   // `data://host/` resolves files like a folder, yet a script from it is never fetched: refused by scheme too.
@@ -106,7 +112,9 @@ export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T>
       loading.delete(asset.file); // the next call tries again
       throw new RpcError(asset.code, `${asset.file} (${asset.what}) could not be loaded${url ? ` from ${url}` : ''}: ${e instanceof Error ? e.message : String(e)}`, {
         hint: canRun
-          ? `Serve ${asset.file} from the folder of sealed-rpc.iife.js (it is built next to it in dist/), or call SealedRpc.setAssetBase('<URL of the folder holding it>') before the first call.`
+          ? g.document
+            ? `Serve ${asset.file} from the folder of sealed-rpc.iife.js (it is built next to it in dist/), or call SealedRpc.setAssetBase('<URL of the folder holding it>') before the first call.`
+            : `In a worker the file is looked for next to the worker script: serve it there, or call SealedRpc.setAssetBase('<URL of the folder holding sealed-rpc.iife.js>') in the worker before the first call.`
           : `Run ${asset.file} in this context before the first call (it defines ${asset.global}), or use the ESM build (import from 'sealed-rpc'), which loads its own chunks.`,
         details: url ? { file: asset.file, url } : { file: asset.file },
         cause: e,
@@ -145,6 +153,39 @@ function run(url: string): Promise<void> {
       (doc.head ?? doc.documentElement).appendChild(s);
     });
   }
-  g.importScripts!(url); // a classic worker (loadAsset checked): synchronous, throws when the fetch or the script fails
-  return Promise.resolve();
+  return runInWorker(url);
+}
+
+/**
+ * A classic worker (loadAsset checked). importScripts is synchronous and unbounded: a server that
+ * never answers would freeze the whole worker. So the file is fetched first, bounded as a <script>
+ * is, and its text run from a blob: URL; where that cannot be (no fetch, a file: URL, no CORS on
+ * another origin, a CSP refusing blob:) importScripts(url) runs it directly.
+ */
+async function runInWorker(url: string): Promise<void> {
+  const direct = () => void g.importScripts!(url); // throws when the fetch or the script fails
+  if (typeof fetch !== 'function' || typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function' || !/^https?:/.test(url)) return direct();
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), LOAD_TIMEOUT_MS);
+  let text: string;
+  try {
+    const res = await fetch(url, { signal: ctrl.signal });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    text = await res.text();
+  } catch (e) {
+    if (ctrl.signal.aborted) throw new Error(`no answer in ${LOAD_TIMEOUT_MS / 1000} s`);
+    if (e instanceof Error && /^HTTP \d+$/.test(e.message)) throw e;
+    return direct(); // (another origin without CORS: importScripts needs none)
+  } finally {
+    clearTimeout(timer);
+  }
+  const blob = URL.createObjectURL(new Blob([text, `\n//# sourceURL=${url}\n`], { type: 'text/javascript' }));
+  try {
+    g.importScripts!(blob);
+  } catch (e) {
+    if ((e as { name?: string })?.name !== 'NetworkError') throw e;
+    direct(); // (a CSP without blob:)
+  } finally {
+    URL.revokeObjectURL(blob);
+  }
 }
