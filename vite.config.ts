@@ -116,8 +116,12 @@ function devBundles(): Plugin {
       server.watcher.on('change', (file) => {
         if (resolve(file).startsWith(src)) built = undefined;
       });
+      // This middleware runs before Vite strips `base` (`vite --base /sub/`): strip it here.
+      const base = server.config.base;
       server.middlewares.use((req, res, next) => {
-        const name = /^\/dist\/(sealed-rpc\.[a-z.]*iife\.js(?:\.map)?)(?:\?|$)/.exec(req.url ?? '')?.[1];
+        const url = req.url ?? '';
+        const path = base !== '/' && url.startsWith(base) ? url.slice(base.length - 1) : url;
+        const name = /^\/dist\/(sealed-rpc\.[a-z.]*iife\.js(?:\.map)?)(?:\?|$)/.exec(path)?.[1];
         if (!name) return next();
         const building = (built ??= buildIifes());
         building.then(

@@ -32,7 +32,7 @@ async function gatewayKey(): Promise<{ pem: string; jwk: JsonWebKey }> {
 /** The page: the IIFE bundle from a plain script tag, the gateway's public key pinned inline. */
 function page(jwk: JsonWebKey): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>sealed-rpc: Node back end</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:40rem;padding:0 1rem}pre{background:#f4f4f4;padding:.75rem;white-space:pre-wrap}</style>
 </head><body>

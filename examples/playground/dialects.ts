@@ -72,7 +72,7 @@ export const DIALECTS: PlaygroundDialect[] = [
           ],
         },
         encrypted: {
-          note: 'body = b64u(iv12 ‖ AES-256-GCM(reqKey, {"id","params"}) ‖ tag16); reqKey never leaves WebCrypto.',
+          note: `body = b64u(iv12 ‖ AES-256-GCM(reqKey, {"id","params"}) ‖ tag16); ${globalThis.crypto?.subtle ? 'reqKey never leaves WebCrypto (a non-extractable CryptoKey).' : 'this page has no crypto.subtle (insecure origin): reqKey is held as bytes by the pure-JS path.'}`,
           rows: [
             ['cipher', 'AES-256-GCM, random 12-byte IV'],
             ['length', `${wire.body?.length ?? 0} chars`],

@@ -466,7 +466,8 @@ function selectOperation(op: string): void {
 
 async function send(): Promise<void> {
   const d = dialect;
-  if (!d) return;
+  // One call at a time: Ctrl+Enter must not start a second one while Send is disabled for the first.
+  if (!d || $<HTMLButtonElement>('send').disabled) return;
   let params: Params;
   try {
     const parsed = JSON.parse($<HTMLTextAreaElement>('params').value || '{}');
