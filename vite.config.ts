@@ -1,4 +1,6 @@
-import { resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { build, defineConfig, type LogLevel, type Plugin, type UserConfig } from 'vite';
 
 /** Dev server: the playground page plus the embedded demo gateways under /gw. */
@@ -65,10 +67,24 @@ function iifeSwaps(upFront: boolean): Plugin {
   };
 }
 
-function iifeConfig(mode: IifeMode): UserConfig {
+/**
+ * One id for the three IIFE files built from the same sources: a hash of src/ and the package
+ * version. sealed-rpc.iife.js asks for its on-demand files with `?v=<id>` and takes only that
+ * build's (src/crypto/build-id.iife.ts).
+ */
+export function iifeBuildId(root: string): string {
+  const hash = createHash('sha256').update(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+  const src = join(root, 'src');
+  const files = (readdirSync(src, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+  for (const f of files.sort()) hash.update(`\0${relative(src, f)}\0`).update(readFileSync(f));
+  return hash.digest('hex').slice(0, 12);
+}
+
+function iifeConfig(mode: IifeMode, buildId: string): UserConfig {
   const { entry, file, name } = IIFE_BUILDS[mode];
   return {
     plugins: [iifeSwaps(mode === 'iife')],
+    define: { __SEALED_RPC_BUILD__: JSON.stringify(buildId) },
     build: {
       outDir: 'dist',
       emptyOutDir: false,
@@ -91,8 +107,9 @@ function devBundles(): Plugin {
   let built: Promise<Map<string, string>> | undefined;
   const buildIifes = async (): Promise<Map<string, string>> => {
     const files = new Map<string, string>();
+    const id = iifeBuildId(root);
     for (const mode of Object.keys(IIFE_BUILDS) as IifeMode[]) {
-      const cfg = iifeConfig(mode);
+      const cfg = iifeConfig(mode, id);
       const out = await build({ ...cfg, configFile: false, root, mode, logLevel: 'warn', build: { ...cfg.build, write: false } });
       for (const o of (Array.isArray(out) ? out : [out]) as { output: { fileName: string; code?: string; source?: string | Uint8Array }[] }[]) {
         for (const f of o.output) files.set(f.fileName, f.code ?? (typeof f.source === 'string' ? f.source : new TextDecoder().decode(f.source)));
@@ -159,8 +176,9 @@ function iifeBuilds(): Plugin {
     },
     async closeBundle(error?: Error) {
       if (error || !write) return;
+      const id = iifeBuildId(root);
       for (const mode of Object.keys(IIFE_BUILDS) as IifeMode[]) {
-        const cfg = iifeConfig(mode);
+        const cfg = iifeConfig(mode, id);
         await build({ ...cfg, configFile: false, root, mode, ...(logLevel ? { logLevel } : {}), build: { ...cfg.build, outDir, sourcemap } });
       }
     },
@@ -183,7 +201,7 @@ export default defineConfig(({ mode }) => {
       },
     };
   }
-  if (Object.hasOwn(IIFE_BUILDS, mode)) return iifeConfig(mode as IifeMode);
+  if (Object.hasOwn(IIFE_BUILDS, mode)) return iifeConfig(mode as IifeMode, iifeBuildId(process.cwd()));
   return {
     plugins: [gatewayPlugin(), devBundles(), iifeBuilds()],
     server: { host: '127.0.0.1', port: 5173 },

@@ -14,6 +14,7 @@
  * answer in 30 s) is a typed RpcError and is tried again by the next call that needs the file.
  */
 import { RpcError, badConfig, type RpcErrorCode } from '../errors.js';
+import { BUILD_ID } from './build-id.iife.js';
 
 interface Asset {
   /** File name in dist/, next to sealed-rpc.iife.js. */
@@ -74,10 +75,17 @@ export function setAssetBase(url: string): void {
 /** Schemes whose URLs never name a folder of files (resolving against them fails, except written as `data://host/`). */
 const NOT_FOLDERS = new Set(['data:', 'javascript:', 'blob:', 'about:']);
 
-/** The URL of `file` in the folder `folder`, or undefined where files cannot be resolved against it (a blob: or data: URL). */
+/**
+ * The URL of `file` in the folder `folder`, or undefined where files cannot be resolved against
+ * it (a blob: or data: URL). Over http(s), asked for as this build's (`?v=<build id>`): no cache
+ * serves another build's file under that URL (file: URLs have no cache, and some web views'
+ * asset loaders take no query).
+ */
 function fileUrl(file: string, folder: string): string | undefined {
   try {
-    return new URL(file, folder).href;
+    const url = new URL(file, folder);
+    if (BUILD_ID && /^https?:$/.test(url.protocol)) url.search = `v=${BUILD_ID}`;
+    return url.href;
   } catch {
     return undefined;
   }
@@ -90,9 +98,10 @@ const loading = new Map<string, Promise<unknown>>();
 
 /** @internal The modules of an on-demand file, `valid` checking their shape; fetched once. */
 export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T> {
+  // Only this build's modules: another build's (a stale copy, another version) may differ inside.
   const ready = () => {
-    const m = g[asset.global] as T | undefined;
-    return m && valid(m) ? m : undefined;
+    const m = g[asset.global] as (T & { build?: unknown }) | undefined;
+    return m && m.build === BUILD_ID && valid(m) ? m : undefined;
   };
   const m = ready();
   if (m) return Promise.resolve(m); // already there (the page may load the file itself)
@@ -106,8 +115,13 @@ export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T>
       if (url === undefined) throw new Error(`the URL of sealed-rpc.iife.js is unknown (the bundle was inlined or injected, not loaded by <script src>${base === undefined ? '' : `, or loaded from ${base}`})`);
       await run(url);
       const m = ready();
-      if (!m) throw new Error(`it ran but did not define ${asset.global} (not that file, or another version)`);
-      return m;
+      if (m) return m;
+      const found = g[asset.global] as { build?: unknown } | undefined;
+      throw new Error(
+        found
+          ? `it is another build of sealed-rpc (${typeof found.build === 'string' && found.build ? found.build : 'an older one'}; sealed-rpc.iife.js is ${BUILD_ID || 'unstamped'}): serve the files of one build together`
+          : `it ran but did not define ${asset.global} (not that file)`,
+      );
     })().catch((e: unknown) => {
       loading.delete(asset.file); // the next call tries again
       throw new RpcError(asset.code, `${asset.file} (${asset.what}) could not be loaded${url ? ` from ${url}` : ''}: ${e instanceof Error ? e.message : String(e)}`, {

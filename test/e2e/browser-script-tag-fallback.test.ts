@@ -15,6 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoMiddleware } from '../../examples/node-backend/mount.js';
 import type { DemoGateways } from '../../examples/node-backend/demo-gateway.js';
 import { listen, type Running } from '../helpers/servers.js';
+import { versioned } from '../helpers/iife-build.js';
 import { CHROMIUM, repoFiles } from './browser-static.js';
 
 const FALLBACK = 'sealed-rpc.fallback.iife.js';
@@ -154,9 +155,9 @@ describe('sealed-rpc.iife.js loads what only some pages need from classic script
     const { page: p, close } = await open('/page/lone.html', true);
     try {
       const failed = await modernSum(p, 1);
-      expect(failed).toMatchObject({ ok: false, code: 'CRYPTO_UNAVAILABLE', isRpcError: true, details: { file: FALLBACK, url: `${server.url}/lone/${FALLBACK}` } });
+      expect(failed).toMatchObject({ ok: false, code: 'CRYPTO_UNAVAILABLE', isRpcError: true, details: { file: FALLBACK, url: versioned(`${server.url}/lone/${FALLBACK}`) } });
       expect(failed.message).toContain(`${FALLBACK}`);
-      expect(failed.message).toContain(`${server.url}/lone/${FALLBACK}`);
+      expect(failed.message).toContain(versioned(`${server.url}/lone/${FALLBACK}`));
       expect(failed.hint).toContain(FALLBACK);
       expect(failed.hint).toContain('SealedRpc.setAssetBase(');
       expect(hits.get(`/lone/${FALLBACK}`)).toBe(1);
@@ -248,7 +249,7 @@ describe('sealed-rpc.iife.js loads what only some pages need from classic script
     const bad = await open('/page/lone.html', false);
     try {
       const r = await load(bad.page);
-      expect(r).toMatchObject({ ok: false, fallbackUrl: '/online/', code: 'NETWORK', isRpcError: true, details: { file: UNZIP, url: `${server.url}/lone/${UNZIP}` } });
+      expect(r).toMatchObject({ ok: false, fallbackUrl: '/online/', code: 'NETWORK', isRpcError: true, details: { file: UNZIP, url: versioned(`${server.url}/lone/${UNZIP}`) } });
       expect((r as { hint: string }).hint).toContain('SealedRpc.setAssetBase(');
       loneServesAll = true;
       expect(await load(bad.page)).toEqual({ ok: true, files: ['app.css', 'index.html'] });

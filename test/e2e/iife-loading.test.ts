@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { DIST_BUILD_ID, versioned } from '../helpers/iife-build.js';
 
 const dist = (f: string) => fileURLToPath(new URL(`../../dist/${f}`, import.meta.url));
 const FALLBACK = 'sealed-rpc.fallback.iife.js';
@@ -23,7 +24,7 @@ type Answer = 'run' | 'error' | 'hang';
  * A page without crypto.subtle that loaded the IIFE from `src`. Timers of LOAD_TIMEOUT_MS or
  * more are held (`fireLongTimers` runs them), so a 30 s bound is tested without waiting 30 s.
  */
-function page(src: string | undefined, answer: () => Answer) {
+function page(src: string | undefined, answer: () => Answer, fallbackSrc: () => string = () => FALLBACK_SRC) {
   const injected: string[] = [];
   const long = new Set<{ run: () => void }>();
   const sandbox: Record<string, any> = {
@@ -46,7 +47,7 @@ function page(src: string | undefined, answer: () => Answer) {
       const a = answer();
       setTimeout(() => {
         if (a === 'run') {
-          runInNewContext(s.src.endsWith(FALLBACK) ? FALLBACK_SRC : UNZIP_SRC, sandbox);
+          runInNewContext(s.src.split('?')[0]!.endsWith(FALLBACK) ? fallbackSrc() : UNZIP_SRC, sandbox);
           s.onload?.();
         } else if (a === 'error') s.onerror?.();
       }, 5);
@@ -85,7 +86,7 @@ describe('the IIFE on-demand files', () => {
     expect(e.hint).toMatch(/setAssetBase/);
     answer = 'run';
     await S.preloadAssets('fallback');
-    expect(injected).toEqual([`https://cdn.example/sdk/${FALLBACK}`, `https://cdn.example/sdk/${FALLBACK}`]);
+    expect(injected).toEqual([versioned(`https://cdn.example/sdk/${FALLBACK}`), versioned(`https://cdn.example/sdk/${FALLBACK}`)]);
   });
 
   it('setAssetBase refuses a URL that cannot hold files (data:, javascript:, blob:, about:, also written as data://host/) as BAD_CONFIG, and the folder set before stays', async () => {
@@ -104,7 +105,7 @@ describe('the IIFE on-demand files', () => {
       expect(thrown.message).toMatch(/cannot hold files/);
     }
     await S.preloadAssets('fallback');
-    expect(injected).toEqual([`https://static.example/v2/${FALLBACK}`]);
+    expect(injected).toEqual([versioned(`https://static.example/v2/${FALLBACK}`)]);
   });
 
   it('setAssetBase with a query string, or without a trailing slash: the files are fetched from that folder, not its parent', async () => {
@@ -117,7 +118,7 @@ describe('the IIFE on-demand files', () => {
       const { S, injected } = page('https://cdn.example/sdk/sealed-rpc.iife.js', () => 'run');
       S.setAssetBase(given);
       await S.preloadAssets('fallback');
-      expect(injected, given).toEqual([folder + FALLBACK]);
+      expect(injected, given).toEqual([versioned(folder + FALLBACK)]);
     }
   });
 
@@ -145,10 +146,24 @@ describe('the IIFE on-demand files', () => {
     S.setAssetBase('https://cdn.example/sdk/');
     sandbox.importScripts = (url: string) => {
       imported++;
-      expect(url).toBe(`https://cdn.example/sdk/${FALLBACK}`);
+      expect(url).toBe(versioned(`https://cdn.example/sdk/${FALLBACK}`));
       runInNewContext(FALLBACK_SRC, sandbox);
     };
     await S.preloadAssets('fallback');
     expect(imported).toBe(1);
+  });
+  it('an on-demand file is asked for with ?v=<build id> over http(s); one of another build (a stale cache, another version) is refused naming both builds, and the next use takes this build\'s', async () => {
+    const other = 'a'.repeat(12);
+    const stale = FALLBACK_SRC.replaceAll(DIST_BUILD_ID, other);
+    expect(stale).not.toBe(FALLBACK_SRC);
+    let src = stale;
+    const { S, injected } = page('https://cdn.example/sdk/sealed-rpc.iife.js', () => 'run', () => src);
+    const e = await S.preloadAssets('fallback').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(S.RpcError);
+    expect(e.code).toBe('CRYPTO_UNAVAILABLE');
+    expect(e.message).toContain(`another build of sealed-rpc (${other}; sealed-rpc.iife.js is ${DIST_BUILD_ID})`);
+    src = FALLBACK_SRC;
+    await S.preloadAssets('fallback');
+    expect(injected).toEqual([`https://cdn.example/sdk/${FALLBACK}?v=${DIST_BUILD_ID}`, `https://cdn.example/sdk/${FALLBACK}?v=${DIST_BUILD_ID}`]);
   });
 });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listen, type Running } from '../helpers/servers.js';
+import { versioned } from '../helpers/iife-build.js';
 import { CHROMIUM } from './browser-static.js';
 
 const IIFE = 'sealed-rpc.iife.js';
@@ -90,7 +91,7 @@ describe('the IIFE in a classic worker', () => {
             w.postMessage('unzip');
           }),
       )) as unknown as { ok: boolean; code?: string; hint?: string; details?: { url?: string } }[];
-      expect(r[0]).toMatchObject({ ok: false, code: 'NETWORK', details: { file: UNZIP, url: `${server.url}/app/${UNZIP}` } });
+      expect(r[0]).toMatchObject({ ok: false, code: 'NETWORK', details: { file: UNZIP, url: versioned(`${server.url}/app/${UNZIP}`) } });
       expect(r[0]!.hint).toMatch(/worker script.*setAssetBase/);
       expect(r.slice(1)).toEqual([{ ok: true }, { ok: true }]);
       expect(hits.get(`/app/${UNZIP}`)).toBe(1);

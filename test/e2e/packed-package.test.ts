@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from './browser-static.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  version: string;
   main: string;
   module: string;
   types: string;
@@ -61,6 +62,12 @@ describe('the packed package (npm pack), installed into a fresh app', () => {
     expect(packed.filter((p) => /^(src|test|examples|scripts|\.ci)\//.test(p))).toEqual([]);
     // The on-demand IIFE files sit next to the up-front one, where it looks for them.
     for (const f of ['sealed-rpc.fallback.iife.js', 'sealed-rpc.unzip.iife.js']) expect(packed).toContain(`dist/${f}`);
+  });
+
+  it("the README's script tag pins this version's IIFE on unpkg (the companion files must be of the same build), a file the package holds", () => {
+    const src = /<script src="(https:\/\/unpkg\.com\/[^"]+)"><\/script>/.exec(readFileSync(join(REPO, 'README.md'), 'utf8'))?.[1];
+    expect(src).toBe(`https://unpkg.com/sealed-rpc@${pkg.version}/${pkg.unpkg.replace(/^\.\//, '')}`);
+    expect(packed).toContain(pkg.unpkg.replace(/^\.\//, ''));
   });
 
   it("an app imports 'sealed-rpc' and 'sealed-rpc/server' by name, and the installed client calls the installed gateway over 127.0.0.1", () => {
