@@ -29,6 +29,8 @@ const refusalName = (code: number): string | undefined => SORTED_SIGN_REFUSALS[c
 
 /** Longest safeCode kept for replay checks (the SDK sends 13 digits). */
 const MAX_SAFE_CODE_CHARS = 64;
+/** How far ahead a request answered 1003 may be and still be remembered against its replay. */
+const AHEAD_REMEMBERED_MS = 86_400_000;
 
 function businessCode(code: string): number | string {
   const n = /^-?[0-9]{1,9}$/.test(code) ? Number(code) : undefined;
@@ -69,6 +71,21 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   if (typeof echo !== 'boolean') throw new TypeError('sortedSign gateway: safeCodeEcho must be true or false (as the clients\' option)');
   // appId + "\n" + safeCode -> when it may be forgotten. Insertion order is expiry order (same TTL), so purging stops at the first live one.
   const safeCodes = new Map<string, number>();
+  // safeCodes of signed requests answered 1003 because they were stamped ahead: such a request
+  // becomes acceptable once the clock reaches timestamp − window, long after its client resent it
+  // with a fresh safeCode, so a copy sent then is a replay. Kept until timestamp + window. Not in
+  // time order: swept when full (at most once a second), else it fails closed like safeCodes.
+  const aheadCodes = new Map<string, number>();
+  let aheadSweptAt = -Infinity;
+  function rememberAhead(key: string, until: number, now: number): void {
+    if (aheadCodes.has(key)) return;
+    if (aheadCodes.size >= maxSafeCodes && now - aheadSweptAt >= 1000) {
+      aheadSweptAt = now;
+      for (const [k, u] of aheadCodes) if (u <= now) aheadCodes.delete(k);
+    }
+    if (aheadCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
+    aheadCodes.set(key, until);
+  }
 
   function purge(now: number): void {
     for (const [k, until] of safeCodes) {
@@ -142,13 +159,18 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     if (!constantTimeEqualString(given, expected)) return sealed(SORTED_SIGN_CODES.signatureInvalid);
     const ts = q.get('timestamp');
     if (ts === undefined || !/^[0-9]{1,16}$/.test(ts) || safeCode === undefined || safeCode === '') return sealed(SORTED_SIGN_CODES.paramsInvalid);
-    if (Math.abs(now - Number(ts)) > windowMs) return sealed(SORTED_SIGN_CODES.timestampOutOfWindow);
-    // Kept for 2 × window: a copy, so the entry does not keep the request's whole plaintext alive.
     if (safeCode.length > MAX_SAFE_CODE_CHARS) return sealed(SORTED_SIGN_CODES.paramsInvalid);
+    // Kept for 2 × window: a copy, so the entry does not keep the request's whole plaintext alive.
     const seenKey = detached(String(appId) + '\n' + safeCode);
+    if (Math.abs(now - Number(ts)) > windowMs) {
+      // Up to a day ahead (the clients' default bound on a clock correction): a static appKey has
+      // no expiry to bound the record by, and a request further ahead is not resent by its client.
+      if (Number(ts) > now && Number(ts) - now <= AHEAD_REMEMBERED_MS) rememberAhead(seenKey, Number(ts) + windowMs + 1, now);
+      return sealed(SORTED_SIGN_CODES.timestampOutOfWindow);
+    }
     purge(now);
     const until = safeCodes.get(seenKey);
-    if (until !== undefined && until > now) return sealed(SORTED_SIGN_CODES.replayed);
+    if ((until !== undefined && until > now) || (aheadCodes.get(seenKey) ?? 0) > now) return sealed(SORTED_SIGN_CODES.replayed);
     if (safeCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     // A request is accepted while |now − ts| <= window, so at most 2 × window after the first
     // time it was: kept one millisecond longer than that, so its last acceptable instant is covered.
@@ -169,7 +191,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
     {
       name: 'sorted-sign',
       cacheSizes() {
-        return { safeCodes: safeCodes.size };
+        return { safeCodes: safeCodes.size, aheadCodes: aheadCodes.size };
       },
     },
     serve,
