@@ -115,9 +115,10 @@ async function distRows() {
   let dir = resolve(ROOT, 'dist');
   if (!useDist) {
     dir = join(tmp, 'dist');
-    // The two builds `npm run build` runs (client library, then --mode server), into a temp dir.
+    // The two builds `npm run build` runs (client library, then --mode server), into a temp dir,
+    // with their own settings: the client files as shipped, `//# sourceMappingURL` line included.
     const cfg = { configFile: resolve(ROOT, 'vite.config.ts') };
-    await viteBuild({ ...cfg, build: { outDir: dir, emptyOutDir: true, sourcemap: false } });
+    await viteBuild({ ...cfg, build: { outDir: dir, emptyOutDir: true } });
     await viteBuild({ ...cfg, mode: 'server', build: { outDir: dir, emptyOutDir: false, sourcemap: false } });
   }
   const rows = [];
