@@ -60,7 +60,7 @@ describe('examples that run from a plain <script> (IIFE)', () => {
     }
   });
 
-  it('examples/node-backend/server.ts serves a page whose plain <script> client calls its sealed-rpc/server gateway', async () => {
+  it('examples/node-backend/server.ts serves a page whose plain <script> client calls its sealed-rpc/server gateway, with no console error (no favicon.ico 404)', async () => {
     const { startExampleServer } = await import('../../examples/node-backend/server.js');
     const example = await startExampleServer({ port: 0, host: '127.0.0.1' });
     // This test's own server: stopped by this test, whatever happens in it.
@@ -68,10 +68,17 @@ describe('examples that run from a plain <script> (IIFE)', () => {
       const context = await browser!.newContext();
       try {
         const page = await context.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        page.on('pageerror', (e) => errors.push(String(e)));
         await page.goto(`${example.url}/`, { timeout: 15_000 });
         await page.waitForSelector('body[data-sum]', { timeout: 15_000 });
         expect(await page.getAttribute('body', 'data-sum')).toBe('42');
         expect(await page.textContent('#out')).toBe('40 + 2 = 42');
+        await page.waitForTimeout(500); // the browser's own favicon request
+        expect(errors).toEqual([]);
       } finally {
         await context.close();
       }

@@ -103,30 +103,6 @@ describe('examples', () => {
       await context.close();
     }
   });
-
-  it('examples/node-backend/server.ts: its page loads with no console error (no favicon.ico 404)', async () => {
-    const { startExampleServer } = await import('../../examples/node-backend/server.js');
-    const example = await startExampleServer({ port: 0, host: '127.0.0.1' });
-    try {
-      const context = await browser!.newContext();
-      try {
-        const page = await context.newPage();
-        const errors: string[] = [];
-        page.on('console', (m) => {
-          if (m.type() === 'error') errors.push(m.text());
-        });
-        page.on('pageerror', (e) => errors.push(String(e)));
-        await page.goto(`${example.url}/`, { timeout: 15_000 });
-        await page.waitForSelector('body[data-sum]', { timeout: 15_000 });
-        await page.waitForTimeout(500); // the browser's own favicon request
-        expect(errors).toEqual([]);
-      } finally {
-        await context.close();
-      }
-    } finally {
-      await example.close();
-    }
-  });
 });
 
 describe('npm run dev behind a base path (vite --base /sub/), fresh clone (no dist/)', () => {
