@@ -195,6 +195,51 @@ describe('the scanner itself', () => {
   });
 });
 
+describe('the helpers themselves run in time independent of where the inputs differ', () => {
+  /** A view that counts the element reads made through it. */
+  const counted = (bytes: Uint8Array) => {
+    const reads = { n: 0 };
+    const view = new Proxy(bytes, {
+      get(target, prop) {
+        if (typeof prop === 'string' && /^\d+$/.test(prop)) reads.n++;
+        return Reflect.get(target, prop);
+      },
+    });
+    return { view, reads };
+  };
+  /** A string stand-in that counts charCodeAt reads (the helper reads only length and charCodeAt). */
+  const countedString = (s: string) => {
+    const reads = { n: 0 };
+    const view = { length: s.length, charCodeAt: (i: number) => (reads.n++, s.charCodeAt(i)) } as unknown as string;
+    return { view, reads };
+  };
+
+  it('constantTimeEqual reads every byte of both inputs whether they differ at the first byte, the last, or nowhere', () => {
+    const n = 64;
+    const base = new Uint8Array(n).map((_, i) => i * 7);
+    for (const at of [0, 1, n / 2, n - 1, -1]) {
+      const other = base.slice();
+      if (at >= 0) other[at] ^= 0x80;
+      const a = counted(base.slice());
+      const b = counted(other);
+      expect(constantTimeEqual(a.view, b.view), `differ at ${at}`).toBe(at < 0);
+      expect([a.reads.n, b.reads.n], `differ at ${at}`).toEqual([n, n]);
+    }
+  });
+
+  it('constantTimeEqualString reads every code unit of both inputs whether they differ at the first, the last, or nowhere', () => {
+    const base = 'f3a9c1e07b2d4658'.repeat(4);
+    const n = base.length;
+    for (const at of [0, 1, n / 2, n - 1, -1]) {
+      const other = at < 0 ? base : base.slice(0, at) + (base[at] === 'x' ? 'y' : 'x') + base.slice(at + 1);
+      const a = countedString(base);
+      const b = countedString(other);
+      expect(constantTimeEqualString(a.view, b.view), `differ at ${at}`).toBe(at < 0);
+      expect([a.reads.n, b.reads.n], `differ at ${at}`).toEqual([n, n]);
+    }
+  });
+});
+
 describe('constant-time comparison in every verifier', () => {
   it('no MAC, signature, digest, tag, echo or safeCode in src/** is compared with ===, !==, ==, != or .equals (use constantTimeEqual/constantTimeEqualString from src/codec/bytes.ts)', () => {
     const files = sourceFiles(SRC);

@@ -305,11 +305,13 @@ describe('toNodeHandler fast path', () => {
     const FAIL_CODE: Record<string, unknown> = { 'sorted-sign': 'E_DEMO', mgs: 6666 };
     let made = 0;
     let opened = 0;
+    let issued = 0;
     for (const d of all) {
-      const srv = await serve(toNodeHandler(await d.make()));
+      const gateway = await d.make();
+      const srv = await serve(toNodeHandler(gateway));
       const sendBoth = async (w: WireRequest) => asWire(await send(srv.url, rawOf(w)));
-      // Issuance (modern, app-secret) happens inside genuine(); count from here on.
-      const calls = await d.genuine(sendBoth);
+      // Counted from before the issuance (modern, app-secret), which happens inside genuine():
+      // the client half makes no Request or Response either (its transport here is node:http).
       globalThis.Request = class extends NativeRequest {
         constructor(...a: ConstructorParameters<typeof Request>) {
           made++;
@@ -323,6 +325,8 @@ describe('toNodeHandler fast path', () => {
         }
       };
       try {
+        const calls = await d.genuine(sendBoth);
+        issued += gateway.stats().issuances;
         for (const c of calls.slice(0, 2)) {
           const res = await send(srv.url, rawOf(c.wire));
           // Answered, not refused: an echo opens to its params, a failing operation to its own business error.
@@ -341,6 +345,7 @@ describe('toNodeHandler fast path', () => {
     }
     expect(made).toBe(0);
     expect(opened).toBe(2 * all.length);
+    expect(issued).toBe(2); // modern and app-secret each issued once while counted
   });
 
   it('gives the same status, headers and body bytes as the Request path (toNodeHandler on gateway.handle), for genuine and hostile requests of every dialect', async () => {
