@@ -19,7 +19,8 @@ vi.mock('../../src/codec/bytes.js', async (importOriginal) => {
   };
 });
 
-const { createClient, memoryStore } = await import('../../src/index.js');
+const { appSecret, createClient, memoryStore } = await import('../../src/index.js');
+const { appSecret: appSecretGateway } = await import('../../src/server/app-secret.js');
 const { mgs } = await import('../../src/profiles/mgs.js');
 const { sortedSign } = await import('../../src/profiles/sorted-sign.js');
 const { createGateway } = await import('../../src/server/gateway.js');
@@ -51,6 +52,15 @@ describe('refusals go through constantTimeEqualString', () => {
     calls.length = 0;
     expect(await failure(client.call('/api/echo', { a: '1' }))).toMatchObject({ code: 'SIGNATURE_INVALID', gatewayCode: 1002 });
     expect(calls.filter((c) => !c.result).length).toBeGreaterThan(0);
+  });
+
+  it('app-secret gateway: a sign under another digest is sign_error after a constant-time comparison', async () => {
+    const publicSecret = '0123456789abcdef';
+    const gateway = createGateway({ profile: appSecretGateway({ publicSecret }) }).operation('/api/echo', (p) => p);
+    const client = createClient({ profile: appSecret({ publicSecret, digest: 'hmac-sha256' }), transport: inProcess(gateway), store: memoryStore() });
+    calls.length = 0;
+    expect(await failure(client.call('/api/echo', { a: '1' }))).toMatchObject({ code: 'SIGNATURE_INVALID', gatewayCode: 'sign_error' });
+    expect(calls.filter((c) => !c.result && /^[0-9a-f]{64}$/.test(c.a)).length).toBeGreaterThan(0);
   });
 
   it("sorted-sign client: an answer echoing another request's safeCode is RESPONSE_REPLAYED after a constant-time comparison of the echo", async () => {
