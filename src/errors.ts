@@ -203,6 +203,8 @@ function mgsResultCodes(): Readonly<Record<number, MgsResultCode>> {
   1000: row('success', null, ''),
   1001: row('access denied', 'GATEWAY', 'The gateway denied access to this operation; check the API group permissions on the gateway console.'),
   1002: row('rate limited', 'GATEWAY', 'The gateway is limiting requests; try again later.', true),
+  // Not in PROTOCOLS.md §3; the vendor's table has it (API authorization enabled on the gateway).
+  1005: row('unauthorized', 'GATEWAY', "The gateway's API authorization check failed for this call; check the API's authorization settings on the gateway."),
   2000: row('login expired', 'GATEWAY', 'The session expired; sign in again.'),
   3000: row('operation unknown or closed', 'GATEWAY', 'The gateway does not know this operationType or it is closed; check its name and that the API is published.'),
   3001: row('empty request', 'GATEWAY', 'The request body was empty; pass the parameters.'),

@@ -42,6 +42,9 @@ export const BRIDGE_NETWORK = 10;
 export const BRIDGE_TIMEOUT = 11;
 export const BRIDGE_BAD_PARAMS = 2;
 export const BRIDGE_NO_SUCH_API = 1;
+/** The container's general JSAPI codes (below 10): 3 an unknown error, 4 the API is not permitted to this page. */
+export const BRIDGE_UNKNOWN_ERROR = 3;
+export const BRIDGE_NOT_PERMITTED = 4;
 /** Keys a container failure object may carry; a body with other keys is data, even if it has an `error` field. */
 const FAILURE_KEYS = new Set(['error', 'errorMessage', 'errorCode', 'resultStatus', 'memo', 'tips']);
 
@@ -138,7 +141,18 @@ function bridgeError(code: number, errorMessage: unknown, tips?: unknown): RpcEr
       return new RpcError('BAD_REQUEST', `the container refused the rpc parameters${message ? `: ${message}` : ''}`, { gatewayCode: code });
     case BRIDGE_NO_SUCH_API:
       return new RpcError('BAD_CONFIG', 'the container has no rpc JSAPI', { gatewayCode: code, hint: 'This container does not offer the rpc JSAPI; use fetchTransport, or enable the RPC component in the app.' });
+    case BRIDGE_NOT_PERMITTED:
+      return new RpcError('BAD_CONFIG', `the container does not permit this page to call the rpc JSAPI${message ? `: ${message}` : ''}`, {
+        gatewayCode: code,
+        hint: "The container refused the rpc JSAPI to this page (no permission): check the app's JSAPI permission settings for this page's URL or domain.",
+      });
     default:
+      // Codes below 10 are the container's own general JSAPI codes (3: an unknown error), never gateway result codes.
+      if (code < 10)
+        return new RpcError('GATEWAY', `the container's rpc JSAPI failed (error ${code}${code === BRIDGE_UNKNOWN_ERROR ? ', an unknown error' : ''})${message ? `: ${message}` : ''}`, {
+          gatewayCode: code,
+          hint: 'The app container failed the rpc call before or without an answer from the gateway; see the message, and the container\'s log.',
+        });
       // Tips: the gateway's user-facing text (URL-encoded, as in its header), the best hint there is.
       return mgsResultError(code, { ...(message ? { memo: message } : {}), ...(typeof tips === 'string' && tips ? { tips: decodeTips(tips) } : {}) });
   }

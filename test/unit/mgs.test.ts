@@ -186,9 +186,9 @@ describe('mgs open: every result code of the table', () => {
     return profile.open(res, sealed, undefined, ctxAt(T0));
   };
 
-  it('the exported table holds exactly the spec rows plus 1000 and 8001 (not errors)', () => {
+  it('the exported table holds exactly the spec rows plus 1000 and 8001 (not errors) and the vendor\'s 1005 (jsbridge-container-codes.test.ts)', () => {
     const codes = Object.keys(MGS_RESULT_CODES).map(Number).sort((a, b) => a - b);
-    expect(codes).toEqual([...SPEC.map(([c]) => c), 1000, 8001].sort((a, b) => a - b));
+    expect(codes).toEqual([...SPEC.map(([c]) => c), 1000, 1005, 8001].sort((a, b) => a - b));
     expect(MGS_RESULT_CODES[1000].error).toBeNull();
     expect(MGS_RESULT_CODES[8001].error).toBeNull();
   });
