@@ -121,7 +121,7 @@ describe('offline packages, as the H5 container documents them', () => {
       const r = await loadPackage('https://cdn.example/20150901_1.0.0.6.amr', {
         publicKey: keys['pkg.pub.pem'],
         fallbackUrl: 'https://m.example.com/www/index.html',
-        fetch: async () => new Response(bytes),
+        fetch: async () => new Response(bytes as BodyInit),
       });
       expect(r.ok).toBe(false);
       if (r.ok) continue;
@@ -136,7 +136,7 @@ describe('offline packages, as the H5 container documents them', () => {
   //   fails and the offline package loading fails."
   it('with no public key the package is not loaded (ok:false, the fallback URL), and verifyPackage refuses before reading it', async () => {
     const amr = await signPackage(zipSync({ 'a.html': strToU8('x') }), keys['pkg.pem']);
-    const r = await loadPackage('https://cdn.example/a.amr', { fallbackUrl: 'https://m.example.com/', fetch: async () => new Response(amr) } as never);
+    const r = await loadPackage('https://cdn.example/a.amr', { fallbackUrl: 'https://m.example.com/', fetch: async () => new Response(amr as BodyInit) } as never);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.fallbackUrl).toBe('https://m.example.com/');
     await expect(verifyPackage(amr, {} as never)).rejects.toMatchObject({ code: 'BAD_CONFIG' });
