@@ -60,7 +60,7 @@ export interface RpcErrorOptions {
   status?: number;
   retryable?: boolean;
   cause?: unknown;
-  /** Server time (epoch ms) carried by an authenticated clock signal; used by the client's clock policy. */
+  /** Server time (epoch ms) of a clock signal (authenticated under `modern`; `mgs`'s is the unsigned `Date` header); used by the client's clock policy. */
   serverTime?: number;
   /** Extra non-secret details (e.g. the option or file name). */
   details?: Record<string, string | number | boolean>;

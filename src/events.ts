@@ -2,15 +2,23 @@
 import { badConfig } from './errors.js';
 
 export interface ClientEventMap {
-  /** First credential issued for this store key. */
+  /** A credential issued where this store key held none: the first, or the first after `credentials.clear()`. */
   issued: { version: number; expiresAt?: number; appId?: string };
-  /** Credential replaced after expiry. */
+  /** A credential this store key held was replaced: the gateway refused it (CREDENTIAL_EXPIRED), it expired, or `renewOnStart: 'load'` asked for a fresh one. */
   renewed: { version: number; expiresAt?: number; appId?: string };
-  /** The clock offset changed from an authenticated server time. */
+  /**
+   * The clock offset changed from a server time (`source`: `issuance`, or the dialect's name):
+   * `modern`'s authenticated one, `sorted-sign`'s 1003 reply (encrypted with the appKey), or the
+   * unsigned `Date` header of an `mgs` 7003 answer.
+   */
   'clock-corrected': { offsetMs: number; previousOffsetMs: number; source: string };
   /** A call is being resent (once per cause). */
   retry: { cause: 'CREDENTIAL_EXPIRED' | 'CLOCK_SKEW'; operationType: string };
-  /** The credential store failed; records now live in memory. */
+  /**
+   * The credential store failed (`reason`: the error's name); records now live in memory. On a
+   * `DataCloneError` only the value it could not store does: the store keeps that record's
+   * version and expiry, and keeps being used.
+   */
   'storage-fallback': { reason: string; store: string };
   /**
    * A stage of one call, for the inspector/playground. `params` and `opened` carry the app's

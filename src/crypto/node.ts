@@ -55,7 +55,7 @@ const nodeEngine: NativeEngine = {
   },
 };
 
-/** Run the SDK's primitives on node:crypto from now on (the gateway half calls this). */
+/** Run the SDK's primitives on node:crypto from now on, for every sealed-rpc user in this process. Opt-in: nothing calls it for you; call it once at gateway start. */
 export function useNodeCrypto(): void {
   setNativeEngine(nodeEngine);
 }

@@ -166,8 +166,9 @@ export async function signRsa(
 
 /**
  * Verify a PKCS#1 v1.5 signature. Never throws for a bad or malformed signature
- * (that is `false`); throws only for a bad key (BAD_CONFIG) or missing WebCrypto
- * (CRYPTO_UNAVAILABLE), which are configuration problems, not forgeries.
+ * (that is `false`); throws only for configuration problems, not forgeries: a bad key, a
+ * `hash` other than 'SHA-1' / 'SHA-256', or `data` that is not text or bytes (BAD_CONFIG
+ * naming it), or missing WebCrypto (CRYPTO_UNAVAILABLE).
  */
 export async function verifyRsa(
   data: string | Uint8Array,

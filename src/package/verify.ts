@@ -45,7 +45,10 @@ export interface VerifyPackageOptions {
 const DEFAULT_MAX_UNPACKED_BYTES = 128 * 1024 * 1024;
 
 export interface VerifiedPackage {
-  /** Every file of the package except CERT.json, by its path in the zip. */
+  /**
+   * Every file of the package by its path in the zip (directory entries left out). CERT.json is
+   * left out in the CERT.json layout; with a detached `signature` it is just another file, and is here.
+   */
   files: Record<string, Uint8Array>;
 }
 

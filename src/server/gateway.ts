@@ -12,14 +12,21 @@ import { MAX_TIMER_MS } from '../errors.js';
 export interface OperationContext {
   operationType: string;
   dialect: string;
-  /** The caller's appId where the dialect has one (sent in clear). */
+  /** The caller's appId where the dialect has one (no secret: sent in clear, or under `app-secret`'s publicSecret). */
   appId?: string;
   headers: Headers;
 }
 
 export type OperationHandler = (params: any, ctx: OperationContext) => unknown | Promise<unknown>;
 
-/** Thrown by an operation to answer with a business error (`code` is kept by the client as `gatewayCode`). */
+/**
+ * Thrown by an operation to answer with a business error: at the client, RpcError `GATEWAY` with
+ * `gatewayCode` = `code` under `modern` and `app-secret` (under `sorted-sign` a code of digits
+ * arrives as a number). Under `mgs` a numeric `code` is the Result-Status, and any other is 6666
+ * with the code in the message. A code the dialect reserves for its protocol (`modern`'s
+ * CLOCK_SKEW, REPLAYED_REQUEST, REQUEST_ID_REUSED; `sorted-sign`'s 0 and 1000–1004; `mgs`'s 1000,
+ * 8001 and 7000–7019) is answered as `INTERNAL` (6666 on `mgs`).
+ */
 export class OperationError extends Error {
   override readonly name = 'OperationError';
   constructor(

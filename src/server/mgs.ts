@@ -17,7 +17,7 @@ interface MgsGatewayApp {
 export interface MgsGatewayOptions {
   /** Signing secrets by appId (a string is the secret; an object may pin the workspace). */
   apps?: Record<string, string | MgsGatewayApp>;
-  /** One app, as an alternative to `apps`. */
+  /** One app (with `secret`, and `workspaceId` to pin it), instead of `apps` or added to them. */
   appId?: string;
   workspaceId?: string;
   secret?: string;

@@ -5,7 +5,7 @@ import type { SendOptions, Transport, WireRequest, WireResponse } from '../types
 export interface FetchTransportOptions {
   /** e.g. `https://api.example.com` or `/gw` (relative to the page). */
   baseUrl: string;
-  /** Extra headers on every request (not signed by legacy dialects): `{ name: value }` or a `Headers`. */
+  /** Extra headers on every request, signed by no dialect (a header the profile sets replaces one of the same name, whatever its case): `{ name: value }` or a `Headers`. */
   headers?: Record<string, string> | Headers;
   /** A fetch implementation (default: globalThis.fetch). */
   fetch?: typeof fetch;

@@ -8,9 +8,11 @@
  *   because `client.call` returns the business data only, not the gateway's headers.
  * - success without getResponse: the data itself when it is an object or array,
  *   `{ resData: <data> }` when it is a string, number, boolean or null.
- * - failure: `{ error, errorMessage }`; `error` is the gateway's numeric result code when
- *   the error carries one, else 10 (network), 11 (timeout), 2 (bad parameters), the mgs
- *   code for a protocol error, or 3 (unknown error).
+ * - failure: `{ error, errorMessage }`; with an `mgs` client, `error` is the gateway's numeric
+ *   result code when the error carries one. Otherwise (and always behind another dialect, whose
+ *   codes mean something else to a page) it is mapped from the RpcError code: 10 (network),
+ *   11 (timeout, abort), 2 (bad parameters or config), the mgs code for a protocol error
+ *   (e.g. 7002, 1002, 6666), or 3 (unknown error).
  * - any other JSAPI: `{ error: 1, errorMessage }` (no such API).
  */
 import { MAX_TIMER_MS, RpcError, badConfig, type RpcErrorCode } from '../errors.js';
