@@ -64,6 +64,21 @@ export function asciiViews(texts: readonly string[]): Uint8Array[] | undefined {
   return out;
 }
 
+/** The UTF-8 length of `s` as utf8Encode writes it (a lone surrogate as U+FFFD, 3 bytes), without encoding it. */
+export function utf8ByteLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c <= 0xdbff && c >= 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 4 bytes for its 2 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
 /** Strict: invalid UTF-8 throws (a tampered ciphertext must not turn into replacement characters). */
 export function utf8Decode(b: Uint8Array): string {
   return decoder.decode(b);

@@ -4,7 +4,7 @@
  */
 import { fromBase64UrlStrict, toBase64Url } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
-import { utf8Decode, utf8Encode } from '../codec/utf8.js';
+import { utf8ByteLength, utf8Decode, utf8Encode } from '../codec/utf8.js';
 import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
@@ -14,7 +14,7 @@ import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, json
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
   signingKeys: Record<string, string | Uint8Array>;
-  /** The kid that signs new issuances (default: the first written; required when a kid looks like a number). Keep the old kid in clients' serverKeys while rotating. */
+  /** The kid that signs new issuances (default: the first written; required when there are several kids and one looks like a number, as JavaScript lists those first). Keep the old kid in clients' serverKeys while rotating. */
   activeKid?: string;
   issuePath?: string;
   /** Credential lifetime (default 1 h). */
@@ -60,6 +60,8 @@ interface RequestRecord {
   owner: Credential['held'];
   expiresAt: number;
   envelope?: string;
+  /** The envelope's size in UTF-8 bytes, as counted into `storedBytes` and its owner's share. */
+  size?: number;
   done?: Promise<void>;
 }
 
@@ -158,7 +160,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       if (!r.envelope && r.expiresAt + core.operationTimeoutMs > now) continue;
       requests.delete(k);
       r.owner.ids--;
-      const kept = r.envelope?.length ?? 0;
+      const kept = r.size ?? 0;
       storedBytes -= kept;
       r.owner.bytes -= kept;
     }
@@ -309,10 +311,12 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         const env = envelopeOf(result, core);
         if (requests.get(id) !== rec) return env; // let go by purge (it ran past its timeout and window): not counted again
         // This request gets its answer; a resend gets it too only where it fits the credential's share and the total.
-        const fits = cred.held.bytes + env.length <= shareOf(maxStoredBytes) && storedBytes + env.length <= maxStoredBytes;
+        const size = utf8ByteLength(env);
+        const fits = cred.held.bytes + size <= shareOf(maxStoredBytes) && storedBytes + size <= maxStoredBytes;
         rec.envelope = fits ? env : errorEnvelope('INTERNAL', 'the result was too large to keep for a resend', core.now());
-        storedBytes += rec.envelope.length;
-        cred.held.bytes += rec.envelope.length;
+        rec.size = fits ? size : utf8ByteLength(rec.envelope);
+        storedBytes += rec.size;
+        cred.held.bytes += rec.size;
         return env;
       } finally {
         finish();
