@@ -126,6 +126,8 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
     refuseUnknownOptions(opts, ['publicKey', 'hash', 'maxUnpackedBytes', 'requiredFiles', 'maxDownloadBytes', 'signatureUrl', 'signature', 'fallbackUrl', 'onProgress', 'signal', 'fetch'], 'loadPackage');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw badConfig('onProgress', 'must be a function (loaded, total) => void');
     if (opts.signatureUrl !== undefined && typeof opts.signatureUrl !== 'string') throw badConfig('signatureUrl', 'must be the URL of the detached signature');
+    // Two signatures for one package: which one is meant cannot be guessed.
+    if (opts.signatureUrl !== undefined && opts.signature !== undefined) throw badConfig('signatureUrl', 'give signatureUrl or signature, not both');
     if (signal?.aborted) throw aborted(signal);
     const f = opts.fetch ?? globalThis.fetch;
     const maxDownloadBytes = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;

@@ -41,4 +41,18 @@ describe('offline packages: an option the function does not read is a mistake, n
       expect(fetched, name).toBe(0);
     }
   });
+
+  it('loadPackage given both signatureUrl and signature resolves ok:false BAD_CONFIG (it used signatureUrl and ignored the other without a word), before anything is downloaded', async () => {
+    let fetched = 0;
+    const r = await loadPackage('https://cdn.example.com/p.amr', {
+      publicKey: PUBLIC,
+      fallbackUrl: 'https://m.example.com/',
+      signatureUrl: 'https://cdn.example.com/p.sig',
+      signature: new Uint8Array(256),
+      fetch: (async () => (fetched++, new Response(''))) as typeof fetch,
+    });
+    expect(r).toMatchObject({ ok: false, error: { code: 'BAD_CONFIG', details: { option: 'signatureUrl' } } });
+    expect(!r.ok && r.error.message).toMatch(/not both/);
+    expect(fetched).toBe(0);
+  });
 });
