@@ -219,7 +219,7 @@ function mgsResultCodes(): Readonly<Record<number, MgsResultCode>> {
   7000: row('no key for this appId', 'KEY_NOT_SET', 'The gateway has no signing key for this appId/workspaceId; register the app on the gateway console.'),
   7001: row('insufficient parameters for verification', 'SIGN_PARAMS_INSUFFICIENT', 'The gateway lacks AppId, Operation-Type or another field it needs to verify the signature.'),
   7002: row('signature verification failed', 'SIGNATURE_INVALID', 'The signature did not verify; check that the page and the gateway use the same secret and digest.'),
-  7003: row('timestamp outside the window', 'CLOCK_SKEW', "The device clock is too far from the gateway's; ask the user to set the date and time automatically."),
+  7003: row('timestamp outside the window', 'CLOCK_SKEW', "The device clock is too far from the gateway's; ask the user to set the date and time automatically. (A gateway on another origin must list Date in Access-Control-Expose-Headers, else the page cannot read the server's time to correct its clock and resend.)"),
   ...rows(7004, 7013, (c) => `missing or invalid field (${c})`, 'GATEWAY', FIELD_HINT),
   7007: row('Ts missing', 'TIMESTAMP_MISSING', 'The request carried no Ts header; check the profile and any proxy that strips headers.'),
   7014: row('Sign missing', 'SIGNATURE_MISSING', 'The request carried no Sign header: the signer produced nothing (inside a container, check its security image).'),

@@ -138,9 +138,20 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
           body: req.body,
           signal,
           credentials: credentials ?? 'same-origin',
+          // Never followed: a redirect would hand the sealed request (and `headers`) to another URL,
+          // or turn it into a body-less GET (301/302/303), and its answer would be opened as the gateway's.
+          redirect: 'manual',
         });
       } catch (e) {
         throw abortReason(signal) ?? new RpcError('NETWORK', 'the request could not be sent', { cause: e });
+      }
+      // A browser shows a redirect it did not follow as an opaque response with status 0; Node as the 3xx itself.
+      if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400 && res.status !== 304)) {
+        if (typeof res.body?.cancel === 'function') await res.body.cancel().catch(() => {});
+        throw new RpcError('HTTP_STATUS', `the gateway answered with a redirect${res.status ? ` (HTTP ${res.status})` : ''}, which a sealed call does not follow`, {
+          ...(res.status ? { status: res.status } : {}),
+          hint: 'The base URL redirects elsewhere; set fetchTransport baseUrl to the URL the gateway answers at (scheme, host and path), since a sealed call is never sent on to another URL.',
+        });
       }
       let body: string;
       try {
