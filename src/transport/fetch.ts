@@ -150,7 +150,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
         if (typeof res.body?.cancel === 'function') await res.body.cancel().catch(() => {});
         throw new RpcError('HTTP_STATUS', `the gateway answered with a redirect${res.status ? ` (HTTP ${res.status})` : ''}, which a sealed call does not follow`, {
           ...(res.status ? { status: res.status } : {}),
-          hint: 'The base URL redirects elsewhere; set fetchTransport baseUrl to the URL the gateway answers at (scheme, host and path), since a sealed call is never sent on to another URL.',
+          hint: 'A sealed call never follows a redirect: set baseUrl to the URL the gateway answers at.',
         });
       }
       let body: string;
