@@ -14,10 +14,8 @@
  * Sources from test/interop/java (the reference back ends) and test/interop/java-gaps, compiled
  * into a temp dir. Without a JDK these tests fail, they never skip.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,39 +29,21 @@ import { fromBase64 } from '../../src/codec/base64.js';
 import { utf8Encode } from '../../src/codec/utf8.js';
 import * as server from '../../src/server/index.js';
 import type { ProfileContext } from '../../src/types.js';
+import { compileJava, javaSources, legacyServerProperties, postForm, recordingRandom, JVM, startJavaServer, stopJava, type JavaServer } from '../helpers/java.js';
 import { failure, serveGateway } from '../helpers/servers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const JVM = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dfile.encoding=UTF-8'];
 
 let workDir = '';
-const started: ChildProcess[] = [];
+const started: JavaServer[] = [];
 let legacyBase = '';
 let mgsBase = '';
 
-/** Start a Java server class and wait for its "PORT n" line. */
+/** Start a Java server class from the compiled sources; stopped in afterAll. */
 async function startJava(main: string, args: string[]): Promise<string> {
-  const proc = spawn('java', [...JVM, '-cp', workDir, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.push(proc);
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${main} did not print its port in 30 s:\n${stderr}`)), 30_000);
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${main} exited (${code}):\n${stderr}`));
-    });
-  });
-  return `http://127.0.0.1:${port}`;
+  const server = await startJavaServer(workDir, main, args);
+  started.push(server);
+  return server.url;
 }
 
 /**
@@ -106,35 +86,13 @@ const SORTED_SIGN: Record<string, SortedSignOptions> = {
 };
 
 function legacyProperties(): string {
-  const lines = [`variants=${[...Object.keys(APP_SECRET), ...Object.keys(SORTED_SIGN)].join(',')}`];
-  const common = (name: string, o: AppSecretOptions | SortedSignOptions, d: Record<string, string>) => {
-    lines.push(`${name}.cipher=${o.cipher ?? d.cipher}`, `${name}.keyFrom=${o.keyFrom ?? d.keyFrom}`, `${name}.encoding=${o.encoding ?? d.encoding}`, `${name}.digest=${o.digest ?? d.digest}`);
-    lines.push(`${name}.iv=${typeof o.iv === 'string' ? o.iv : 'key'}`);
-  };
-  for (const [name, v] of Object.entries(APP_SECRET)) {
-    lines.push(`${name}.dialect=app-secret`, `${name}.publicSecret=${v.options.publicSecret}`);
-    common(name, v.options, { cipher: 'AES-ECB', keyFrom: 'utf8', encoding: 'base64', digest: 'md5' });
-  }
-  for (const [name, o] of Object.entries(SORTED_SIGN)) {
-    lines.push(`${name}.dialect=sorted-sign`, `${name}.apps=${o.appId}:${o.appKey}`, `${name}.signRule=${o.signRule ?? 'sorted'}`, `${name}.windowMs=5000`);
-    common(name, o, { cipher: 'AES-CBC', keyFrom: 'utf8', encoding: 'hex', digest: 'md5' });
-  }
-  return lines.join('\n') + '\n';
+  return legacyServerProperties(Object.fromEntries(Object.entries(APP_SECRET).map(([n, v]) => [n, v.options])), SORTED_SIGN);
 }
 
 const MGS_APPS = { md5: { appId: 'JAVA-MD5', secret: 'mgs-secret-md5' }, hmac: { appId: 'JAVA-HMAC', secret: 'mgs 密钥 hmac' } };
 
 beforeAll(async () => {
-  const probe = spawnSync('javac', ['-version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error('javac was not found: these tests need a JDK 17+ on PATH. They fail rather than skip.');
-  workDir = mkdtempSync(join(tmpdir(), 'sealed-rpc-java-gaps-'));
-  const sources = ['java', 'java-gaps'].flatMap((d) =>
-    readdirSync(join(HERE, d))
-      .filter((f) => f.endsWith('.java'))
-      .map((f) => join(HERE, d, f)),
-  );
-  const compiled = spawnSync('javac', ['-encoding', 'UTF-8', '-d', workDir, ...sources], { encoding: 'utf8' });
-  if (compiled.status !== 0) throw new Error(`javac failed:\n${compiled.stderr}`);
+  workDir = compileJava('sealed-rpc-java-gaps-', javaSources(join(HERE, 'java'), join(HERE, 'java-gaps')));
   const config = join(workDir, 'gaps.properties');
   writeFileSync(config, legacyProperties(), 'utf8');
   [legacyBase, mgsBase] = await Promise.all([
@@ -144,17 +102,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const proc of started) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    const exited = once(proc, 'exit');
-    proc.kill();
-    const force = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    try {
-      await exited;
-    } finally {
-      clearTimeout(force);
-    }
-  }
+  // The JVMs gone before the classes they run from are deleted.
+  await Promise.all(started.map((j) => stopJava(j.proc)));
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 20_000);
 
@@ -342,23 +291,9 @@ describe('sorted-sign: the steps of seed 004, in Java, against the SDK gateway',
 // ---------------------------------------------------------------------------------------
 
 async function javaPost(path: string, form: [string, string][]): Promise<string> {
-  const res = await fetch(legacyBase + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`Java ${path}: HTTP ${res.status} ${text}`);
-  return text;
+  return postForm(legacyBase + path, form);
 }
 
-function recordingRandom() {
-  let c = 29;
-  const draws: Uint8Array[] = [];
-  const random = (n: number) => {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = (c++ * 151 + 7) & 0xff;
-    draws.push(b.slice());
-    return b;
-  };
-  return { random, draws };
-}
 
 const FIXED_TS = 1712386078465;
 const ctx = (random: (n: number) => Uint8Array): ProfileContext => ({ now: () => FIXED_TS, random, parseJson: JSON.parse, send: async () => ({ status: 500, headers: {}, body: '' }) });
@@ -366,7 +301,7 @@ const ctx = (random: (n: number) => Uint8Array): ProfileContext => ({ now: () =>
 describe('the SDK client against the Java reference back ends, with the new variants and inputs', () => {
   for (const [name, v] of Object.entries(APP_SECRET)) {
     it(`app-secret ${name}: the call body equals the Java app-side code's, byte for byte (emoji, empty values, UTF-16-ordered keys, 64 KB)`, async () => {
-      const rec = recordingRandom();
+      const rec = recordingRandom(29);
       const params = { ...TEXT, big: BIG_64K };
       const sealed = await appSecret(v.options).seal({ operationType: '/api/echo', params, options: {}, memo: {} }, { appId: 'app-42', appSecret: v.issuedSecret }, ctx(rec.random));
       const java = await javaPost(`/${name}/__ref/seal`, [
@@ -387,7 +322,7 @@ describe('the SDK client against the Java reference back ends, with the new vari
 
   for (const [name, o] of Object.entries(SORTED_SIGN)) {
     it(`sorted-sign ${name}: the ${o.method ?? 'GET'} request equals the Java reference's, byte for byte (emoji, empty values, UTF-16-ordered keys)`, async () => {
-      const rec = recordingRandom();
+      const rec = recordingRandom(29);
       const params = { card: '此处是用户输入的单码', emoji: '😀👍🏽', empty: '', '！': 'fullwidth key', '😀': 'emoji key', Amount: '9.45' };
       const sealed = await sortedSign(o).seal({ operationType: '/api/echo', params, options: {}, memo: {} }, undefined, ctx(rec.random));
       const safeCode = (sealed.state as { safeCode: string }).safeCode;

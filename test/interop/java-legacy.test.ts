@@ -4,10 +4,7 @@
  * MessageDigest, Collections.sort, com.sun.net.httpserver). Compiled and started here;
  * without a JDK these tests fail (CI installs one), they never skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +14,7 @@ import { sortedSign, type SortedSignOptions } from '../../src/profiles/sorted-si
 import { decodeBytes, encodeBytes } from '../../src/codec/text.js';
 import { toHex } from '../../src/codec/hex.js';
 import type { ProfileContext } from '../../src/types.js';
+import { compileJava, javaSources, legacyServerProperties, postForm, recordingRandom, startJavaServer, stopJava, type JavaServer } from '../helpers/java.js';
 import { failure } from '../helpers/servers.js';
 
 const JAVA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'java');
@@ -41,104 +39,36 @@ const SORTED_SIGN: Record<string, SortedSignVariant> = {
 };
 
 function properties(): string {
-  const lines = [`variants=${[...Object.keys(APP_SECRET), ...Object.keys(SORTED_SIGN)].join(',')}`];
-  const common = (name: string, o: { cipher?: string; iv?: unknown; keyFrom?: string; encoding?: string; digest?: string }, d: Record<string, string>) => {
-    lines.push(`${name}.cipher=${o.cipher ?? d.cipher}`, `${name}.keyFrom=${o.keyFrom ?? d.keyFrom}`, `${name}.encoding=${o.encoding ?? d.encoding}`, `${name}.digest=${o.digest ?? d.digest}`);
-    lines.push(`${name}.iv=${typeof o.iv === 'string' ? o.iv : 'key'}`);
-  };
-  for (const [name, v] of Object.entries(APP_SECRET)) {
-    lines.push(`${name}.dialect=app-secret`, `${name}.publicSecret=${v.options.publicSecret}`);
-    common(name, v.options, { cipher: 'AES-ECB', keyFrom: 'utf8', encoding: 'base64', digest: 'md5' });
-  }
-  for (const [name, v] of Object.entries(SORTED_SIGN)) {
-    lines.push(`${name}.dialect=sorted-sign`, `${name}.apps=${v.options.appId}:${v.options.appKey}`, `${name}.signRule=${v.options.signRule ?? 'sorted'}`, `${name}.windowMs=5000`);
-    common(name, v.options, { cipher: 'AES-CBC', keyFrom: 'utf8', encoding: 'hex', digest: 'md5' });
-  }
-  return lines.join('\n') + '\n';
+  return legacyServerProperties(Object.fromEntries(Object.entries(APP_SECRET).map(([n, v]) => [n, v.options])), Object.fromEntries(Object.entries(SORTED_SIGN).map(([n, v]) => [n, v.options])));
 }
 
 let workDir = '';
-let java: ChildProcess | undefined;
+let java: JavaServer | undefined;
 let base = '';
-let javaStderr = '';
+const javaStderr = () => java?.stderr() ?? '';
 
 beforeAll(async () => {
-  const probe = spawnSync('javac', ['-version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0)
-    throw new Error('javac was not found: the Java interop tests need a JDK 17+ on PATH (CI installs one, e.g. `apt-get install openjdk-17-jdk-headless`). They fail rather than skip.');
-  workDir = mkdtempSync(join(tmpdir(), 'sealed-rpc-java-'));
-  const sources = readdirSync(JAVA_DIR)
-    .filter((f) => f.endsWith('.java'))
-    .map((f) => join(JAVA_DIR, f));
-  const compiled = spawnSync('javac', ['-encoding', 'UTF-8', '-d', workDir, ...sources], { encoding: 'utf8' });
-  if (compiled.status !== 0) throw new Error(`javac failed:\n${compiled.stderr}`);
+  workDir = compileJava('sealed-rpc-java-', javaSources(JAVA_DIR));
   const config = join(workDir, 'backends.properties');
   writeFileSync(config, properties(), 'utf8');
-  const proc = spawn('java', ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Dfile.encoding=UTF-8', '-cp', workDir, 'LegacyServer', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  java = proc;
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (javaStderr += d));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      proc.kill();
-      reject(new Error(`the Java back end did not print its port in 30 s:\n${javaStderr}`));
-    }, 30_000);
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /PORT (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the Java back end exited (${code}):\n${javaStderr}`));
-    });
-  });
-  base = `http://127.0.0.1:${port}`;
+  java = await startJavaServer(workDir, 'LegacyServer', [config]);
+  base = java.url;
 }, 90_000);
 
 afterAll(async () => {
-  // Stop the JVM and wait for it to be gone before deleting the classes it runs from
-  // (bounded: SIGKILL if SIGTERM has not ended it in 5 s).
-  if (java && java.exitCode === null && java.signalCode === null) {
-    const proc = java;
-    const exited = once(proc, 'exit');
-    proc.kill();
-    const force = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    try {
-      await exited;
-    } finally {
-      clearTimeout(force);
-    }
-  }
+  // The JVM gone before the classes it runs from are deleted.
+  await stopJava(java?.proc);
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 }, 15_000);
 
 async function javaPost(path: string, form: [string, string][]): Promise<string> {
-  const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`Java ${path}: HTTP ${res.status} ${text}\n${javaStderr}`);
-  return text;
+  return postForm(base + path, form, javaStderr());
 }
 
 async function javaStats(variant: string): Promise<Record<string, number>> {
   return (await fetch(`${base}/${variant}/__admin/stats`)).json() as Promise<Record<string, number>>;
 }
 
-/** Deterministic random that records every draw, so Java can be given the same IVs. */
-function recordingRandom() {
-  let c = 11;
-  const draws: Uint8Array[] = [];
-  const random = (n: number) => {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = (c++ * 113 + 5) & 0xff;
-    draws.push(b.slice());
-    return b;
-  };
-  return { random, draws };
-}
 
 /** fetchTransport that records paths and may rewrite answers. */
 function recording(variant: string, edit?: (res: WireResponse) => WireResponse) {
@@ -162,7 +92,7 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
     it(`app-secret ${name}: issuance and call bodies equal the Java app-side code's, byte for byte, with a 16 KB value (IVs injected)`, async () => {
       const profile = appSecret(v.options);
       // Issuance: sealed with the publicSecret, no appId.
-      const issuanceRandom = recordingRandom();
+      const issuanceRandom = recordingRandom(11);
       let issuanceWire: WireRequest | undefined;
       const ctx = (random: (n: number) => Uint8Array, send?: ProfileContext['send']): ProfileContext => ({ now: () => FIXED_TS, random, parseJson: JSON.parse, send: send ?? (async () => ({ status: 200, headers: {}, body: 'param_error' })) });
       await failure(
@@ -181,7 +111,7 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
 
       // A call with Chinese text, characters that form encoding must escape, and a 16 KB value
       // (its inner ciphertext takes the long-value path: carried as bytes, escaped in bulk).
-      const callRandom = recordingRandom();
+      const callRandom = recordingRandom(11);
       const params = { name: '张三', amount: '12.50', memo: '+/= &?#% 中文', Zed: 'upper case sorts first', big: BIG_16K };
       const sealed = await profile.seal({ operationType: '/api/echo', params, options: {}, memo: {} }, { appId: 'app-42', appSecret: v.issuedSecret }, ctx(callRandom.random));
       const javaCall = await javaPost(`/${name}/__ref/seal`, [
@@ -198,7 +128,7 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
   for (const [name, v] of Object.entries(SORTED_SIGN))
     it(`sorted-sign ${name}: the ${v.options.method ?? 'GET'} request equals the Java reference's, byte for byte (timestamp, safeCode, IV injected)`, async () => {
       const profile = sortedSign(v.options);
-      const rec = recordingRandom();
+      const rec = recordingRandom(11);
       const params = { card: '此处是用户输入的单码', Amount: '9.45', note: 'a=b?c/d+e' };
       const sealed = await profile.seal({ operationType: '/api/echo', params, options: {}, memo: {} }, undefined, { now: () => FIXED_TS, random: rec.random, parseJson: JSON.parse, send: async () => ({ status: 500, headers: {}, body: '' }) });
       // The safeCode, computed independently of safeCodeFromBytes: the first 8 bytes, big-endian, mod 10^13.
@@ -292,7 +222,7 @@ describe('failures against the Java back ends', () => {
       transport,
       store: memoryStore(),
       clock: { now: () => FIXED_TS },
-      random: recordingRandom().random,
+      random: recordingRandom(11).random,
     });
     const e = await failure(client.call('/api/echo', {}));
     expect(e).toMatchObject({ code: 'BAD_REQUEST', gatewayCode: 1001 });

@@ -5,14 +5,14 @@
  * this fails (CI installs one); it never skips.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPackage } from '../../src/package/verify.js';
 import { readZipEntries } from '../../src/package/zip.js';
 import { utf8Decode } from '../../src/codec/utf8.js';
+import { compileJava } from '../helpers/java.js';
 import { PRIVATE, PUBLIC } from '../helpers/zip.js';
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'java-package', 'PackageWriter.java');
@@ -20,11 +20,7 @@ const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'java-package', 'Pa
 let dir = '';
 let zip: Uint8Array;
 beforeAll(() => {
-  const probe = spawnSync('javac', ['-version'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) throw new Error('javac was not found: this test needs a JDK 17+ on PATH (CI installs one). It fails rather than skips.');
-  dir = mkdtempSync(join(tmpdir(), 'sealed-rpc-java-zip-'));
-  const compiled = spawnSync('javac', ['-encoding', 'UTF-8', '-d', dir, SOURCE], { encoding: 'utf8', timeout: 60_000 });
-  if (compiled.status !== 0) throw new Error(`javac failed:\n${compiled.stderr}`);
+  dir = compileJava('sealed-rpc-java-zip-', [SOURCE]);
   writeFileSync(join(dir, 'key.pem'), PRIVATE);
   const ran = spawnSync('java', ['-Dfile.encoding=UTF-8', '-cp', dir, 'PackageWriter', join(dir, 'key.pem'), join(dir, 'pkg.zip')], { encoding: 'utf8', timeout: 60_000 });
   if (ran.status !== 0) throw new Error(`PackageWriter failed:\n${ran.stderr}`);
