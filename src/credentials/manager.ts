@@ -49,6 +49,8 @@ export class CredentialManager<C = unknown> {
    * (same number) for its own stale one, and issues over it.
    */
   private seen = 0;
+  /** `seen` at the last clear(): a stale credential no newer than this was forgotten by a logout. */
+  private seenAtClear = 0;
 
   constructor(private readonly o: CredentialManagerOptions<C>) {}
 
@@ -95,7 +97,8 @@ export class CredentialManager<C = unknown> {
       if (!force && this.fresh(stored.record) && (!stale || stored.record.version !== stale.version)) return stored.record;
       const result = await this.o.issue();
       // A credential this key held (expired on a reload, say) is replaced: a renewal, not a first issuance.
-      const renewal = stale !== undefined || stored.record !== undefined;
+      // A stale one from before clear() is not held any more: what replaces it is the first after the logout.
+      const renewal = (stale !== undefined && stale.version > this.seenAtClear) || stored.record !== undefined;
       let expectedVersion = stored.version;
       let version = Math.max(expectedVersion, this.cached?.version ?? 0, stale?.version ?? 0, this.seen) + 1;
       for (let attempt = 0; ; attempt++) {
@@ -154,6 +157,7 @@ export class CredentialManager<C = unknown> {
    */
   async clear(): Promise<void> {
     this.seen = Math.max(this.seen, this.cached?.version ?? 0);
+    this.seenAtClear = this.seen;
     this.generation++;
     this.cached = undefined;
     this.inflight = undefined;

@@ -145,9 +145,13 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       } catch (e) {
         throw abortReason(signal) ?? new RpcError('NETWORK', 'the request could not be sent', { cause: e });
       }
-      // A browser shows a redirect it did not follow as an opaque response with status 0; Node as the 3xx itself.
-      if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400 && res.status !== 304)) {
-        if (typeof res.body?.cancel === 'function') await res.body.cancel().catch(() => {});
+      // A browser shows a redirect it did not follow as an opaque response with status 0; Node as the 3xx itself;
+      // a custom fetch that ignores `redirect` (XHR-based polyfills) follows it and says so in `redirected`.
+      if (res.type === 'opaqueredirect' || res.redirected === true || (res.status >= 300 && res.status < 400 && res.status !== 304)) {
+        // A web stream is cancelled; a Node stream (node-fetch 2) has no cancel and is destroyed.
+        const body = res.body as (ReadableStream<Uint8Array> & { destroy?: () => void }) | null;
+        if (typeof body?.cancel === 'function') await body.cancel().catch(() => {});
+        else body?.destroy?.();
         throw new RpcError('HTTP_STATUS', `the gateway answered with a redirect${res.status ? ` (HTTP ${res.status})` : ''}, which a sealed call does not follow`, {
           ...(res.status ? { status: res.status } : {}),
           hint: 'A sealed call never follows a redirect: set baseUrl to the URL the gateway answers at.',
