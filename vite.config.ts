@@ -75,7 +75,15 @@ function iifeSwaps(upFront: boolean): Plugin {
 export function iifeBuildId(root: string): string {
   const hash = createHash('sha256').update(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
   const src = join(root, 'src');
-  const files = (readdirSync(src, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[]).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+  // Walked by hand: readdirSync's `recursive` and Dirent.parentPath are newer than Node 20.0 (engines: >=20).
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const d of readdirSync(dir, { withFileTypes: true })) {
+      if (d.isDirectory()) walk(join(dir, d.name));
+      else if (d.isFile()) files.push(join(dir, d.name));
+    }
+  };
+  walk(src);
   for (const f of files.sort()) hash.update(`\0${relative(src, f)}\0`).update(readFileSync(f));
   return hash.digest('hex').slice(0, 12);
 }
