@@ -23,14 +23,21 @@ function tooLarge(max: number): RpcError {
   });
 }
 
+type AnyBody = (ReadableStream<Uint8Array> & Partial<AsyncIterable<Uint8Array>> & { destroy?: () => void }) | null;
+
+/** Lets go of a body that will not be read: a web stream is cancelled; a Node stream (node-fetch 2) has no cancel and is destroyed. */
+async function release(res: Response): Promise<void> {
+  const body = res.body as AnyBody;
+  if (typeof body?.cancel === 'function') await body.cancel().catch(() => {});
+  else body?.destroy?.();
+}
+
 /** The body as text, reading at most `max` bytes (a hostile or broken server cannot exhaust memory). */
 async function readBounded(res: Response, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  const body = res.body as (ReadableStream<Uint8Array> & Partial<AsyncIterable<Uint8Array>> & { destroy?: () => void }) | null;
+  const body = res.body as AnyBody;
   if (declared > max) {
-    // A web stream is cancelled; a Node stream (node-fetch 2) has no cancel and is destroyed.
-    if (typeof body?.cancel === 'function') await body.cancel().catch(() => {});
-    else body?.destroy?.();
+    await release(res);
     throw tooLarge(max);
   }
   if (!body) return res.text();
@@ -148,10 +155,7 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       // A browser shows a redirect it did not follow as an opaque response with status 0; Node as the 3xx itself;
       // a custom fetch that ignores `redirect` (XHR-based polyfills) follows it and says so in `redirected`.
       if (res.type === 'opaqueredirect' || res.redirected === true || (res.status >= 300 && res.status < 400 && res.status !== 304)) {
-        // A web stream is cancelled; a Node stream (node-fetch 2) has no cancel and is destroyed.
-        const body = res.body as (ReadableStream<Uint8Array> & { destroy?: () => void }) | null;
-        if (typeof body?.cancel === 'function') await body.cancel().catch(() => {});
-        else body?.destroy?.();
+        await release(res);
         throw new RpcError('HTTP_STATUS', `the gateway answered with a redirect${res.status ? ` (HTTP ${res.status})` : ''}, which a sealed call does not follow`, {
           ...(res.status ? { status: res.status } : {}),
           hint: 'A sealed call never follows a redirect: set baseUrl to the URL the gateway answers at.',
