@@ -125,20 +125,30 @@ async function openWithStore(dbName: string, storeName: string): Promise<IDBData
   }
 }
 
-/** idb-keyval's createStore, opening with openWithStore. */
-function createStore(dbName: string, storeName: string): UseStore {
+/**
+ * Closes the open connections of a store nobody holds any more (a client the page made, then
+ * dropped): the listeners below keep a connection open otherwise, as Chromium keeps an
+ * IDBDatabase that has listeners for the life of the page.
+ */
+const collected = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Set<IDBDatabase>>((live) => live.forEach((db) => db.close())) : undefined;
+
+/** idb-keyval's createStore, opening with openWithStore; `live` holds its connection while open. */
+function createStore(dbName: string, storeName: string, live: Set<IDBDatabase>): UseStore {
   let dbp: Promise<IDBDatabase> | undefined;
   const getDB = () => {
     if (dbp) return dbp;
     const p = (dbp = openWithStore(dbName, storeName));
     p.then(
       (db) => {
+        live.add(db);
         db.onclose = () => {
+          live.delete(db);
           if (dbp === p) dbp = undefined;
         };
         // Every connection, reopened ones too, lets another store's or tab's upgrade through (openWithStore makes them).
         db.addEventListener('versionchange', () => {
           db.close();
+          live.delete(db);
           if (dbp === p) dbp = undefined;
         });
       },
@@ -169,11 +179,13 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
   let current: UseStore | undefined;
   /** The connection an operation already went through: its operations need no open timeout. */
   let proven: UseStore | undefined;
+  /** Its open connections (never the store itself: what `collected` closes once the store is gone). */
+  const live = new Set<IDBDatabase>();
 
   function open(): UseStore {
     if (current) return current;
     if (typeof indexedDB === 'undefined') throw domError('IndexedDB is not available', 'NotSupportedError');
-    const use = createStore(dbName, storeName);
+    const use = createStore(dbName, storeName, live);
     current = use;
     // Another tab upgrading the database asks us to let go instead of blocking it; the next use reopens.
     use('readonly', (s) => {
@@ -230,6 +242,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions = {}): AtomicCrede
       ),
   };
   selfBounded.add(store);
+  collected?.register(store, live);
   return store;
 }
 
