@@ -125,13 +125,16 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
     return config.keyFrom === 'base64' ? toBase64(bytes) : toHex(bytes);
   }
 
+  /** Expired credentials go with time, not only when the table is full. The TTL is constant, so insertion order is expiry order: stop at the first live one. */
+  function purge(now: number): void {
+    for (const [id, c] of credentials) {
+      if (c.expiresAt > now) break;
+      credentials.delete(id);
+    }
+  }
+
   function remember(appId: string, cred: IssuedCredential, now: number): void {
     if (credentials.size >= maxCredentials) {
-      // The TTL is constant, so insertion order is expiry order: stop at the first live one.
-      for (const [id, c] of credentials) {
-        if (c.expiresAt > now) break;
-        credentials.delete(id);
-      }
       // Still full: the oldest goes first (insertion order); its app gets secret_pass_time_error and renews.
       for (const id of credentials.keys()) {
         if (credentials.size < maxCredentials) break;
@@ -152,6 +155,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       core.reject('METHOD_NOT_ALLOWED');
       return textAnswer(405, 'method_not_allowed', { allow: 'POST' });
     }
+    purge(core.now());
     // Before the body is read or decrypted: a flood of issuances costs the gateway nothing.
     if (issuance && !issueAllowed(request, core.now())) throw new GatewayReject(429, 'RATE_LIMITED');
     const body = await legacyBodyText(request);

@@ -97,7 +97,7 @@ export interface GatewayProfile {
   handle(request: Request, core: GatewayCore): Promise<Response>;
   /** Expire every issued credential (a test hook a real operator needs too, e.g. after a key leak). */
   expireCredentials?(): void;
-  /** Bounded caches, for monitoring (`nonces`, `credentials`, `requestIds`). */
+  /** Bounded caches, for monitoring: each dialect's own (e.g. `credentials`, `nonces`, `aheadNonces`, `requestIds`, `safeCodes`); sizes as of the last request. */
   cacheSizes?(): Record<string, number>;
 }
 

@@ -75,6 +75,8 @@ const CREDENTIAL_SHARE = 1 / 8;
 /** Codes only the protocol may send; an operation that uses one is answered as INTERNAL. */
 const RESERVED = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
 const DIGITS = /^[0-9]{1,16}$/;
+/** How often the ahead record is swept of requests past their window, on requests (an unordered record: a full scan). */
+const AHEAD_SWEEP_MS = 60_000;
 
 export function modern(options: ModernGatewayOptions): GatewayProfile {
   const kids = Object.keys(options?.signingKeys ?? {});
@@ -114,18 +116,19 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   // per request), else it fails closed like the nonce record.
   const aheadNonces = new Map<string, number>();
   let aheadSweptAt = -Infinity;
+  function sweepAhead(now: number): void {
+    aheadSweptAt = now;
+    for (const [k, u] of aheadNonces) {
+      if (u > now) continue;
+      aheadNonces.delete(k);
+      const owner = credentials.get(k.slice(0, k.indexOf(':')));
+      if (owner) owner.held.ahead--;
+    }
+  }
   function rememberAhead(cred: Credential, key: string, until: number, now: number): void {
     if (aheadNonces.has(key)) return; // the same request again: kept already
     if (aheadNonces.size >= maxNonces || cred.held.ahead >= shareOf(maxNonces)) {
-      if (now - aheadSweptAt >= 1000) {
-        aheadSweptAt = now;
-        for (const [k, u] of aheadNonces) {
-          if (u > now) continue;
-          aheadNonces.delete(k);
-          const owner = credentials.get(k.slice(0, k.indexOf(':')));
-          if (owner) owner.held.ahead--;
-        }
-      }
+      if (now - aheadSweptAt >= 1000) sweepAhead(now);
       if (cred.held.ahead >= shareOf(maxNonces)) throw new GatewayReject(429, 'RATE_LIMITED');
       if (aheadNonces.size >= maxNonces) throw new GatewayReject(503, 'GATEWAY_BUSY');
     }
@@ -164,12 +167,15 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
       storedBytes -= kept;
       r.owner.bytes -= kept;
     }
-    // The TTL is constant, so insertion order is expiry order: stop at the first live one.
-    if (credentials.size >= maxCredentials)
-      for (const [k, c] of credentials) {
-        if (c.expiresAt > now) break;
-        credentials.delete(k);
-      }
+    // With time, not only when the table is full: a gateway that runs for weeks must not keep
+    // every expired credential's keys. The TTL is constant, so insertion order is expiry order:
+    // stop at the first live one.
+    for (const [k, c] of credentials) {
+      if (c.expiresAt > now) break;
+      credentials.delete(k);
+    }
+    // The ahead record is not in time order: swept at most once a minute (when full, rememberAhead sweeps it too).
+    if (now - aheadSweptAt >= AHEAD_SWEEP_MS) sweepAhead(now);
   }
 
   async function issue(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
@@ -354,7 +360,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
         credentials.clear();
       },
       cacheSizes() {
-        return { credentials: credentials.size, nonces: nonces.size, requestIds: requests.size, storedBytes };
+        return { credentials: credentials.size, nonces: nonces.size, aheadNonces: aheadNonces.size, requestIds: requests.size, storedBytes };
       },
     },
     async (request, core) => serve(request, core),

@@ -31,6 +31,8 @@ const refusalName = (code: number): string | undefined => SORTED_SIGN_REFUSALS[c
 const MAX_SAFE_CODE_CHARS = 64;
 /** How far ahead a request answered 1003 may be and still be remembered against its replay. */
 const AHEAD_REMEMBERED_MS = 86_400_000;
+/** How often the ahead record is swept of requests past their window, on requests. */
+const AHEAD_SWEEP_MS = 60_000;
 
 function businessCode(code: string): number | string {
   const n = /^-?[0-9]{1,9}$/.test(code) ? Number(code) : undefined;
@@ -77,12 +79,13 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   // time order: swept when full (at most once a second), else it fails closed like safeCodes.
   const aheadCodes = new Map<string, number>();
   let aheadSweptAt = -Infinity;
+  function sweepAhead(now: number): void {
+    aheadSweptAt = now;
+    for (const [k, u] of aheadCodes) if (u <= now) aheadCodes.delete(k);
+  }
   function rememberAhead(key: string, until: number, now: number): void {
     if (aheadCodes.has(key)) return;
-    if (aheadCodes.size >= maxSafeCodes && now - aheadSweptAt >= 1000) {
-      aheadSweptAt = now;
-      for (const [k, u] of aheadCodes) if (u <= now) aheadCodes.delete(k);
-    }
+    if (aheadCodes.size >= maxSafeCodes && now - aheadSweptAt >= 1000) sweepAhead(now);
     if (aheadCodes.size >= maxSafeCodes) throw new GatewayReject(503, 'GATEWAY_BUSY');
     aheadCodes.set(key, until);
   }
@@ -92,6 +95,8 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       if (until > now) break;
       safeCodes.delete(k);
     }
+    // With time too, not only when full: a record kept up to a day must not stay for the life of the gateway (a full scan, at most once a minute).
+    if (now - aheadSweptAt >= AHEAD_SWEEP_MS) sweepAhead(now);
   }
 
   async function serve(request: GatewayRequest, core: GatewayCore): Promise<GatewayAnswer> {
