@@ -124,12 +124,17 @@ export function loadAsset<T>(asset: Asset, valid: (m: T) => boolean): Promise<T>
       );
     })().catch((e: unknown) => {
       loading.delete(asset.file); // the next call tries again
-      throw new RpcError(asset.code, `${asset.file} (${asset.what}) could not be loaded${url ? ` from ${url}` : ''}: ${e instanceof Error ? e.message : String(e)}`, {
-        hint: canRun
-          ? g.document
-            ? `Serve ${asset.file} from the folder of sealed-rpc.iife.js (it is built next to it in dist/), or call SealedRpc.setAssetBase('<URL of the folder holding it>') before the first call.`
-            : `In a worker the file is looked for next to the worker script: serve it there, or call SealedRpc.setAssetBase('<URL of the folder holding sealed-rpc.iife.js>') in the worker before the first call.`
-          : `Run ${asset.file} in this context before the first call (it defines ${asset.global}), or use the ESM build (import from 'sealed-rpc'), which loads its own chunks.`,
+      // Offline the file is not missing: advice to deploy it would send people the wrong way, and a later call (online) loads it.
+      const offline = (g.navigator as { onLine?: unknown } | undefined)?.onLine === false;
+      throw new RpcError(asset.code, `${asset.file} (${asset.what}) could not be loaded${url ? ` from ${url}` : ''}${offline ? ' while the device is offline' : ''}: ${e instanceof Error ? e.message : String(e)}`, {
+        ...(offline ? { retryable: true } : {}),
+        hint: offline
+          ? `The device is offline, so ${asset.file} could not be fetched; try again once it is back online (the next call fetches it again).`
+          : canRun
+            ? g.document
+              ? `Serve ${asset.file} from the folder of sealed-rpc.iife.js (it is built next to it in dist/), or call SealedRpc.setAssetBase('<URL of the folder holding it>') before the first call.`
+              : `In a worker the file is looked for next to the worker script: serve it there, or call SealedRpc.setAssetBase('<URL of the folder holding sealed-rpc.iife.js>') in the worker before the first call.`
+            : `Run ${asset.file} in this context before the first call (it defines ${asset.global}), or use the ESM build (import from 'sealed-rpc'), which loads its own chunks.`,
         details: url ? { file: asset.file, url } : { file: asset.file },
         cause: e,
       });
