@@ -117,6 +117,9 @@ export function fetchTransport(options: FetchTransportOptions): FetchTransport {
       // relative (tried next against a base), or not a URL this runtime parses: fetch says so at the first call
     }
   }
+  // `localhost:8080` is a URL of scheme `localhost:`, `127.0.0.1:8080` a path on the page's origin: neither
+  // reaches the server meant. A scheme with `//` passes (`app://api`: a web view's own scheme handler).
+  if (!options.fetch && /^[^/?#]*:(?!\/\/)/.test(base)) throw badConfig('baseUrl', 'must start with http:// or https:// (or be a path such as /gw)');
   // The URL becomes the transport id, the stored credential's key and fetch's error messages: no password in it.
   if (parsed && (parsed.username || parsed.password)) throw badConfig('baseUrl', 'must not hold a user name or password (user:pass@); send credentials in headers');
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
