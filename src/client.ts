@@ -73,7 +73,7 @@ function validate(o: ClientOptions): void {
   if (o.random !== undefined && typeof o.random !== 'function') throw badConfig('random', 'must be a function (n) => Uint8Array');
   if (o.onError !== undefined && typeof o.onError !== 'function') throw badConfig('onError', 'must be a function');
   if (o.parseJson !== undefined && typeof o.parseJson !== 'function') throw badConfig('parseJson', 'must be a function');
-  if (o.timeoutMs !== undefined && !isTimerMs(o.timeoutMs)) throw badConfig('timeoutMs', `must be 1 to ${MAX_TIMER_MS} ms`);
+  if (o.timeoutMs !== undefined && !isTimerMs(o.timeoutMs)) throw badConfig('timeoutMs', `must be a number, 1 to ${MAX_TIMER_MS} ms`);
   // The profile's own bound too (a custom profile's is not checked anywhere else).
   for (const [name, v] of [['maxClockCorrectionMs', o.maxClockCorrectionMs], ['profile', p.maxClockCorrectionMs]] as const)
     if (v !== undefined && !isPositiveMs(v)) throw badConfig(name, 'maxClockCorrectionMs must be a positive number of milliseconds');

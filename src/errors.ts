@@ -44,7 +44,7 @@ export const HINTS: Record<RpcErrorCode, string> = {
   BAD_REQUEST: 'The request was refused as malformed; check the parameters.',
   GATEWAY: 'The gateway or the operation reported an error; see gatewayCode and message.',
   HTTP_STATUS: 'The server answered with an unexpected HTTP status; check the base URL and path.',
-  NETWORK: 'The network request failed; check connectivity and the base URL.',
+  NETWORK: "The network request failed; check connectivity and the base URL (cross-origin: the gateway's CORS headers).",
   TIMEOUT: 'The call took longer than timeoutMs; try again or raise timeoutMs.',
   ABORTED: 'The call was aborted by its AbortSignal.',
   BAD_CONFIG: 'The client configuration is invalid; the message names the option.',
@@ -71,6 +71,7 @@ const RETRYABLE: ReadonlySet<RpcErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'RAT
 /** HTTP_STATUS's remedy depends on the status: a too-large body or a failing server is not a wrong path. */
 function httpStatusHint(status: number | undefined): string {
   if (status === 413) return 'The request body is larger than the gateway accepts (its maxBodyBytes); send less per call.';
+  if (status === 414 || status === 431) return "The URL is too long for the server: send large params in a body (sortedSign: method 'POST').";
   if (status !== undefined && status >= 500) return 'The server failed to answer this call; try again later, or check the gateway and anything in front of it.';
   return HINTS.HTTP_STATUS;
 }
@@ -124,6 +125,22 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** @internal A delay a timer can wait: up to MAX_TIMER_MS, above 0 (or from 0 with `zero`). */
 export const isTimerMs = (v: unknown, zero = false): v is number => typeof v === 'number' && (zero ? v >= 0 : v > 0) && v <= MAX_TIMER_MS;
+
+/** @internal Issuance answered as no issuance endpoint would (a 400/404, a page): the URL is wrong, not the params or keys. */
+export const ISSUE_PATH_HINT = 'Issuance reached no issuance endpoint: check baseUrl and issuePath (the same on both sides).';
+
+/** @internal An HTML page (a web server's, an SPA's index.html) where the gateway should answer: no ciphertext or JSON starts with `<`. */
+export const isHtml = (body: string): boolean => /^\s*</.test(body);
+export const HTML_HINT = 'An HTML page answered, not the gateway: check baseUrl and the path.';
+
+/** @internal JSON.stringify for params: a BigInt or a cycle is BAD_REQUEST saying so, not "could not be sealed". */
+export function paramsJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    throw new RpcError('BAD_REQUEST', 'params are not JSON (a BigInt or a cycle)', { hint: 'Send big numbers as strings; no cycles.' });
+  }
+}
 
 /** A config mistake: fails at createClient / profile construction and names the option. */
 export function badConfig(option: string, problem: string): RpcError {

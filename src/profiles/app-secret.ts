@@ -6,7 +6,7 @@
  */
 import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
 import { asciiViews, utf8Encode } from '../codec/utf8.js';
-import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
+import { HTML_HINT, ISSUE_PATH_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
 import { LEGACY_OPTIONS, checkSecret, httpStatusError, cipherCache, numberText, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
@@ -135,6 +135,7 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
 
   /** Plain bodies, status, decryption, envelope: the answer's data, or a typed error. */
   async function readAnswer(res: WireResponse, answer: LegacyCipher, issuance: boolean, ctx: ProfileContext): Promise<unknown> {
+    if (issuance && res.status === 404) throw new RpcError('HTTP_STATUS', `the issuance request to ${issuePath} got HTTP 404`, { status: 404, hint: ISSUE_PATH_HINT });
     if (res.status !== 200) throw httpStatusError(res);
     const body = res.body.trim();
     if (body === APP_SECRET_ERRORS.expired) {
@@ -146,7 +147,7 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
       throw new RpcError('SIGNATURE_INVALID', issuance ? 'the gateway rejected the issuance sign' : 'the gateway rejected the sign', { gatewayCode: body, hint: issuance ? HINT_ISSUE_SIGN : HINT_CALL_SIGN });
     if (body === APP_SECRET_ERRORS.param)
       throw new RpcError('BAD_REQUEST', issuance ? 'the gateway could not read the issuance request' : 'the gateway could not read the request', { gatewayCode: body, hint: issuance ? HINT_ISSUE_PARAM : HINT_CALL_PARAM });
-    const hint = issuance ? HINT_ISSUE_UNREADABLE : HINT_CALL_UNREADABLE;
+    const hint = isHtml(body) ? HTML_HINT : issuance ? HINT_ISSUE_UNREADABLE : HINT_CALL_UNREADABLE;
     let text: string;
     try {
       text = await answer.decrypt(body);

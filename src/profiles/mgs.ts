@@ -7,7 +7,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { digestHex } from '../crypto/digest.js';
-import { RpcError, badConfig, decodeTips, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnknownOptions, refuseUnsendableHeaders } from '../errors.js';
+import { RpcError, badConfig, decodeTips, paramsJson, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnknownOptions, refuseUnsendableHeaders } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -92,7 +92,7 @@ export function mgsBuiltInSign(digest: MgsDigest, input: string, secret: string)
 
 /** The body the gateway expects: `[{"_requestBody":"<JSON string of params>"}]`. */
 export function mgsBody(params: unknown): string {
-  const requestBody = typeof params === 'string' ? params : JSON.stringify(params ?? {});
+  const requestBody = typeof params === 'string' ? params : paramsJson(params ?? {});
   return JSON.stringify([{ _requestBody: requestBody }]);
 }
 

@@ -8,7 +8,7 @@ import { utf8Decode, utf8Encode } from '../codec/utf8.js';
 import { gcmEncrypt, gcmOpen, importGcmKey, type GcmKey } from '../crypto/aes.js';
 import { ecdhDerive, ecdsaVerify, ecVerifyKey, generateEcdh, type EcdhPair, type EcPublicKeyInput, type EcVerifyKey } from '../crypto/ec.js';
 import { hkdfSha256 } from '../crypto/kdf.js';
-import { RpcError, badConfig, refuseUnknownOptions } from '../errors.js';
+import { ISSUE_PATH_HINT, RpcError, badConfig, paramsJson, refuseUnknownOptions } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 import { subtle } from '../crypto/provider.js';
 
@@ -105,6 +105,8 @@ function plainError(res: WireResponse): RpcError {
     // not JSON: HTTP_STATUS below
   }
   const known = PLAIN_ERRORS[res.status];
+  if (res.status === 404 && error === 'NOT_FOUND')
+    return new RpcError('HTTP_STATUS', 'the gateway has no such operation (HTTP 404)', { status: 404, gatewayCode: error, hint: 'Check operationType against the names the gateway registered.' });
   if (known && error === known.error) return new RpcError(known.code, `the gateway answered ${res.status} ${known.error}`, { status: res.status, gatewayCode: known.error });
   return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status, ...(typeof error === 'string' ? { gatewayCode: error } : {}) });
 }
@@ -133,12 +135,15 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     const pair = await ephemeral();
     const clientKey = toBase64Url(pair.publicRaw);
     const res = await ctx.send({ path: issuePath, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientKey }), operationType: issuePath });
+    // The issuance body is the SDK's own: a 400 or 404 means it reached no issuance endpoint, not bad params.
+    if (res.status === 400 || res.status === 404)
+      throw new RpcError('HTTP_STATUS', `the issuance request to ${issuePath} got HTTP ${res.status}`, { status: res.status, gatewayCode: plainError(res).gatewayCode, hint: ISSUE_PATH_HINT });
     if (res.status !== 200) throw plainError(res);
     let f: Record<string, unknown>;
     try {
       f = JSON.parse(res.body) as Record<string, unknown>;
     } catch {
-      throw new RpcError('RESPONSE_UNREADABLE', 'the issuance answer is not JSON');
+      throw new RpcError('RESPONSE_UNREADABLE', 'the issuance answer is not JSON', { hint: ISSUE_PATH_HINT });
     }
     const str = (k: string) => (typeof f?.[k] === 'string' ? (f[k] as string) : '');
     const kid = str('kid');
@@ -162,7 +167,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     if (serverKeyRaw.length !== 65 || saltRaw.length !== 32 || sigRaw.length !== 64 || appIdRaw.length !== 16 || !DIGITS.test(expiresAt) || !DIGITS.test(serverTime))
       throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed');
     const message = issuanceMessage({ kid, appId, expiresAt, serverTime, clientKey, serverKey, salt });
-    if (!(await ecdsaVerify(key, te(message), sigRaw))) throw new RpcError('SIGNATURE_INVALID', 'the issuance signature does not verify; nothing was stored');
+    if (!(await ecdsaVerify(key, te(message), sigRaw))) throw new RpcError('SIGNATURE_INVALID', 'the issuance signature does not verify; nothing was stored', { hint: `serverKeys.${kid} is not the gateway's signing key: pin its current public key.` });
     let z: Uint8Array;
     try {
       z = await ecdhDerive(pair, serverKeyRaw);
@@ -190,7 +195,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     const ts = String(Math.round(ctx.now()));
     const nonce = toBase64Url(ctx.random(16));
     const iv = ctx.random(12);
-    const plaintext = te(JSON.stringify({ id, params: call.params }));
+    const plaintext = te(paramsJson({ id, params: call.params }));
     // base64url(iv || ct) without the copy: 12 bytes are whole base64 groups, so the two encodings join.
     const body = toBase64Url(iv) + toBase64Url(await gcmEncrypt(cred.reqKey, plaintext, requestAad(cred.appId, op, ts, nonce), iv));
     return {

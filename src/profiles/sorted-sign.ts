@@ -6,7 +6,7 @@
  */
 import { formEncode, joinRaw, sortedKeys } from '../codec/form.js';
 import { constantTimeEqualString } from '../codec/bytes.js';
-import { RpcError, badConfig, refuseUnknownOptions, type RpcErrorCode } from '../errors.js';
+import { HTML_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions, type RpcErrorCode } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireRequest, WireResponse } from '../types.js';
 import { LEGACY_OPTIONS, checkSecret, httpStatusError, legacyCipher, numberText, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
@@ -177,7 +177,7 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
     try {
       text = await cipher.decrypt(body);
     } catch {
-      throw new RpcError('RESPONSE_UNREADABLE', 'the answer did not decrypt', { hint: HINT_APP_KEY_ANSWER });
+      throw new RpcError('RESPONSE_UNREADABLE', 'the answer did not decrypt', { hint: isHtml(body) ? HTML_HINT : HINT_APP_KEY_ANSWER });
     }
     let reply: { code?: unknown; msg?: unknown; data?: unknown; safeCode?: unknown; timestamp?: unknown };
     try {
