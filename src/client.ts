@@ -228,6 +228,8 @@ export function createClient(options: ClientOptions): Client {
     let corrected = false;
     /** The credential renew() just gave: the resend uses it (asking current() again could issue a second one). */
     let fresh: StoredCredential | undefined;
+    /** The cause of the resend being prepared: told (`retry`) when it is sent, not before a renewal that may fail. */
+    let resend: 'CREDENTIAL_EXPIRED' | 'CLOCK_SKEW' | undefined;
     const ctx = context(signal);
     for (;;) {
       let cred: StoredCredential | undefined;
@@ -244,6 +246,9 @@ export function createClient(options: ClientOptions): Client {
       } catch (e) {
         throw isRpcError(e) ? e : new RpcError('BAD_REQUEST', 'the request could not be sealed', { cause: e });
       }
+      // Told once the resend is sealed, just before its own stages (a renewal that failed sent nothing).
+      if (resend) events.emit('retry', { cause: resend, operationType: info.operationType });
+      resend = undefined;
       stageOf('sealed', sealed.wire);
       const sentAt = clock.now();
       const res = await transport.send(sealed.wire, { signal, timeoutMs: info.options.timeoutMs ?? defaultTimeout });
@@ -260,7 +265,7 @@ export function createClient(options: ClientOptions): Client {
         signal.throwIfAborted();
         if (err.code === 'CREDENTIAL_EXPIRED' && credentials && !renewed) {
           renewed = true;
-          events.emit('retry', { cause: 'CREDENTIAL_EXPIRED', operationType: info.operationType });
+          resend = 'CREDENTIAL_EXPIRED';
           fresh = await credentials.renew(cred);
           signal.throwIfAborted();
           continue;
@@ -268,7 +273,7 @@ export function createClient(options: ClientOptions): Client {
         if (err.code === 'CLOCK_SKEW' && err.serverTime !== undefined && !corrected) {
           corrected = true;
           correctClock(err.serverTime, clockReferenceAt, profile.name, err);
-          events.emit('retry', { cause: 'CLOCK_SKEW', operationType: info.operationType });
+          resend = 'CLOCK_SKEW';
           continue;
         }
         throw err;

@@ -51,6 +51,8 @@ export class CredentialManager<C = unknown> {
   private seen = 0;
   /** `seen` at the last clear(): a stale credential no newer than this was forgotten by a logout. */
   private seenAtClear = 0;
+  /** clear()'s delete: a store read begun after clear() waits for it, so it cannot find the record the logout removes. */
+  private deleting: Promise<void> | undefined;
 
   constructor(private readonly o: CredentialManagerOptions<C>) {}
 
@@ -61,6 +63,7 @@ export class CredentialManager<C = unknown> {
   /** Read the store; faults and unusable records read as "nothing usable" (with the raw version, for the swap). */
   private async load(): Promise<{ record?: CredentialRecord<C>; version: number }> {
     let raw: unknown;
+    await this.deleting;
     try {
       raw = await this.o.store.get<C>(this.o.key);
     } catch {
@@ -87,7 +90,9 @@ export class CredentialManager<C = unknown> {
    * replaced it, that newer credential is returned and nothing is issued.
    */
   renew(stale: StoredCredential<C> | undefined, force = false): Promise<StoredCredential<C>> {
-    if (this.inflight) return this.inflight;
+    // An issuance begun with no stale credential (a first call, a call after clear()) may end by
+    // adopting the stored record, which can be this very one: then replace it after all.
+    if (this.inflight) return stale ? this.inflight.then((r) => (r.version === stale.version ? this.renew(stale, force) : r)) : this.inflight;
     if (this.cached && stale && this.cached.version !== stale.version && this.fresh(this.cached)) return Promise.resolve(this.cached);
     const gen = this.generation;
     const cleared = () => gen !== this.generation;
@@ -161,11 +166,14 @@ export class CredentialManager<C = unknown> {
     this.generation++;
     this.cached = undefined;
     this.inflight = undefined;
-    try {
-      await this.o.store.delete(this.o.key);
-    } catch {
-      // nothing stored that we can reach
-    }
+    const deleting = (this.deleting = (async () => {
+      try {
+        await this.o.store.delete(this.o.key);
+      } catch {
+        // nothing stored that we can reach
+      }
+    })());
+    await deleting;
   }
 
   /** The credential in memory, if any (for the inspector). */
