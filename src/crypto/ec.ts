@@ -155,20 +155,42 @@ export interface EcSignKey {
   /** @internal */ priv: CryptoKey | Uint8Array;
 }
 
+/**
+ * The private scalar of a PKCS#8 PEM (or of a raw 32-byte scalar), found synchronously so that a
+ * gateway refuses a key it cannot sign with at construction, not at its first issuance. Each
+ * message says which wrong form it got (they read after the option's name), never the key.
+ */
+export function ecSignScalar(input: unknown): Uint8Array {
+  if (input instanceof Uint8Array) {
+    if (input.length === 32) return input;
+    // readFileSync(path) without an encoding: the PEM's text as bytes.
+    if (/^\s*-----BEGIN /.test(String.fromCharCode(...input.subarray(0, 32))))
+      throw new TypeError("is the bytes of a PEM file; pass its text (readFileSync(path, 'utf8'))");
+    throw new TypeError(`is ${input.length} bytes; a Uint8Array must be the 32-byte private scalar (or pass the PKCS#8 PEM text)`);
+  }
+  if (typeof input === 'object' && input !== null)
+    throw new TypeError(
+      (input as JsonWebKey).d === undefined
+        ? 'is a public key (a JWK without d); give the private key as a PKCS#8 PEM (clients pin the public one in serverKeys)'
+        : 'is a JWK; give the private key as a PKCS#8 PEM (BEGIN PRIVATE KEY), e.g. generateSigningKeyPair().privateKeyPem',
+    );
+  if (typeof input !== 'string' || input.trim() === '')
+    throw new TypeError(`must be a PKCS#8 PEM string (BEGIN PRIVATE KEY), got ${typeof input === 'string' ? 'an empty string' : String(input === null ? null : typeof input)} (an unset environment variable?)`);
+  // A PEM kept on one line of a .env file: its newlines arrive as backslash + n.
+  if (input.includes('\\n')) throw new TypeError('holds "\\n" as two characters (a PEM kept on one line of a .env file?); turn them into newlines first');
+  if (input.includes('PUBLIC KEY-----')) throw new TypeError('is a public key; give the private key (PKCS#8 PEM, BEGIN PRIVATE KEY): clients pin the public one in serverKeys');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(input) && !input.includes('-----BEGIN PRIVATE KEY-----')) {
+    // SEC1 ("EC PRIVATE KEY", what `openssl ecparam -genkey` writes) or an encrypted key.
+    throw new TypeError('is not a PKCS#8 PEM (BEGIN PRIVATE KEY) but SEC1 (EC PRIVATE KEY, what `openssl ecparam -genkey` writes) or encrypted; convert with `openssl pkcs8 -topk8 -nocrypt -in key.pem`');
+  }
+  const body = input.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw new TypeError("is not a PEM (BEGIN PRIVATE KEY) nor its base64: a file path? pass the file's contents");
+  return pkcs8EcScalar(fromBase64(body));
+}
+
 /** From a PKCS#8 PEM (or a raw 32-byte scalar). */
 export async function ecSignKey(input: string | Uint8Array): Promise<EcSignKey> {
-  let scalar: Uint8Array;
-  if (typeof input === 'string') {
-    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(input) && !input.includes('-----BEGIN PRIVATE KEY-----')) {
-      // SEC1 ("EC PRIVATE KEY", what `openssl ecparam -genkey` writes) or an encrypted key.
-      throw new TypeError('expected a PKCS#8 PEM (BEGIN PRIVATE KEY); convert with `openssl pkcs8 -topk8 -nocrypt -in key.pem`');
-    }
-    const der = fromBase64(input.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, ''));
-    scalar = pkcs8EcScalar(der);
-  } else {
-    scalar = input;
-  }
-  if (scalar.length !== 32) throw new TypeError('P-256 private key must be 32 bytes');
+  const scalar = ecSignScalar(input);
   const { p256 } = await pureEc();
   const publicRaw = p256.getPublicKey(scalar, false);
   const s = subtle();
@@ -194,11 +216,11 @@ function contains(der: Uint8Array, pattern: number[]): boolean {
  * never signed with as if it were P-256.
  */
 function pkcs8EcScalar(der: Uint8Array): Uint8Array {
-  if (!contains(der, P256_OID)) throw new TypeError('not a P-256 PKCS#8 private key (the curve is not prime256v1)');
+  if (!contains(der, P256_OID)) throw new TypeError('is not a P-256 PKCS#8 private key (the curve is not prime256v1)');
   for (let i = 0; i + 34 <= der.length; i++) {
     if (der[i] === 0x02 && der[i + 1] === 0x01 && der[i + 2] === 0x01 && der[i + 3] === 0x04 && der[i + 4] === 0x20) return der.slice(i + 5, i + 37);
   }
-  throw new TypeError('not a P-256 PKCS#8 private key');
+  throw new TypeError('is not a P-256 PKCS#8 private key');
 }
 
 export async function ecdsaSign(key: EcSignKey, message: Uint8Array): Promise<Uint8Array> {

@@ -113,10 +113,13 @@ export async function sealAppSecret(
   };
 }
 
+/** @internal The client's option names (the gateway profile accepts them too). */
+export const APP_SECRET_OPTIONS = ['publicSecret', 'accessFrom', 'issuePath', 'renewOnStart', 'parseJson', ...LEGACY_OPTIONS];
+
 export function appSecret(options: AppSecretOptions): AppSecretProfile {
   if (!options || typeof options !== 'object') throw badConfig('appSecret', 'needs options { publicSecret }');
   // A misspelt option (renewOnstart, digst) would leave its default without a word.
-  refuseUnknownOptions(options, ['publicSecret', 'accessFrom', 'issuePath', 'renewOnStart', 'parseJson', ...LEGACY_OPTIONS], 'appSecret');
+  refuseUnknownOptions(options, APP_SECRET_OPTIONS, 'appSecret');
   const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
   const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
   const accessFrom = options.accessFrom ?? 'h5';

@@ -100,9 +100,12 @@ function nonEmptyString(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
 }
 
+/** @internal The client's option names (the gateway profile accepts them too: one config may serve both halves). */
+export const MGS_OPTIONS = ['appId', 'workspaceId', 'secret', 'did', 'gatewayPath', 'signer', 'digest', 'headers', 'parseJson', 'signType'];
+
 export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
   if (!options || typeof options !== 'object') throw badConfig('mgs', 'needs options { appId, workspaceId, secret }');
-  refuseUnknownOptions(options, ['appId', 'workspaceId', 'secret', 'did', 'gatewayPath', 'signer', 'digest', 'headers', 'parseJson', 'signType'], 'mgs');
+  refuseUnknownOptions(options, MGS_OPTIONS, 'mgs');
   const { appId, workspaceId, secret, signer } = options;
   if (!nonEmptyString(appId)) throw badConfig('appId', 'must be a non-empty string');
   if (!nonEmptyString(workspaceId)) throw badConfig('workspaceId', 'must be a non-empty string');

@@ -111,10 +111,13 @@ function plainError(res: WireResponse): RpcError {
   return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status, ...(typeof error === 'string' ? { gatewayCode: error } : {}) });
 }
 
+/** @internal The client's option names (the gateway profile accepts them too). */
+export const MODERN_OPTIONS = ['serverKeys', 'issuePath', 'maxClockCorrectionMs', 'ephemeral'];
+
 export function modern(options: ModernOptions): Profile<ModernCredential, ModernState> {
   if (!options || typeof options !== 'object') throw badConfig('modern', 'needs options { serverKeys }');
   // A misspelt bound (maxClockCorrectionMS) would leave the 24 h default without a word.
-  refuseUnknownOptions(options, ['serverKeys', 'issuePath', 'maxClockCorrectionMs', 'ephemeral'], 'modern');
+  refuseUnknownOptions(options, MODERN_OPTIONS, 'modern');
   const keys = new Map<string, EcVerifyKey>();
   if (!options.serverKeys || typeof options.serverKeys !== 'object' || Object.keys(options.serverKeys).length === 0) throw badConfig('serverKeys', 'give at least one gateway public key by kid');
   for (const [kid, k] of Object.entries(options.serverKeys)) {

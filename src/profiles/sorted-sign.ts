@@ -109,9 +109,12 @@ function epochMs(given: unknown): number | undefined {
   return undefined;
 }
 
+/** @internal The client's option names (the gateway profile accepts them too). */
+export const SORTED_SIGN_OPTIONS = ['appId', 'appKey', 'signRule', 'method', 'windowMs', 'safeCodeEcho', 'token', 'machineCode', 'parseJson', ...LEGACY_OPTIONS];
+
 export function sortedSign(options: SortedSignOptions): Profile<undefined, SortedSignState> {
   if (!options || typeof options !== 'object') throw badConfig('sortedSign', 'needs options { appId, appKey }');
-  refuseUnknownOptions(options, ['appId', 'appKey', 'signRule', 'method', 'windowMs', 'safeCodeEcho', 'token', 'machineCode', 'parseJson', ...LEGACY_OPTIONS], 'sortedSign');
+  refuseUnknownOptions(options, SORTED_SIGN_OPTIONS, 'sortedSign');
   const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
   if ((typeof options.appId !== 'string' && !(typeof options.appId === 'number' && Number.isFinite(options.appId))) || String(options.appId) === '') throw badConfig('appId', 'must be a non-empty string or a finite number');
   const appId = String(options.appId);

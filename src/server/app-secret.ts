@@ -8,11 +8,11 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { formDecode } from '../codec/form.js';
 import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
-import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
-import { checkSecret, cipherCache, ciphertextBytes, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, APP_SECRET_OPTIONS, appSecretSign, DEFAULT_ISSUE_PATH } from '../profiles/app-secret.js';
+import { checkSecret, cipherCache, ciphertextBytes, LEGACY_OPTIONS, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { jsonText, UNSERIALIZABLE, count, legacyBodyText, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -78,6 +78,7 @@ class Refusal extends Error {
 
 export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   if (!options || typeof options !== 'object') throw new TypeError('appSecret gateway: needs options { publicSecret }');
+  refuseUnknownGatewayOptions(options, ['publicSecret', 'issuePath', 'credentialTtlMs', 'maxCredentials', 'issuesPerMinute', 'clientAddress', ...LEGACY_OPTIONS], 'appSecret gateway', APP_SECRET_OPTIONS);
   const config = resolveLegacyOptions(options, APP_SECRET_DEFAULTS);
   const publicSecret = checkSecret('publicSecret', options.publicSecret, config.keyFrom);
   const issuePath = options.issuePath ?? DEFAULT_ISSUE_PATH;

@@ -62,6 +62,8 @@ export class GatewayReject extends Error {
     readonly code: string,
     /** A body that is not UTF-8 (a 400 BAD_REQUEST the legacy dialects answer in their own form). */
     readonly notUtf8 = false,
+    /** The server's own mistake behind this answer, for `onInternalError` (no client could cause or fix it). */
+    readonly report?: Error,
   ) {
     super(code);
   }
@@ -399,8 +401,26 @@ export function jsonText(value: unknown): string | undefined {
   }
 }
 
+/**
+ * @internal A body read before the gateway got it: the server's mistake, not the client's. Read
+ * as empty, it was blamed on the client's secret, signature or issuePath; so a 500 (the client's
+ * hint then points at "the gateway and anything in front of it") and the cause to the operator.
+ */
+export function bodyAlreadyRead(cause: string): GatewayReject {
+  return new GatewayReject(500, 'INTERNAL', false, new Error(cause));
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
+
+/**
+ * @internal A misspelt option (`windowMS`) would leave its default without a word: a 5-minute
+ * window where 30 s was meant. The dialect's client option names pass too, so one config
+ * object may serve both halves.
+ */
+export function refuseUnknownGatewayOptions(options: object, known: readonly string[], owner: string, clientNames: readonly string[] = []): void {
+  for (const name of Object.keys(options)) if (!known.includes(name) && !clientNames.includes(name)) throw new TypeError(`${owner}: ${name} is not an option (they are ${known.join(', ')})`);
+}
 
 /** @internal A number option: its default when absent, else a finite number > 0 (NaN from an unset env variable is refused, not a window of nothing). */
 export function positive(option: string, value: number | undefined, fallback: number, owner = 'createGateway'): number {
@@ -423,6 +443,7 @@ function timerMs(option: string, value: number | undefined, fallback: number): n
 
 export function createGateway(options: GatewayOptions): Gateway {
   if (!options || typeof options.profile?.handle !== 'function') throw new TypeError('createGateway: `profile` must be a gateway profile, e.g. modern({ signingKeys })');
+  refuseUnknownGatewayOptions(options, ['profile', 'now', 'random', 'maxBodyBytes', 'operationTimeoutMs', 'bodyTimeoutMs', 'maxInFlight', 'onInternalError'], 'createGateway');
   const ops = new Map<string, OperationHandler>();
   for (const name of ['now', 'random', 'onInternalError'] as const)
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`createGateway: ${name} must be a function`);
@@ -486,6 +507,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const declared = request.headers.get('content-length');
       if (declared !== null && !/^\s*[0-9]+\s*$/.test(declared)) throw new GatewayReject(400, 'BAD_REQUEST');
       if (declared !== null && Number(declared) > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
+      if (request.bodyUsed) throw bodyAlreadyRead('the Request body was already read before gateway.handle (by a body parser or a logger?); hand the gateway an unread Request');
       if (!request.body) return '';
       let reader: ReadableStreamDefaultReader<Uint8Array>;
       try {
@@ -576,7 +598,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       return await run();
     } catch (e) {
-      if (e instanceof GatewayReject) return answer(e.status, e.code);
+      if (e instanceof GatewayReject) {
+        if (e.report) internalError(e.report);
+        return answer(e.status, e.code);
+      }
       internalError(e);
       return answer(500, 'INTERNAL');
     } finally {
@@ -594,6 +619,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     operation(name, handler) {
       if (typeof name !== 'string' || !name) throw new TypeError('operation: name must be a non-empty string');
       if (typeof handler !== 'function') throw new TypeError(`operation ${name}: handler must be a function`);
+      // A second handler for a name would silently replace the first (two modules, one name).
+      if (ops.has(name)) throw new TypeError(`operation ${name}: a handler for this name is already registered`);
       ops.set(name, handler);
       return gateway;
     },

@@ -5,8 +5,8 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
-import { MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { jsonText, UNSERIALIZABLE, legacyBodyText, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { MGS_OPTIONS, MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
+import { jsonText, UNSERIALIZABLE, refuseUnknownGatewayOptions, legacyBodyText, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -67,6 +67,7 @@ function asciiMemo(s: string): string {
 
 export function mgs(options: MgsGatewayOptions): GatewayProfile {
   if (!options || typeof options !== 'object') throw new TypeError('mgs gateway: needs options { apps } or { appId, secret }');
+  refuseUnknownGatewayOptions(options, ['apps', 'appId', 'workspaceId', 'secret', 'windowMs', 'digest', 'signer', 'rawRequestBody'], 'mgs gateway', MGS_OPTIONS);
   const apps = new Map<string, MgsGatewayApp>();
   for (const [i, [id, v]] of Object.entries(options.apps ?? {}).entries()) {
     const app = typeof v === 'string' ? { secret: v } : v;

@@ -7,9 +7,9 @@ import { toHex } from '../codec/hex.js';
 import { utf8ByteLength, utf8Decode, utf8Encode } from '../codec/utf8.js';
 import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
-import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
-import { importSessionKeys, issuanceMessage, KID_PATTERN, requestAad } from '../profiles/modern.js';
-import { jsonText, UNSERIALIZABLE, GatewayReject, isThenable, issuanceRate, jsonAnswer, count, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, ecSignScalar, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
+import { importSessionKeys, issuanceMessage, KID_PATTERN, MODERN_OPTIONS, requestAad } from '../profiles/modern.js';
+import { jsonText, UNSERIALIZABLE, GatewayReject, refuseUnknownGatewayOptions, isThenable, issuanceRate, jsonAnswer, count, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -81,6 +81,7 @@ const AHEAD_SWEEP_MS = 60_000;
 export function modern(options: ModernGatewayOptions): GatewayProfile {
   const kids = Object.keys(options?.signingKeys ?? {});
   if (kids.length === 0) throw new TypeError('modern gateway: signingKeys needs at least one key');
+  refuseUnknownGatewayOptions(options, ['signingKeys', 'activeKid', 'issuePath', 'credentialTtlMs', 'windowMs', 'maxNonces', 'maxCredentials', 'issuesPerMinute', 'callsPerMinute', 'maxRequestIds', 'maxStoredBytes', 'clientAddress', 'ephemeral'], 'modern gateway', MODERN_OPTIONS);
   // The kid itself is not repeated: a map written the wrong way round has a private key there.
   kids.forEach((kid, i) => {
     if (!KID_PATTERN.test(kid)) throw new TypeError(`modern gateway: signingKeys has a key (number ${i + 1}) whose kid is not 1–64 characters of A-Z a-z 0-9 . _ -`);
@@ -104,6 +105,16 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   const ephemeral = options.ephemeral ?? generateEcdh;
   const issueAllowed = issuanceRate(issuesPerMinute, options.clientAddress);
 
+  // Every key, at construction: a wrong form (a public key, a SEC1 PEM, a file path, a Buffer)
+  // would otherwise be a 500 at the first issuance, told to no one without onInternalError.
+  // The kid is safe to name here (it passed KID_PATTERN); the key never is.
+  for (const kid of kids) {
+    try {
+      ecSignScalar(options.signingKeys[kid]);
+    } catch (e) {
+      throw new TypeError(`modern gateway: signingKeys.${kid} ${(e as Error).message}`);
+    }
+  }
   const signer: Promise<EcSignKey> = ecSignKey(options.signingKeys[activeKid]);
   signer.catch(() => {}); // surfaced on first issuance
   const credentials = new Map<string, Credential>();

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { utf8Decode } from '../codec/utf8.js';
-import { GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
+import { bodyAlreadyRead, GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
 
 /** Set from the socket by this adapter (any incoming copy is dropped). */
 export const PEER_HEADER = 'x-sealed-rpc-peer';
@@ -306,8 +306,15 @@ class NodeRequest implements GatewayRequest {
     this.read = true;
     const req = this.req;
     if (req.destroyed || req.readableAborted) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
-    // Already read by earlier middleware: an empty body, as requestBody gives on the Request path.
-    if (req.readableEnded) return Promise.resolve('');
+    if (req.readableEnded) {
+      // Read to its end before the gateway got it: a body parser mounted in front (express.json()
+      // takes modern's issuance and mgs, express.text() modern's calls, urlencoded() app-secret).
+      // A request that declared no body has lost nothing.
+      if ((declared === undefined || Number(declared) === 0) && req.headers['transfer-encoding'] === undefined) return Promise.resolve('');
+      return Promise.reject(
+        bodyAlreadyRead('toNodeHandler: the request body was already read before the gateway (a body parser such as express.json(), express.text() or express.urlencoded() mounted before it?); mount toNodeHandler before any body parser'),
+      );
+    }
     return new Promise<string>((resolve, reject) => {
       // Joined every 4096 chunks: a body of many tiny chunks (one Buffer each) must not cost ~200 bytes per byte while it comes.
       const batches: Buffer[] = [];
@@ -380,6 +387,14 @@ function webHeaders(req: IncomingMessage): Headers {
 }
 
 export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<Response>), options: NodeHandlerOptions = {}): NodeHandler {
+  // Checked here: anything else is a 500 on every request, reported to no one. A profile has a
+  // handle too (with another signature), but no operations.
+  if (typeof gateway !== 'function') {
+    const g = gateway as Partial<Gateway> & { name?: unknown };
+    if (typeof g?.handle === 'function' && typeof g.operation !== 'function' && typeof g.name === 'string')
+      throw new TypeError('toNodeHandler: this is a gateway profile, not a gateway; pass createGateway({ profile }) with its operations');
+    if (typeof g?.handle !== 'function') throw new TypeError('toNodeHandler: pass the gateway createGateway() returned, or a (request) => Promise<Response> function');
+  }
   const handle = typeof gateway === 'function' ? gateway : (r: Request) => gateway.handle(r);
   // '' is no prefix, as leaving it out.
   if (options.basePath !== undefined && (typeof options.basePath !== 'string' || (options.basePath !== '' && !options.basePath.startsWith('/'))))

@@ -6,9 +6,9 @@
  * Every response carries a `Date` header.
  */
 import { constantTimeEqualString } from '../codec/bytes.js';
-import { checkSecret, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
-import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { jsonText, UNSERIALIZABLE, count, legacyBodyText, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { checkSecret, LEGACY_OPTIONS, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
+import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_OPTIONS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
+import { jsonText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -57,6 +57,7 @@ function parseRaw(text: string): [string, string][] | undefined {
 
 export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   if (!options || typeof options !== 'object') throw new TypeError('sortedSign gateway: needs options { apps }');
+  refuseUnknownGatewayOptions(options, ['apps', 'signRule', 'windowMs', 'maxSafeCodes', 'safeCodeEcho', ...LEGACY_OPTIONS], 'sortedSign gateway', SORTED_SIGN_OPTIONS);
   const config = resolveLegacyOptions(options, SORTED_SIGN_DEFAULTS);
   if (!options.apps || typeof options.apps !== 'object' || Object.keys(options.apps).length === 0) throw new TypeError('sortedSign gateway: apps needs at least one { appId: appKey }');
   const apps = new Map<string, { appKey: string; cipher: LegacyCipher }>();

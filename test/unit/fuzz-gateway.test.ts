@@ -19,7 +19,7 @@ import { appSecret, mgs, modern, sortedSign } from '../../src/index.js';
 import { APP_SECRET_DEFAULTS } from '../../src/profiles/app-secret.js';
 import { legacyCipher } from '../../src/profiles/legacy.js';
 import { SORTED_SIGN_DEFAULTS } from '../../src/profiles/sorted-sign.js';
-import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, OperationError, sortedSign as sortedSignGateway, toNodeHandler, type Gateway } from '../../src/server/index.js';
+import { appSecret as appSecretGateway, createGateway, mgs as mgsGateway, modern as modernGatewayProfile, OperationError, sortedSign as sortedSignGateway, toNodeHandler, type Gateway } from '../../src/server/index.js';
 import type { CallInfo, Profile, ProfileContext, Transport, WireRequest, WireResponse } from '../../src/types.js';
 import { IN_PROCESS_BASE, inProcess, toRequest, toWire } from '../helpers/in-process.js';
 import { listen, modernGateway } from '../helpers/servers.js';
@@ -151,9 +151,15 @@ function jsonError(res: WireResponse): string | undefined {
 }
 
 async function modernTarget(): Promise<Target> {
-  const { gateway, serverKeys } = await modernGateway();
+  const { pem, serverKeys } = await modernGateway();
   const ran: unknown[] = [];
-  gateway.operation('/echo', (p) => (ran.push(p), p));
+  // The helper's operations, with an /echo that records what ran (a name is registered once).
+  const gateway = createGateway({ profile: modernGatewayProfile({ signingKeys: { k1: pem } }) })
+    .operation('/echo', (p) => (ran.push(p), p))
+    .operation('/sum', (p: { a: string; b: string }) => ({ sum: String(Number(p.a) + Number(p.b)) }))
+    .operation('/fail', () => {
+      throw new OperationError('E_DEMO', 'demo failure');
+    });
   const transport = inProcess(gateway);
   const ctx = ctxFor(transport);
   const profile = modern({ serverKeys });

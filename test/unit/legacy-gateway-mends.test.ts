@@ -183,12 +183,12 @@ describe('a body that is not UTF-8 is refused in the dialect\'s own form (PROTOC
   });
 });
 
-describe('a body the server already read is the operator\'s 400, not the client\'s bad params', () => {
-  it('sortedSign POST whose body a middleware already consumed: HTTP 400, not the plain 1001 "params invalid" (only a body that is not UTF-8 is the dialect\'s)', async () => {
+describe('a body the server already read is the operator\'s 500, not the client\'s bad params', () => {
+  it('sortedSign POST whose body a middleware already consumed: HTTP 500 (told to onInternalError), not the plain 1001 "params invalid" (only a body that is not UTF-8 is the dialect\'s)', async () => {
     const gateway = createGateway({ profile: sortedSignGateway({ apps: { '1': APP_KEY } }) }).operation('/op', () => 'ok');
     const req = new Request('http://gw.test/op', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"appId":"1","params":"x"}' });
     await req.text(); // e.g. a logging middleware
-    expect((await gateway.handle(req)).status).toBe(400);
+    expect((await gateway.handle(req)).status).toBe(500);
   });
 });
 
