@@ -82,6 +82,7 @@ function isPkcs1(derBytes: Uint8Array, kind: KeyKind): boolean {
 /** PEM (or bare base64 DER) -> the DER WebCrypto imports: SPKI or PKCS#8. */
 function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
   if (typeof pem !== 'string' || pem.trim() === '') throw badConfig(option, `expected a PEM ${kind} key`);
+  pem = pem.replace(/\\r|\\n/g, '\n'); // a PEM kept in JSON or a .env file: line breaks as the two characters \n
   const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
   const label = m ? m[1] : null;
   const body = (m ? m[2] : pem).replace(/\s+/g, '');
@@ -90,9 +91,12 @@ function pemToDer(pem: string, kind: KeyKind, option: string): Uint8Array {
   if (/ENCRYPTED/.test(pem)) throw badConfig(option, 'encrypted keys are not supported; decrypt it first (openssl pkey)');
   if (label !== null && !wanted.includes(label)) {
     // Name what was found (a label is not secret) so the user sees e.g. a swapped key.
-    throw badConfig(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"`);
+    const cert = label === 'CERTIFICATE' && kind === 'public' ? '; take its key: openssl x509 -pubkey -noout' : ''; // what many consoles hand out
+    throw badConfig(option, `expected a PEM "${wanted.join('" or "')}", got "${label}"${cert}`);
   }
   if (label === null && /-----/.test(pem)) throw badConfig(option, 'malformed PEM armour');
+  // '.', '\\' and '~' are in no base64: a file's name where its text belongs.
+  if (label === null && /[.\\~]/.test(body)) throw badConfig(option, "a file path, not a key: pass the file's text (readFileSync(path, 'utf8'))");
   let bytes: Uint8Array;
   try {
     bytes = fromBase64(body);

@@ -52,7 +52,8 @@ function toRpcError(e: unknown, signal: AbortSignal | undefined): RpcError {
   if (signal?.aborted) return aborted(signal);
   if (e instanceof RpcError) return e;
   if (e instanceof Error && e.name === 'AbortError') return aborted(signal);
-  return new RpcError('NETWORK', 'offline package download failed', { cause: e });
+  // Not the default NETWORK hint: that one points at the gateway, and a package often comes from a CDN.
+  return new RpcError('NETWORK', 'offline package download failed', { cause: e, hint: "Check the package URL and, cross-origin, the CORS headers of the package's server." });
 }
 
 /** A progress UI bug must not cost the package, so its exceptions are dropped. */
@@ -126,6 +127,8 @@ export async function loadPackage(url: string, opts: LoadPackageOptions): Promis
     refuseUnknownOptions(opts, ['publicKey', 'hash', 'maxUnpackedBytes', 'requiredFiles', 'maxDownloadBytes', 'signatureUrl', 'signature', 'fallbackUrl', 'onProgress', 'signal', 'fetch'], 'loadPackage');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw badConfig('onProgress', 'must be a function (loaded, total) => void');
     if (opts.signatureUrl !== undefined && typeof opts.signatureUrl !== 'string') throw badConfig('signatureUrl', 'must be the URL of the detached signature');
+    // The signature itself (an RSA-1024 one is 172 base64 characters) would be fetched as a relative URL.
+    if (/^[A-Za-z0-9+/_-]{128,}={0,2}$/.test(opts.signatureUrl?.trim() ?? '')) throw badConfig('signatureUrl', 'is a signature, not its URL: give it as signature');
     // Two signatures for one package: which one is meant cannot be guessed.
     if (opts.signatureUrl !== undefined && opts.signature !== undefined) throw badConfig('signatureUrl', 'give signatureUrl or signature, not both');
     if (signal?.aborted) throw aborted(signal);

@@ -70,11 +70,24 @@ function detachedSignature(sig: string | Uint8Array): Uint8Array | null {
   return decodeSignatureText(utf8Decode(sig).replace(/\s+/g, ''));
 }
 
-function invalid(file: string, problem: string, cause?: unknown): RpcError {
+function invalid(file: string, problem: string, cause?: unknown, hint?: string): RpcError {
   return new RpcError('PACKAGE_SIGNATURE_INVALID', `offline package: ${file}: ${problem}`, {
     details: { file },
     ...(cause === undefined ? {} : { cause }),
+    ...(hint === undefined ? {} : { hint }),
   });
+}
+
+/** What bytes that are no zip are, by their first bytes: the usual wrong download or archive, else the reader's word. */
+function notZip(b: Uint8Array, reason: string, cause: unknown): RpcError {
+  const at = (i: number, s: string) => [...s].every((c, j) => b[i + j] === c.charCodeAt(0));
+  let i = 0;
+  while (i < b.length && i < 64 && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
+  // An SPA's index.html or a CDN's error page answered with 200 at the package URL.
+  if (b[i] === 0x3c) return invalid('(zip)', 'an HTML page, not a zip', cause, 'An HTML page answered, not the package: check the package URL.');
+  if (at(0, '\x1f\x8b')) return invalid('(zip)', 'a gzip file (.tar.gz?), not a zip', cause);
+  if (at(257, 'ustar')) return invalid('(zip)', 'a tar file, not a zip', cause);
+  return invalid('(zip)', `not a readable zip (${reason})`, cause);
 }
 
 /** @internal Names a consumer could not write safely under its package folder (zip-slip); the signer refuses them too. */
@@ -94,7 +107,7 @@ async function unzip(bytes: Uint8Array, maxUnpackedBytes: number): Promise<Map<s
     entries = readZipEntries(bytes);
   } catch (e) {
     // (By name: in the IIFE build the class lives in the on-demand file.)
-    throw invalid('(zip)', `not a readable zip (${e instanceof Error && e.name === 'ZipFormatError' ? e.message : 'truncated or corrupt'})`, e);
+    throw notZip(bytes, e instanceof Error && e.name === 'ZipFormatError' ? e.message : 'truncated or corrupt', e);
   }
   let declared = 0;
   for (const entry of entries) declared += entry.size;
@@ -128,8 +141,12 @@ function fileEntries(entries: Map<string, Uint8Array>): Record<string, Uint8Arra
   return files;
 }
 
-function readCert(data: Uint8Array | undefined): Record<string, string> {
-  if (data === undefined) throw invalid(CERT_FILE, 'missing: the package is not signed');
+function readCert(data: Uint8Array | undefined, names: string[]): Record<string, string> {
+  if (data === undefined) {
+    // A zip of the folder rather than of its contents: everything is one level down.
+    const nested = names.find((n) => n.endsWith(`/${CERT_FILE}`));
+    throw invalid(CERT_FILE, nested === undefined ? 'missing: the package is not signed' : `not at the top of the zip but at ${nested}: zip the folder's contents, not the folder`);
+  }
   let cert: unknown;
   try {
     cert = JSON.parse(utf8Decode(data).replace(/^\uFEFF/, '')); // (Windows editors save a BOM)
@@ -153,11 +170,28 @@ export function verifyOptions(opts: VerifyPackageOptions): { hash: RsaHash; maxU
   if (!(Number.isSafeInteger(maxUnpackedBytes) && maxUnpackedBytes > 0)) throw badConfig('maxUnpackedBytes', 'must be a positive whole number of bytes');
   const sig = opts.signature;
   if (!(sig === undefined || typeof sig === 'string' || sig instanceof Uint8Array)) throw badConfig('signature', 'expected base64 text or the bytes of a signature file');
+  // '.' and ':' are in no base64: the signature's URL or file name where the signature belongs.
+  if (typeof sig === 'string' && /[.:]/.test(sig)) throw badConfig('signature', "a URL or file name, not base64: loadPackage takes a URL as signatureUrl");
   const requiredFiles = opts.requiredFiles ?? [];
   if (!Array.isArray(requiredFiles) || !requiredFiles.every((n) => typeof n === 'string' && n !== '' && n !== CERT_FILE)) {
     throw badConfig('requiredFiles', `expected an array of file names in the package (not ${CERT_FILE})`);
   }
   return { hash, maxUnpackedBytes, requiredFiles };
+}
+
+/** One name written another way (`./a`, `a\\b`, another case): a console's or a Windows tool's slip, worth naming. */
+function sameName(a: string, b: string): boolean {
+  const norm = (n: string) => n.replace(/\\/g, '/').replace(/^(\.\/)+/, '').toLowerCase();
+  return norm(a) === norm(b);
+}
+
+/** Why a signature failed, where the usual mistakes can be told apart; never accepts anything. */
+async function whyBad(data: Uint8Array, text: string, sig: Uint8Array | null, publicKey: string, hash: RsaHash): Promise<string> {
+  // Hex (openssl dgst -hex) is base64 too, decoding to the wrong bytes.
+  if (/^[0-9a-fA-F]{128,}$/.test(text.replace(/\s+/g, ''))) return 'it is hex; base64 or the raw bytes are expected';
+  const other: RsaHash = hash === 'SHA-256' ? 'SHA-1' : 'SHA-256';
+  if (sig && (await verifyRsa(data, sig, publicKey, other, 'publicKey'))) return `it was made with ${other}: set hash (--hash) to ${other}`;
+  return 'tampered, or signed with another key or hash';
 }
 
 function checkRequired(files: Record<string, Uint8Array>, requiredFiles: readonly string[]): void {
@@ -180,7 +214,8 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   if (opts.signature !== undefined) {
     const sig = detachedSignature(opts.signature);
     if (!sig || !(await verifyRsa(bytes, sig, opts.publicKey, hash, 'publicKey'))) {
-      throw invalid('(package)', 'the detached signature does not verify');
+      const text = typeof opts.signature === 'string' ? opts.signature : sig === opts.signature ? '' : utf8Decode(opts.signature);
+      throw invalid('(package)', `the detached signature does not verify (${await whyBad(bytes, text, sig, opts.publicKey, hash)})`);
     }
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
     const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
@@ -189,7 +224,7 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   }
 
   const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
-  const cert = readCert(files[CERT_FILE]);
+  const cert = readCert(files[CERT_FILE], Object.keys(files));
   delete files[CERT_FILE];
 
   const names = Object.keys(files);
@@ -197,7 +232,10 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   if (names.length === 0) throw invalid(CERT_FILE, 'lists no files: nothing in the package is signed');
   checkRequired(files, requiredFiles);
   for (const name of names) {
-    if (!Object.hasOwn(cert, name)) throw invalid(name, `not listed in ${CERT_FILE} (unsigned file)`);
+    if (!Object.hasOwn(cert, name)) {
+      const near = Object.keys(cert).find((k) => sameName(k, name));
+      throw invalid(name, `not listed in ${CERT_FILE} (unsigned file)${near === undefined ? '' : `; it lists ${JSON.stringify(near)}: names must be the zip's exactly`}`);
+    }
   }
   for (const name of Object.keys(cert)) {
     if (!Object.hasOwn(files, name)) throw invalid(name, `listed in ${CERT_FILE} but missing from the zip`);
@@ -209,6 +247,6 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
     }),
   );
   const bad = names.find((_, i) => !results[i]);
-  if (bad !== undefined) throw invalid(bad, 'signature does not verify (tampered, or signed with another key or hash)');
+  if (bad !== undefined) throw invalid(bad, `signature does not verify (${await whyBad(files[bad], cert[bad], decodeSignatureText(cert[bad]), opts.publicKey, hash)})`);
   return { files: { ...files } };
 }

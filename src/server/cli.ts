@@ -103,8 +103,30 @@ function onePositional(p: Parsed, what: string): string {
   return p.positional[0];
 }
 
-// Key files are text: strict UTF-8, so a binary file given as a key fails clearly.
-const text = (b: Uint8Array) => utf8Decode(b);
+/** A file a flag names; a failure names both (EISDIR's own message names neither). */
+async function readArg(io: CliIo, flag: string, path: string): Promise<Uint8Array> {
+  try {
+    return await io.readFile(path);
+  } catch (e) {
+    throw new Error(`${flag} ${path}: cannot read it (${(e as { code?: string }).code ?? (e instanceof Error ? e.message : String(e))})`);
+  }
+}
+
+/** A key file: PEM text (strict UTF-8), so a DER or other binary file fails naming the flag. */
+async function readKey(io: CliIo, flag: string, path: string): Promise<string> {
+  const bytes = await readArg(io, flag, path);
+  try {
+    return utf8Decode(bytes);
+  } catch {
+    throw new Error(`${flag} ${path}: not a PEM text file (DER? convert it: openssl pkey -inform DER)`);
+  }
+}
+
+/** The CLI's name for a key option in an error: the flag and its file, not the library's option name. */
+function keyError(e: unknown, option: string, flag: string, path: string): unknown {
+  if (!(e instanceof RpcError) || e.details?.option !== option || !e.message.startsWith(`${option}: `)) return e;
+  return new RpcError(e.code, `${flag} ${path}: ${e.message.slice(option.length + 2)}`, { details: { option: flag }, cause: e });
+}
 
 /** Runs one command; resolves to the exit code (0 ok, 1 failed, 2 usage). Never rejects. */
 export async function runCli(argv: string[], io?: CliIo): Promise<number> {
@@ -137,28 +159,29 @@ export async function runCli(argv: string[], io?: CliIo): Promise<number> {
         const same = async (path: string) => resolve(output) === resolve(path) || (outId !== undefined && outId === (await out.fileId?.(path)));
         if (await same(keyPath)) throw new UsageError('-o is the --key file; writing there would destroy the private key');
         if (await same(input)) throw new UsageError('-o is the input package; give another file');
-        const [zip, key] = await Promise.all([out.readFile(input), out.readFile(keyPath)]);
-        if (p.flags.has('--detached')) {
-          await out.writeFile(output, await signPackageDetached(zip, text(key), hash));
-          out.stdout(`signed ${input} (detached, ${hash}) -> ${output}\n`);
-        } else {
-          await out.writeFile(output, await signPackage(zip, text(key), { hash }));
-          out.stdout(`signed ${input} (CERT.json, ${hash}) -> ${output}\n`);
-        }
+        const [zip, key] = await Promise.all([readArg(out, 'input', input), readKey(out, '--key', keyPath)]);
+        const signed = await (p.flags.has('--detached') ? signPackageDetached(zip, key, hash) : signPackage(zip, key, { hash })).catch((e: unknown) => {
+          throw keyError(e, 'privateKeyPem', '--key', keyPath);
+        });
+        await out.writeFile(output, signed);
+        out.stdout(`signed ${input} (${p.flags.has('--detached') ? 'detached' : 'CERT.json'}, ${hash}) -> ${output}\n`);
         return 0;
       }
       case 'verify-package': {
         const input = onePositional(p, 'package');
         const hash = hashOf(p); // a usage error before any file is read
-        const pub = text(await out.readFile(str(p, '--pub', true)));
+        const pubPath = str(p, '--pub', true);
+        const pub = await readKey(out, '--pub', pubPath);
         const sigPath = str(p, '--signature', false);
-        const signature = sigPath === undefined ? undefined : await out.readFile(sigPath);
+        const signature = sigPath === undefined ? undefined : await readArg(out, '--signature', sigPath);
         const required = str(p, '--require', false)?.split(',').filter((n) => n !== '');
-        const { files } = await verifyPackage(await out.readFile(input), {
+        const { files } = await verifyPackage(await readArg(out, 'package', input), {
           publicKey: pub,
           hash,
           ...(signature ? { signature } : {}),
           ...(required ? { requiredFiles: required } : {}),
+        }).catch((e: unknown) => {
+          throw keyError(e, 'publicKey', '--pub', pubPath);
         });
         out.stdout(`verified ${input}: ${Object.keys(files).length} file(s)\n`);
         return 0;
