@@ -144,7 +144,7 @@ describe('sealed-rpc CLI (runCli)', () => {
     expect(await runCli(['frobnicate'], io)).toBe(2);
     io.err.length = 0;
     expect(await runCli(['sign-package', tmp('in.zip'), '--key', tmp('public.pem'), '-o', tmp('x.amr')], io)).toBe(1);
-    expect(io.err.join('')).toContain('BAD_CONFIG: privateKeyPem');
+    expect(io.err.join('')).toContain('BAD_CONFIG: --key');
     expect(io.err.join('')).not.toContain('MIIB');
   });
 });
