@@ -7,12 +7,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appSecret, createGateway, generateSigningKeyPair, mgs, modern, sortedSign, toNodeHandler } from '../../src/server/index.js';
+import { listen, type Running } from '../helpers/servers.js';
 import { CHROMIUM } from './browser-static.js';
 
 const README = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
@@ -31,15 +31,8 @@ function corsTable(): Record<string, { allow: string[]; expose: string[] }> {
   return rows;
 }
 
-interface Running { server: Server; url: string; sockets: Set<Socket> }
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Running> {
-  const server = createServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
-}
-const stop = (s: Running | undefined) => (s ? new Promise<void>((r) => (s.sockets.forEach((x) => x.destroy()), s.server.close(() => r()))) : Promise.resolve());
+/** Closes a server started here (its open connections too). */
+const stop = (s: Running | undefined) => s?.close() ?? Promise.resolve();
 
 const APP_KEY = 'aPpKeY-16-chars!';
 const PUBLIC_SECRET = '0123456789abcdef';

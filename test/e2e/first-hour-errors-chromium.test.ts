@@ -4,33 +4,20 @@
  * gateway being down. The browser hides the difference (fetch rejects with the same TypeError), so
  * what the developer can act on is the hint.
  */
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, generateSigningKeyPair, mgs, modern, toNodeHandler } from '../../src/server/index.js';
+import { listen, type Running } from '../helpers/servers.js';
 import { CHROMIUM } from './browser-static.js';
 
 const IIFE = fileURLToPath(new URL('../../dist/sealed-rpc.iife.js', import.meta.url));
 const MGS_SECRET = 'mgs-secret-never-in-errors';
 
-interface Running { server: Server; url: string; sockets: Set<Socket> }
-
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Running> {
-  const server = createServer(handler);
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sockets };
-}
-
-const stop = (s: Running | undefined) =>
-  s ? new Promise<void>((r) => { for (const x of s.sockets) x.destroy(); s.server.close(() => r()); }) : Promise.resolve();
+/** Closes a server started here (its open connections too). */
+const stop = (s: Running | undefined) => s?.close() ?? Promise.resolve();
 
 let page: Running | undefined, gw: Running | undefined;
 let downUrl = '';

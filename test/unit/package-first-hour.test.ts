@@ -7,8 +7,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RpcError } from '../../src/errors.js';
 import { verifyPackage } from '../../src/package/verify.js';
 import { loadPackage } from '../../src/package/load.js';
+import { listen, type Running } from '../helpers/servers.js';
 
 const CLI = new URL('../../bin/sealed-rpc.js', import.meta.url).pathname;
 let dir = '';
@@ -142,29 +143,22 @@ describe('signatures as consoles and openssl write them', () => {
 });
 
 describe('loadPackage over real HTTP', () => {
-  let server: Server;
+  let server: Running | undefined;
   let base = '';
-  const sockets = new Set<Socket>();
   const hits: string[] = [];
   let pkg: Uint8Array;
   beforeAll(async () => {
     pkg = opensslPackage('-sha256');
-    server = createServer((req, res) => {
+    server = await listen((req, res) => {
       hits.push(req.url ?? '');
       if (req.url === '/index-for-everything.amr') res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><body>app shell</body></html>');
       else if (req.url === '/pkg.amr') res.end(pkg);
       else res.writeHead(404).end('not found');
     });
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.url;
   });
   afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
+    await server?.close();
   });
 
   it('an HTML page served with 200 at the package URL (an SPA fallback) says so and points at the URL, not at tampering', async () => {
