@@ -78,6 +78,17 @@ describe('issue 2: any single flipped byte of a response body -> RESPONSE_TAMPER
   }, 60_000);
 });
 
+/** Each of `bits` answer bits flipped in turn (`setBit`), one call each: how many calls failed with each code. */
+async function codesForEveryBit(bits: number, setBit: (b: number) => void, call: () => Promise<unknown>): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let b = 0; b < bits; b++) {
+    setBit(b);
+    const e = await failure(call());
+    seen[e.code] = (seen[e.code] ?? 0) + 1;
+  }
+  return seen;
+}
+
 describe('issue 3: a bit-flipped response -> RESPONSE_UNREADABLE / RESPONSE_TAMPERED, never garbage data', () => {
   const ciphers: CipherName[] = ['AES-ECB', 'AES-CBC', 'AES-GCM'];
   // Fixed clocks and seeded gateway randomness: every call gets the same answer bytes, so
@@ -110,12 +121,7 @@ describe('issue 3: a bit-flipped response -> RESPONSE_UNREADABLE / RESPONSE_TAMP
       const params = { text: 'a value long enough for several AES blocks: 网络验证' };
       expect(await client.call('/api/echo', params)).toEqual(params);
       expect(bytes).toBeGreaterThanOrEqual(64);
-      const seen: Record<string, number> = {};
-      for (bit = 0; bit < bytes * 8; bit++) {
-        const e = await failure(client.call('/api/echo', params));
-        seen[e.code] = (seen[e.code] ?? 0) + 1;
-      }
-      expect(seen).toEqual({ RESPONSE_UNREADABLE: bytes * 8 });
+      expect(await codesForEveryBit(bytes * 8, (b) => (bit = b), () => client.call('/api/echo', params))).toEqual({ RESPONSE_UNREADABLE: bytes * 8 });
       // Each answer echoes its call's safeCode, drawn from the seeded client: the same answers, in the same order, every run.
       expect(answers.size).toBe(bytes * 8 + 1);
     }, 60_000);
@@ -139,12 +145,7 @@ describe('issue 3: a bit-flipped response -> RESPONSE_UNREADABLE / RESPONSE_TAMP
       const params = { text: 'a fairly long value so that the answer spans several AES blocks: 你好世界' };
       expect(await client.call('/api/echo', params)).toEqual({ ...params, accessFrom: 'h5' });
       expect(bytes).toBeGreaterThanOrEqual(64);
-      const seen: Record<string, number> = {};
-      for (bit = 0; bit < bytes * 8; bit++) {
-        const e = await failure(client.call('/api/echo', params));
-        seen[e.code] = (seen[e.code] ?? 0) + 1;
-      }
-      expect(seen).toEqual({ RESPONSE_UNREADABLE: bytes * 8 });
+      expect(await codesForEveryBit(bytes * 8, (b) => (bit = b), () => client.call('/api/echo', params))).toEqual({ RESPONSE_UNREADABLE: bytes * 8 });
       // Unauthenticated ciphers: one answer, the same bytes every time (the fixed clock and seed above).
       if (cipher !== 'AES-GCM') expect(answers.size).toBe(1);
       expect(gateway.stats().issuances).toBe(1); // never mistaken for an expiry: no re-issuance
