@@ -131,6 +131,7 @@ export const ISSUE_PATH_HINT = 'Issuance reached no issuance endpoint: check bas
 
 /** @internal An HTML page (a web server's, an SPA's index.html) where the gateway should answer: no ciphertext or JSON starts with `<`. */
 export const isHtml = (body: string): boolean => /^\s*</.test(body);
+/** @internal */
 export const HTML_HINT = 'An HTML page answered, not the gateway: check baseUrl and the path.';
 
 /** @internal JSON.stringify for params: a BigInt or a cycle is BAD_REQUEST saying so, not "could not be sealed". */

@@ -166,14 +166,8 @@ export class CredentialManager<C = unknown> {
     this.generation++;
     this.cached = undefined;
     this.inflight = undefined;
-    const deleting = (this.deleting = (async () => {
-      try {
-        await this.o.store.delete(this.o.key);
-      } catch {
-        // nothing stored that we can reach
-      }
-    })());
-    await deleting;
+    // (A store that fails: nothing stored that we can reach.)
+    await (this.deleting = this.o.store.delete(this.o.key).catch(() => {}));
   }
 
   /** The credential in memory, if any (for the inspector). */
