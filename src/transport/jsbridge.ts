@@ -58,7 +58,10 @@ function notInContainer(readyTimeoutMs: number, hasDocument = true): RpcError {
   return new RpcError('NETWORK', message, {
     // Waiting again will not help: the page runs outside the container.
     retryable: false,
-    hint: 'This page is not running inside the app container (no AlipayJSBridge). In a plain browser use fetchTransport, or add the shim: SealedRpc.installRpcShim(client).',
+    hint:
+      'This page is not running inside the app container (no AlipayJSBridge). In a plain browser use fetchTransport, or add the shim: SealedRpc.installRpcShim(client).' +
+      // A container may inject the bridge late (after onload): then the wait was too short.
+      (hasDocument ? ' In the app, raise readyTimeoutMs.' : ''),
     details: { readyTimeoutMs },
   });
 }
@@ -130,8 +133,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** A container failure `{error, errorMessage, tips?}` as a typed error. */
-function bridgeError(code: number, errorMessage: unknown, tips?: unknown): RpcError {
-  const message = typeof errorMessage === 'string' && errorMessage ? errorMessage : undefined;
+function bridgeError(code: number, errorMessage: unknown, tips?: unknown, operationType?: string): RpcError {
+  const given = typeof errorMessage === 'string' && errorMessage ? errorMessage : undefined;
+  // 3000 names what was sent: an issuance goes out under its path, not the operation the page called.
+  const message = code === 3000 && operationType ? `${given ?? 'no such operation'} (operationType ${operationType})` : given;
   switch (code) {
     case BRIDGE_NETWORK:
       return new RpcError('NETWORK', `the container could not reach the gateway${message ? `: ${message}` : ''}`, { gatewayCode: code });
@@ -155,6 +160,24 @@ function bridgeError(code: number, errorMessage: unknown, tips?: unknown): RpcEr
         });
       // Tips: the gateway's user-facing text (URL-encoded, as in its header), the best hint there is.
       return mgsResultError(code, { ...(message ? { memo: message } : {}), ...(typeof tips === 'string' && tips ? { tips: decodeTips(tips) } : {}) });
+  }
+}
+
+const isFailure = (data: Record<string, unknown>): boolean => {
+  const failure = numericCode(data.error);
+  return failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k));
+};
+
+// getResponse is always asked for: {header} alone is that answer with its resData dropped on the
+// way over the native boundary (a native dictionary holds no undefined), not a body of its own.
+const isEnvelope = (data: Record<string, unknown>): boolean =>
+  ('resData' in data || isPlainObject(data.header)) && Object.keys(data).every((k) => k === 'resData' || k === 'header');
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 
@@ -191,23 +214,26 @@ function isJsonText(text: string): boolean {
  * `{error, errorMessage}` (failure), `{header, resData}` (getResponse), `{resData}` (a
  * non-JSON body), a string, or a plain object (the parsed body).
  */
-export function bridgeResponse(data: unknown): WireResponse {
+export function bridgeResponse(data: unknown, operationType?: string): WireResponse {
   const answer = (headers: Record<string, string>, body: string): WireResponse => {
     // The container hands data over on success only (a failure is {error}): its result code is
     // 1000 where its headers do not say. (An mgs answer over HTTP without one is no gateway's.)
     headers['result-status'] ??= '1000';
     return { status: 200, headers, body };
   };
-  if (typeof data === 'string') return answer({ 'content-type': 'text/plain' }, data);
+  if (typeof data === 'string') {
+    // Some containers hand the callback JSON text: a failure or an envelope in it is read as one
+    // (else {"error":10} or Result-Status 2000 would be data). Any other text is the body as it came.
+    const parsed = /^\s*\{/.test(data) ? parseOrUndefined(data) : undefined;
+    if (isPlainObject(parsed) && (isFailure(parsed) || isEnvelope(parsed))) return bridgeResponse(parsed, operationType);
+    return answer({ 'content-type': 'text/plain' }, data);
+  }
   if (!isPlainObject(data)) {
     if (Array.isArray(data)) return answer({ 'content-type': 'application/json' }, toJsonText(data));
     throw new RpcError('RESPONSE_UNREADABLE', 'the container answered with no data');
   }
-  const failure = numericCode(data.error);
-  if (failure !== undefined && failure !== 0 && Object.keys(data).every((k) => FAILURE_KEYS.has(k))) throw bridgeError(failure, data.errorMessage, data.tips);
-  // getResponse is always asked for: {header} alone is that answer with its resData dropped on the
-  // way over the native boundary (a native dictionary holds no undefined), not a body of its own.
-  if (('resData' in data || isPlainObject(data.header)) && Object.keys(data).every((k) => k === 'resData' || k === 'header')) {
+  if (isFailure(data)) throw bridgeError(numericCode(data.error)!, data.errorMessage, data.tips, operationType);
+  if (isEnvelope(data)) {
     const headers = lowerCaseHeaders(data.header);
     const resData = data.resData;
     if (typeof resData === 'string') {
@@ -232,7 +258,9 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
   refuseUnknownOptions(options, ['readyTimeoutMs', 'gateway'], 'jsBridgeTransport'); // (the call timeout is createClient's timeoutMs)
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   if (!isTimerMs(readyTimeoutMs, true)) throw badConfig('readyTimeoutMs', `must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`);
-  if (options.gateway !== undefined && (typeof options.gateway !== 'string' || options.gateway === '')) throw badConfig('gateway', 'must be a URL string');
+  // The container takes a whole URL: a path (the mgs profile's gatewayPath) reaches no gateway.
+  if (options.gateway !== undefined && !(typeof options.gateway === 'string' && /^https?:\/\/[^/]/i.test(options.gateway)))
+    throw badConfig('gateway', 'must be a full http(s) URL, e.g. https://mgw.example.com/mgw.htm');
 
   return {
     // Another gateway keeps its own stored credential. Without one (the container's own
@@ -280,7 +308,7 @@ export function jsBridgeTransport(given: JsBridgeTransportOptions | null = {}): 
           bridge.call('rpc', jsapiOptions as unknown as Record<string, unknown>, (data) => {
             finish(() => {
               try {
-                resolve(bridgeResponse(data));
+                resolve(bridgeResponse(data, req.operationType));
               } catch (e) {
                 reject(e);
               }

@@ -91,6 +91,14 @@ function shimParams(requestData: unknown, textParams: boolean): unknown {
   return requestData ?? {};
 }
 
+/** What the page got wrong in requestData (the gateway answers the container 3002 for it), or ''. */
+function requestDataMistake(requestData: unknown): string {
+  if (requestData != null && !Array.isArray(requestData)) return 'requestData must be an array: [{ _requestBody: JSON.stringify(params) }]';
+  const first: unknown = Array.isArray(requestData) ? requestData[0] : undefined;
+  if (first && typeof first === 'object' && '_requestBody' in first && typeof (first as { _requestBody: unknown })._requestBody !== 'string') return '_requestBody must be a string: JSON.stringify(params)';
+  return '';
+}
+
 function successData(data: unknown, getResponse: boolean): unknown {
   if (getResponse) return { header: {}, resData: data };
   return typeof data === 'object' && data !== null ? data : { resData: data };
@@ -127,6 +135,9 @@ export function installRpcShim(client: ShimClient, given: RpcShimOptions | null 
       if (api !== 'rpc') return later(callback, { error: BRIDGE_NO_SUCH_API, errorMessage: `no such JSAPI: ${String(api)}` });
       const o = (opts ?? {}) as Record<string, unknown>;
       if (typeof o.operationType !== 'string' || !o.operationType) return later(callback, { error: BRIDGE_BAD_PARAMS, errorMessage: 'operationType is required' });
+      // Not sent on as something else: the container's gateway refuses it (3002, bad format).
+      const mistake = requestDataMistake(o.requestData);
+      if (mistake) return later(callback, { error: mgsCodes ? 3002 : BRIDGE_BAD_PARAMS, errorMessage: mistake });
       const callOptions: CallOptions = {};
       // The JSAPI's timeout is in seconds. One beyond what a timer can wait (Infinity, 3e6) means "a long time", not bad params.
       if (typeof o.timeout === 'number' && o.timeout > 0) callOptions.timeoutMs = Math.min(o.timeout * 1000, MAX_TIMER_MS);
