@@ -185,6 +185,16 @@ function sameName(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** A detached signature as the text it was given in ('' for raw bytes), to tell a hex one. */
+function signatureText(given: string | Uint8Array): string {
+  if (typeof given === 'string') return given;
+  try {
+    return utf8Decode(given);
+  } catch {
+    return '';
+  }
+}
+
 /** Why a signature failed, where the usual mistakes can be told apart; never accepts anything. */
 async function whyBad(data: Uint8Array, text: string, sig: Uint8Array | null, publicKey: string, hash: RsaHash): Promise<string> {
   // Hex (openssl dgst -hex) is base64 too, decoding to the wrong bytes.
@@ -214,8 +224,7 @@ export async function verifyPackage(bytes: Uint8Array, opts: VerifyPackageOption
   if (opts.signature !== undefined) {
     const sig = detachedSignature(opts.signature);
     if (!sig || !(await verifyRsa(bytes, sig, opts.publicKey, hash, 'publicKey'))) {
-      const text = typeof opts.signature === 'string' ? opts.signature : sig === opts.signature ? '' : utf8Decode(opts.signature);
-      throw invalid('(package)', `the detached signature does not verify (${await whyBad(bytes, text, sig, opts.publicKey, hash)})`);
+      throw invalid('(package)', `the detached signature does not verify (${await whyBad(bytes, signatureText(opts.signature), sig, opts.publicKey, hash)})`);
     }
     // The whole file is authentic; a CERT.json inside, if any, is just another file.
     const files = fileEntries(await unzip(bytes, maxUnpackedBytes));
