@@ -12,7 +12,7 @@ import { APP_SECRET_DEFAULTS, APP_SECRET_ERRORS, APP_SECRET_OPTIONS, appSecretSi
 import { checkSecret, cipherCache, ciphertextBytes, LEGACY_OPTIONS, plainText, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { ecbDecryptAll, ecbKey, type EcbKey } from '../crypto/aes.js';
 import { deriveAesKey } from '../crypto/kdf.js';
-import { jsonText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { resultText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, setParam, detached, GatewayReject, isThenable, issuanceRate, runBounded, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface AppSecretGatewayOptions extends LegacyOptions {
   /** The secret the apps embed (same value and options as the client's). */
@@ -229,7 +229,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
       const ran = runBounded(core, path, params, ctx, { ok: false, code: 'TIMEOUT', message: 'timeout' });
       const result: OperationResult = isThenable(ran) ? await ran : ran;
       const envelope = result.ok ? { success: true, data: result.data } : { success: false, msg: result.message, code: result.code };
-      const text = jsonText(envelope) ?? JSON.stringify({ success: false, msg: UNSERIALIZABLE, code: 'INTERNAL' });
+      const text = resultText(core, envelope) ?? JSON.stringify({ success: false, msg: UNSERIALIZABLE, code: 'INTERNAL' });
       return textAnswer(200, await inner.encrypt(text, core.random));
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;

@@ -90,6 +90,8 @@ export interface GatewayCore {
   readText(request: Request): Promise<string>;
   count(what: 'issuance' | 'call'): void;
   reject(code: string): void;
+  /** Tell the operator (`onInternalError`) of a server-side mistake the answer already covers. */
+  report?(e: unknown): void;
   readonly maxBodyBytes: number;
   readonly operationTimeoutMs: number;
 }
@@ -401,6 +403,13 @@ export function jsonText(value: unknown): string | undefined {
   }
 }
 
+/** @internal jsonText of what an operation returned; when it has none the operator is told (the client only gets UNSERIALIZABLE). */
+export function resultText(core: GatewayCore, value: unknown): string | undefined {
+  const text = jsonText(value);
+  if (text === undefined) core.report?.(new TypeError(`an operation returned a value with no JSON (a BigInt, a cycle or a throwing toJSON); the client got "${UNSERIALIZABLE}"`));
+  return text;
+}
+
 /**
  * @internal A body read before the gateway got it: the server's mistake, not the client's. Read
  * as empty, it was blamed on the client's secret, signature or issuePath; so a 500 (the client's
@@ -481,6 +490,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const core: GatewayCore = {
     now,
+    report: internalError,
     random: options.random ? checkedRandom(options.random, (n) => new TypeError(`createGateway: random(${n}) must return a Uint8Array of ${n} bytes`)) : pooledRandom(),
     maxBodyBytes,
     operationTimeoutMs,

@@ -6,7 +6,7 @@ import { constantTimeEqualString } from '../codec/bytes.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { MGS_OPTIONS, MGS_RESULT_CODES, decodeTs, mgsBuiltInSign, mgsSignInput, type MgsDigest } from '../profiles/mgs.js';
-import { jsonText, UNSERIALIZABLE, refuseUnknownGatewayOptions, legacyBodyText, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { resultText, UNSERIALIZABLE, refuseUnknownGatewayOptions, legacyBodyText, positive, isThenable, runBounded, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 interface MgsGatewayApp {
   secret: string;
@@ -107,7 +107,7 @@ export function mgs(options: MgsGatewayOptions): GatewayProfile {
 
   /** A success, or 4002 when the operation's result has no JSON: it ran, so the back end failed. */
   function success(core: GatewayCore, data: unknown): GatewayAnswer {
-    const body = jsonText(data ?? null);
+    const body = resultText(core, data ?? null);
     return body === undefined ? fail(core, 4002, UNSERIALIZABLE) : { ...answer(core, 1000, null, 'ok'), body };
   }
 

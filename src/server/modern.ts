@@ -9,7 +9,7 @@ import { gcmOpen, gcmSeal, type GcmKey } from '../crypto/aes.js';
 import { sha256 } from '../crypto/digest.js';
 import { checkPoint, ecdhDerive, ecdsaSign, ecSignKey, ecSignScalar, generateEcdh, type EcdhPair, type EcSignKey } from '../crypto/ec.js';
 import { importSessionKeys, issuanceMessage, KID_PATTERN, MODERN_OPTIONS, requestAad } from '../profiles/modern.js';
-import { jsonText, UNSERIALIZABLE, GatewayReject, refuseUnknownGatewayOptions, isThenable, issuanceRate, jsonAnswer, count, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { jsonText, resultText, UNSERIALIZABLE, GatewayReject, refuseUnknownGatewayOptions, isThenable, issuanceRate, jsonAnswer, count, positive, raceTimeout, runOperation, textAnswer, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface ModernGatewayOptions {
   /** Long-term ECDSA P-256 signing keys by kid (PKCS#8 PEM or 32-byte scalar). */
@@ -242,7 +242,7 @@ export function modern(options: ModernGatewayOptions): GatewayProfile {
   function envelopeOf(result: OperationResult, core: GatewayCore): string {
     if (!result.ok) return errorEnvelope(RESERVED.has(result.code) ? 'INTERNAL' : result.code, result.message, core.now());
     // The data's own JSON first: a value JSON leaves out (a function, toJSON() giving undefined) would drop the data field.
-    const data = jsonText(result.data ?? null);
+    const data = resultText(core, result.data ?? null);
     return data === undefined ? errorEnvelope('INTERNAL', UNSERIALIZABLE, core.now()) : `{"ok":true,"data":${data}}`;
   }
 

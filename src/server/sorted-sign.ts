@@ -8,7 +8,7 @@
 import { constantTimeEqualString } from '../codec/bytes.js';
 import { checkSecret, LEGACY_OPTIONS, legacyCipher, resolveLegacyOptions, type LegacyCipher, type LegacyOptions } from '../profiles/legacy.js';
 import { SORTED_SIGN_CODES, SORTED_SIGN_DEFAULTS, SORTED_SIGN_OPTIONS, SORTED_SIGN_REFUSALS, sortedSignSignature, type SignRule } from '../profiles/sorted-sign.js';
-import { jsonText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
+import { resultText, UNSERIALIZABLE, count, refuseUnknownGatewayOptions, legacyBodyText, positive, detached, GatewayReject, isThenable, runBounded, setParam, wireProfile, type GatewayAnswer, type GatewayCore, type GatewayProfile, type GatewayRequest, type OperationResult, operationContext } from './gateway.js';
 
 export interface SortedSignGatewayOptions extends LegacyOptions {
   /** App keys by appId, as the service console lists them. */
@@ -149,7 +149,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
       if (data !== undefined) reply.data = data;
       if (echo && safeCode !== undefined) reply.safeCode = safeCode;
       reply.timestamp = core.now();
-      const text = jsonText(reply);
+      const text = resultText(core, reply);
       if (text === undefined) return sealed('INTERNAL', UNSERIALIZABLE);
       return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8', date }, body: await app.cipher.encrypt(text, core.random) };
     };
