@@ -212,3 +212,30 @@ describe('a misspelt gateway option fails at construction, naming it (a mistyped
     expect(thrown(() => createGateway({ profile, maxBodyBytes: 1024, operationTimeoutMs: 1000, bodyTimeoutMs: 1000, maxInFlight: 8, onInternalError: () => {}, now: Date.now, random: (n: number) => new Uint8Array(n) }))).toBeUndefined();
   });
 });
+
+describe('an operation whose result has no JSON (a BigInt) is told to the operator, not only to the client', () => {
+  it('modern, app-secret, sorted-sign and mgs: onInternalError gets one error naming the cause; the client gets the dialect\'s own failure', async () => {
+    const { pem, jwk } = await signingKey();
+    const APP = { appId: 'BIGI1234567890', workspaceId: 'default', secret: 'mgs-secret-16-ch' };
+    const cases: [string, Parameters<typeof createGateway>[0]['profile'], Profile<any, any>, string][] = [
+      ['modern', modernGateway({ signingKeys: { k1: pem } }), modern({ serverKeys: { k1: jwk } }), '/big'],
+      ['app-secret', appSecretGateway({ publicSecret: '0123456789abcdef' }), appSecret({ publicSecret: '0123456789abcdef' }), '/big'],
+      ['sorted-sign', sortedSignGateway({ apps: { '1': 'aPpKeY-16-chars!' } }), sortedSign({ appId: 1, appKey: 'aPpKeY-16-chars!', method: 'POST' }), '/big'],
+      ['mgs', mgsGateway(APP), mgs(APP), 'com.test.big'],
+    ];
+    for (const [name, gatewayProfile, profile, op] of cases) {
+      const reported: unknown[] = [];
+      const gateway = createGateway({ profile: gatewayProfile, onInternalError: (e) => reported.push(e) }).operation(op, () => ({ n: 10n }));
+      const srv = await listen(toNodeHandler(gateway));
+      try {
+        const client = createClient({ profile, transport: fetchTransport({ baseUrl: srv.url }), store: memoryStore() });
+        const err = await failure(client.call(op, {}));
+        expect(err.message, name).toMatch(/could not be serialized/);
+        expect(reported, name).toHaveLength(1);
+        expect(String(reported[0]), name).toMatch(/an operation returned a value with no JSON \(a BigInt/);
+      } finally {
+        await srv.close();
+      }
+    }
+  });
+});
