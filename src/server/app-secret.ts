@@ -242,6 +242,7 @@ export function appSecret(options: AppSecretGatewayOptions): GatewayProfile {
   return wireProfile(
     {
       name: 'app-secret',
+      routesByPath: true,
       expireCredentials() {
         credentials.clear();
       },

@@ -103,6 +103,8 @@ export interface GatewayProfile {
   expireCredentials?(): void;
   /** Bounded caches, for monitoring: each dialect's own (e.g. `credentials`, `nonces`, `aheadNonces`, `requestIds`, `safeCodes`); sizes as of the last request. */
   cacheSizes?(): Record<string, number>;
+  /** @internal Operations are found by the request's path (app-secret, sorted-sign), which always starts with `/`. */
+  readonly routesByPath?: boolean;
 }
 
 /**
@@ -629,6 +631,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     operation(name, handler) {
       if (typeof name !== 'string' || !name) throw new TypeError('operation: name must be a non-empty string');
       if (typeof handler !== 'function') throw new TypeError(`operation ${name}: handler must be a function`);
+      // The legacy clients send `call('user/get')` to /user/get: the name without its `/` could never be called.
+      if (profile.routesByPath && !name.startsWith('/')) name = '/' + name;
       // A second handler for a name would silently replace the first (two modules, one name).
       if (ops.has(name)) throw new TypeError(`operation ${name}: a handler for this name is already registered`);
       ops.set(name, handler);

@@ -196,6 +196,7 @@ export function sortedSign(options: SortedSignGatewayOptions): GatewayProfile {
   return wireProfile(
     {
       name: 'sorted-sign',
+      routesByPath: true,
       cacheSizes() {
         return { safeCodes: safeCodes.size, aheadCodes: aheadCodes.size };
       },
