@@ -46,6 +46,8 @@ export interface LockEnvironment {
   pollMs?: number;
   /** Give up waiting (in this page's queue, for Web Locks or the lease) this long after asking and run anyway (default 15000 ms; the version check keeps the record safe). */
   maxWaitMs?: number;
+  /** Where `pagehide` is heard (default: the window): a lease held when the tab closes is released then, not left to expire. `null`: nowhere. */
+  pageEvents?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'> | null;
 }
 
 export type LockKind = 'web-locks' | 'storage-lease' | 'local';
@@ -199,6 +201,8 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
   const leaseMs = env.leaseMs ?? 10_000;
   const settleMs = env.settleMs ?? 40;
   const pollMs = env.pollMs ?? 50;
+  const g = globalThis as Partial<EventTarget>;
+  const pageEvents = env.pageEvents === undefined ? (g.addEventListener ? (g as EventTarget) : null) : env.pageEvents;
   let seq = 0;
 
   /** Take the lease; false when the wait ran out (the caller then runs unlocked) or storage failed. */
@@ -229,6 +233,13 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
       held = false; // storage refused (quota, security): run with the page-local lock only
     }
     if (!held) return fn();
+    const release = () => {
+      try {
+        if (readLease(storage!, key)?.owner === me) storage!.removeItem(key);
+      } catch {
+        // it expires on its own
+      }
+    };
     // Renew the lease while fn runs, so a slow issuance is not taken over by another tab.
     const timer = setInterval(() => {
       try {
@@ -237,15 +248,15 @@ function leaseLock(env: LockEnvironment): CrossTabLock {
         // nothing to do: the lease will expire
       }
     }, Math.max(1, Math.floor(leaseMs / 3)));
+    // A tab closed (or put in the back/forward cache) mid-issuance would keep the others waiting
+    // for the lease to expire; if it comes back, losing the lease costs at most one extra issuance.
+    pageEvents?.addEventListener('pagehide', release);
     try {
       return await fn();
     } finally {
       clearInterval(timer);
-      try {
-        if (readLease(storage!, key)?.owner === me) storage!.removeItem(key);
-      } catch {
-        // it expires on its own
-      }
+      pageEvents?.removeEventListener('pagehide', release);
+      release();
     }
   }
 
