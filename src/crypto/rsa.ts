@@ -164,6 +164,9 @@ export async function signRsa(
 ): Promise<Uint8Array> {
   const message = bytesOf(data);
   const key = await importRsaKey(privateKeyPem, 'private', hash, option);
+  // New signatures only: verification still takes the 1024-bit keys older push services hold.
+  const bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
+  if (bits < 2048) throw badConfig(option, `a ${bits}-bit RSA key is too weak to sign with (at least 2048 bits; sealed-rpc keygen-rsa makes one)`);
   const s = requireSubtle('RSA signing');
   return new Uint8Array(await s.sign(ALG, key, buf(message)));
 }

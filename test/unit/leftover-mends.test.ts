@@ -3,7 +3,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createClient, appSecret, sortedSign, memoryStore } from '../../src/index.js';
-import { createGateway, appSecret as appSecretGateway, sortedSign as sortedSignGateway } from '../../src/server/index.js';
+import { createGateway, appSecret as appSecretGateway, sortedSign as sortedSignGateway, signPackage, signPackageDetached, signRsaSha256, runCli } from '../../src/server/index.js';
+import { verifyPackage } from '../../src/package/index.js';
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { zipSync } from 'fflate';
+import { memIo } from '../helpers/cli-io.js';
 import { createLock, LEASE_PREFIX, type StorageLike } from '../../src/credentials/lock.js';
 import { inProcess } from '../helpers/in-process.js';
 
@@ -92,5 +96,37 @@ describe('storage lease (no Web Locks): a tab closed mid-issuance does not keep 
     storage.setItem(LEASE_PREFIX + 'k', JSON.stringify({ owner: 'b:1', expires: Date.now() + 10_000 }));
     page.dispatchEvent(new Event('pagehide'));
     expect(JSON.parse(storage.getItem(LEASE_PREFIX + 'k')!).owner).toBe('b:1');
+  });
+});
+
+describe('RSA signing refuses a key under 2048 bits; verification still takes one', () => {
+  // Before: keygen-rsa refused --bits 1024, but sign-package, signPackage and signRsaSha256 signed
+  // with any 1024-bit key they were given.
+  const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const weakPem = weak.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const weakPub = weak.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const zip = zipSync({ 'index.html': new TextEncoder().encode('<p>hi</p>') });
+
+  it('signPackage, signPackageDetached and signRsaSha256: BAD_CONFIG naming privateKeyPem and the key size, never the key', async () => {
+    for (const attempt of [() => signPackage(zip, weakPem), () => signPackageDetached(zip, weakPem), () => signRsaSha256('x', weakPem)]) {
+      const e = await attempt().then(() => undefined, (x: unknown) => x);
+      expect(e).toMatchObject({ code: 'BAD_CONFIG', details: { option: 'privateKeyPem' } });
+      expect((e as Error).message).toMatch(/1024-bit RSA key is too weak.*2048/);
+      expect((e as Error).message).not.toContain(weakPem.split('\n')[1]);
+    }
+  });
+
+  it('sealed-rpc sign-package --key <1024-bit key>: exit 1, the message names --key and the size, nothing written', async () => {
+    const files = new Map<string, Uint8Array | string>([['in.zip', zip], ['weak.pem', weakPem]]);
+    const io = memIo(files);
+    expect(await runCli(['sign-package', 'in.zip', '--key', 'weak.pem', '-o', 'out.amr'], io)).toBe(1);
+    expect(io.err.join('')).toMatch(/--key weak\.pem: a 1024-bit RSA key is too weak/);
+    expect(files.has('out.amr')).toBe(false);
+  });
+
+  it('a package signed elsewhere with a 1024-bit key (an older push service) still verifies', async () => {
+    const signature = nodeSign('sha256', zip, weak.privateKey);
+    const out = await verifyPackage(zip, { publicKey: weakPub, signature });
+    expect(Object.keys(out.files)).toEqual(['index.html']);
   });
 });
