@@ -134,6 +134,14 @@ export const isHtml = (body: string): boolean => /^\s*</.test(body);
 /** @internal */
 export const HTML_HINT = 'An HTML page answered, not the gateway: check baseUrl and the path.';
 
+/**
+ * @internal Added to a refused sign's hint when the sign sent began with 0: many Java helpers
+ * write hex with `new BigInteger(1, digest).toString(16)`, which drops it, so their back end
+ * refuses about 1 call in 16 and only the client sees which ones.
+ */
+export const zeroSignHint = (sign: string): string =>
+  /^0[0-9a-f]*$/.test(sign) ? ' The sign sent began with 0: a Java back end that hex-encodes with new BigInteger(1, digest).toString(16) drops leading zeros and refuses about 1 call in 16; it must pad to full length (String.format("%032x", …) for MD5).' : '';
+
 /** @internal JSON.stringify for params: a BigInt or a cycle is BAD_REQUEST saying so, not "could not be sealed". */
 export function paramsJson(value: unknown): string {
   try {
@@ -258,6 +266,8 @@ export interface MgsErrorInfo {
   traceId?: string;
   /** Server time (epoch ms), for 7003. */
   serverTime?: number;
+  /** Added to the table's hint, not to `tips` (a 7002's zero-sign note). */
+  hintSuffix?: string;
 }
 
 /** @internal `Tips` is URL-encoded (Java's URLEncoder writes spaces as `+`); undecodable text is kept as is. */
@@ -282,7 +292,7 @@ export function mgsResultError(resultCode: number, info: MgsErrorInfo = {}): Rpc
     gatewayCode: resultCode,
     retryable: known?.retryable ?? false,
     // Tips is the gateway's own user-facing text: the best thing to show a person.
-    hint: info.tips || known?.hint || MGS_RESULT_CODES[5000].hint,
+    hint: info.tips || (known?.hint || MGS_RESULT_CODES[5000].hint) + (info.hintSuffix ?? ''),
     ...(Object.keys(details).length ? { details } : {}),
     ...(code === 'CLOCK_SKEW' && info.serverTime !== undefined ? { serverTime: info.serverTime } : {}),
   });

@@ -6,7 +6,7 @@
  */
 import { formEncode, formEncodeBase64, formEncodeComponent, sortedKeys } from '../codec/form.js';
 import { asciiViews, utf8Encode } from '../codec/utf8.js';
-import { HTML_HINT, ISSUE_PATH_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions } from '../errors.js';
+import { HTML_HINT, ISSUE_PATH_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions, zeroSignHint } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, RandomBytes, Sealed, WireRequest, WireResponse } from '../types.js';
 import { LEGACY_OPTIONS, checkSecret, httpStatusError, cipherCache, numberText, resolveLegacyOptions, secretFits, secretTag, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
@@ -31,6 +31,7 @@ export interface AppSecretCredential {
 interface AppSecretState {
   /** Opens the answer: the cipher of the appSecret the request used (its key stays in a closure). */
   answer: LegacyCipher;
+  sign: string;
 }
 
 export interface AppSecretProfile extends Profile<AppSecretCredential, AppSecretState> {
@@ -85,7 +86,7 @@ export async function sealAppSecret(
   config: LegacyConfig,
   cipherFor: (secret: string) => { encrypt(text: string | Uint8Array, random?: RandomBytes, memoize?: boolean): Promise<string> },
   random: RandomBytes,
-): Promise<WireRequest> {
+): Promise<{ wire: WireRequest; sign: string }> {
   const inner = cipherFor(secret);
   const outer = cipherFor(publicSecret);
   const m = new Map<string, string | Uint8Array>();
@@ -98,19 +99,21 @@ export async function sealAppSecret(
   // once, for both, into one buffer. (Ciphertext text is ASCII; anything else stays text.)
   const bytes = asciiViews(values);
   params.forEach(([k], i) => m.set(k, bytes ? bytes[i] : values[i]));
-  m.set('sign', await appSecretSign(m, secret, config.digest));
+  const sign = await appSecretSign(m, secret, config.digest);
+  m.set('sign', sign);
   // The outer layer only sees public text (names, appId, inner ciphertexts, the sign): it may
   // memoize, except the sign, which is new on every call and would only push the rest out.
   const entries = [...m];
   const sealed = await Promise.all(entries.flatMap(([k, v]) => [outer.encrypt(k, random, true), outer.encrypt(v, random, k !== 'sign')]));
   const form = entries.map((_, i): [string, string] => [sealed[2 * i], sealed[2 * i + 1]]);
-  return {
+  const wire: WireRequest = {
     path,
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
     body: formEncode(form, config.encoding === 'base64' ? formEncodeBase64 : formEncodeComponent),
     operationType: path,
   };
+  return { wire, sign };
 }
 
 /** @internal The client's option names (the gateway profile accepts them too). */
@@ -137,7 +140,7 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
   }
 
   /** Plain bodies, status, decryption, envelope: the answer's data, or a typed error. */
-  async function readAnswer(res: WireResponse, answer: LegacyCipher, issuance: boolean, ctx: ProfileContext): Promise<unknown> {
+  async function readAnswer(res: WireResponse, answer: LegacyCipher, sign: string, issuance: boolean, ctx: ProfileContext): Promise<unknown> {
     if (issuance && res.status === 404) throw new RpcError('HTTP_STATUS', `the issuance request to ${issuePath} got HTTP 404`, { status: 404, hint: ISSUE_PATH_HINT });
     if (res.status !== 200) throw httpStatusError(res);
     const body = res.body.trim();
@@ -147,7 +150,7 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
       throw new RpcError('CREDENTIAL_EXPIRED', 'the gateway says the credential expired', { gatewayCode: body });
     }
     if (body === APP_SECRET_ERRORS.sign)
-      throw new RpcError('SIGNATURE_INVALID', issuance ? 'the gateway rejected the issuance sign' : 'the gateway rejected the sign', { gatewayCode: body, hint: issuance ? HINT_ISSUE_SIGN : HINT_CALL_SIGN });
+      throw new RpcError('SIGNATURE_INVALID', issuance ? 'the gateway rejected the issuance sign' : 'the gateway rejected the sign', { gatewayCode: body, hint: (issuance ? HINT_ISSUE_SIGN : HINT_CALL_SIGN) + zeroSignHint(sign) });
     if (body === APP_SECRET_ERRORS.param)
       throw new RpcError('BAD_REQUEST', issuance ? 'the gateway could not read the issuance request' : 'the gateway could not read the request', { gatewayCode: body, hint: issuance ? HINT_ISSUE_PARAM : HINT_CALL_PARAM });
     const hint = isHtml(body) ? HTML_HINT : issuance ? HINT_ISSUE_UNREADABLE : HINT_CALL_UNREADABLE;
@@ -174,9 +177,9 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
   }
 
   async function issue(ctx: ProfileContext): Promise<{ value: AppSecretCredential }> {
-    const wire = await sealAppSecret(issuePath, withAccessFrom([]), undefined, publicSecret, publicSecret, config, cipherFor, ctx.random);
+    const { wire, sign } = await sealAppSecret(issuePath, withAccessFrom([]), undefined, publicSecret, publicSecret, config, cipherFor, ctx.random);
     const res = await ctx.send(wire);
-    const data = (await readAnswer(res, cipherFor(publicSecret), true, ctx)) as { appId?: unknown; appSecret?: unknown } | null;
+    const data = (await readAnswer(res, cipherFor(publicSecret), sign, true, ctx)) as { appId?: unknown; appSecret?: unknown } | null;
     const appId = data?.appId;
     const issued = data?.appSecret;
     if (typeof appId !== 'string' || appId === '' || typeof issued !== 'string')
@@ -200,13 +203,13 @@ export function appSecret(options: AppSecretOptions): AppSecretProfile {
     const entries = (call.memo.entries as [string, string][] | undefined) ?? checkCall(call);
     const op = call.operationType;
     const path = op.startsWith('/') ? op : '/' + op;
-    const wire = await sealAppSecret(path, withAccessFrom(entries), cred.appId, cred.appSecret, publicSecret, config, cipherFor, ctx.random);
+    const { wire, sign } = await sealAppSecret(path, withAccessFrom(entries), cred.appId, cred.appSecret, publicSecret, config, cipherFor, ctx.random);
     wire.operationType = op;
-    return { wire, state: { answer: cipherFor(cred.appSecret) } };
+    return { wire, state: { answer: cipherFor(cred.appSecret), sign } };
   }
 
   async function open(res: WireResponse, sealed: Sealed<AppSecretState>, _cred: AppSecretCredential | undefined, ctx: ProfileContext): Promise<unknown> {
-    return readAnswer(res, sealed.state.answer, false, ctx);
+    return readAnswer(res, sealed.state.answer, sealed.state.sign, false, ctx);
   }
 
   return {

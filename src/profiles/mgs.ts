@@ -7,7 +7,7 @@ import { toBase64 } from '../codec/base64.js';
 import { toHex } from '../codec/hex.js';
 import { utf8Encode } from '../codec/utf8.js';
 import { digestHex } from '../crypto/digest.js';
-import { RpcError, badConfig, decodeTips, paramsJson, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnknownOptions, refuseUnsendableHeaders } from '../errors.js';
+import { RpcError, badConfig, decodeTips, paramsJson, MGS_NOT_MODIFIED, MGS_SUCCESS, mgsResultError, refuseUnknownOptions, refuseUnsendableHeaders, zeroSignHint } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireResponse } from '../types.js';
 
 // ---------------------------------------------------------------------------------------
@@ -75,6 +75,7 @@ export interface MgsOptions {
 export interface MgsState {
   operationType: string;
   ts: string;
+  sign: string;
 }
 
 /** Header names the protocol sets itself (lower case); a caller's header cannot replace them. */
@@ -161,11 +162,11 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
         body,
         operationType: op,
       },
-      state: { operationType: op, ts },
+      state: { operationType: op, ts, sign: signature },
     };
   }
 
-  async function open(res: WireResponse, _sealed: Sealed<MgsState>, _cred: undefined, ctx: ProfileContext): Promise<unknown> {
+  async function open(res: WireResponse, sealed: Sealed<MgsState>, _cred: undefined, ctx: ProfileContext): Promise<unknown> {
     const h = res.headers;
     const rawStatus = h['result-status'];
     if (rawStatus === undefined) {
@@ -185,6 +186,7 @@ export function mgs(options: MgsOptions): Profile<undefined, MgsState> {
           ...(h['tips'] ? { tips: decodeTips(h['tips']) } : {}),
           ...(h['mgw-traceid'] ? { traceId: h['mgw-traceid'] } : {}),
           ...(Number.isFinite(date) ? { serverTime: date } : {}),
+          ...(resultCode === 7002 ? { hintSuffix: zeroSignHint(sealed.state.sign) } : {}),
         });
       }
       // A success code on a failed HTTP exchange is not a success (a proxy copied the header, or the body was cut).

@@ -6,7 +6,7 @@
  */
 import { formEncode, joinRaw, sortedKeys } from '../codec/form.js';
 import { constantTimeEqualString } from '../codec/bytes.js';
-import { HTML_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions, type RpcErrorCode } from '../errors.js';
+import { HTML_HINT, RpcError, badConfig, isHtml, refuseUnknownOptions, zeroSignHint, type RpcErrorCode } from '../errors.js';
 import type { CallInfo, Profile, ProfileContext, Sealed, WireRequest, WireResponse } from '../types.js';
 import { LEGACY_OPTIONS, checkSecret, httpStatusError, legacyCipher, numberText, resolveLegacyOptions, sign, stringParams, validateParseJson, type Digest, type LegacyCipher, type LegacyConfig, type LegacyOptions } from './legacy.js';
 
@@ -34,6 +34,7 @@ export interface SortedSignOptions extends LegacyOptions {
 
 interface SortedSignState {
   safeCode: string;
+  signature: string;
 }
 
 /** Defaults from §2: AES-CBC with IV = key, raw 16-character key, hex, MD5. */
@@ -148,7 +149,8 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
     const timestamp = String(Math.round(ctx.now()));
     const safeCode = safeCodeFromBytes(ctx.random(8));
     const q: [string, string][] = [['timestamp', timestamp], ['safeCode', safeCode], ...fixed, ...business];
-    q.push(['signature', await sortedSignSignature(q, signRule, appKey, config.digest)]);
+    const signature = await sortedSignSignature(q, signRule, appKey, config.digest);
+    q.push(['signature', signature]);
     const params = await cipher.encrypt(joinRaw(q), ctx.random);
     const op = call.operationType;
     const path = op.startsWith('/') ? op : '/' + op;
@@ -156,7 +158,7 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
       method === 'GET'
         ? { path: path + (path.includes('?') ? '&' : '?') + formEncode([['appId', appId], ['params', params]]), method, headers: {}, operationType: op }
         : { path, method, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ appId, params }), operationType: op };
-    return { wire, state: { safeCode } };
+    return { wire, state: { safeCode, signature } };
   }
 
   async function open(res: WireResponse, sealed: Sealed<SortedSignState>, _cred: undefined, ctx: ProfileContext): Promise<unknown> {
@@ -201,7 +203,7 @@ export function sortedSign(options: SortedSignOptions): Profile<undefined, Sorte
     const message = typeof reply.msg === 'string' && reply.msg ? reply.msg : undefined;
     if (code === SORTED_SIGN_CODES.ok) return reply.data;
     const refusal = typeof code === 'number' ? SORTED_SIGN_REFUSALS[code] : undefined;
-    const hint = code === SORTED_SIGN_CODES.appNotFound ? HINT_APP : code === SORTED_SIGN_CODES.signatureInvalid ? HINT_SIGNATURE : undefined;
+    const hint = code === SORTED_SIGN_CODES.appNotFound ? HINT_APP : code === SORTED_SIGN_CODES.signatureInvalid ? HINT_SIGNATURE + zeroSignHint(sealed.state.signature) : undefined;
     const serverTime = code === SORTED_SIGN_CODES.timestampOutOfWindow ? epochMs(reply.timestamp) : undefined;
     throw new RpcError(refusal?.error ?? 'GATEWAY', message ?? refusal?.message ?? 'the gateway reported an error', {
       gatewayCode: code,

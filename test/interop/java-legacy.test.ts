@@ -133,7 +133,7 @@ describe('byte-exact sealing: ours equals the Java reference for fixed inputs', 
       const sealed = await profile.seal({ operationType: '/api/echo', params, options: {}, memo: {} }, undefined, { now: () => FIXED_TS, random: rec.random, parseJson: JSON.parse, send: async () => ({ status: 500, headers: {}, body: '' }) });
       // The safeCode, computed independently of safeCodeFromBytes: the first 8 bytes, big-endian, mod 10^13.
       const safeCode = (BigInt('0x' + toHex(rec.draws[0])) % 10n ** 13n).toString().padStart(13, '0');
-      expect(sealed.state).toEqual({ safeCode });
+      expect(sealed.state).toEqual({ safeCode, signature: expect.stringMatching(/^[0-9a-f]+$/) });
       const javaOut = await javaPost(`/${name}/__ref/seal`, [
         ['appId', String(v.options.appId)],
         ['timestamp', String(FIXED_TS)],

@@ -100,7 +100,7 @@ describe('sorted-sign sealing (checked with node:crypto)', () => {
     const c = createCipheriv('aes-128-cbc', key, key);
     const params = Buffer.concat([c.update(plain, 'utf8'), c.final()]).toString('hex');
     expect(sealed.wire).toEqual({ path: `/api/echo?appId=1&params=${params}`, method: 'GET', headers: {}, operationType: '/api/echo' });
-    expect(sealed.state).toEqual({ safeCode: SEED_SAFE_CODE });
+    expect(sealed.state).toEqual({ safeCode: SEED_SAFE_CODE, signature });
   });
 
   it('safeCode is 13 decimal digits from 8 random bytes (64-bit big-endian value mod 10^13, zero-padded)', () => {

@@ -59,6 +59,8 @@ public class MgsServer {
         } else {
             d = MessageDigest.getInstance("MD5").digest(msg);
         }
+        // "md5-biginteger": the hex many Java helpers write, which drops leading zeros.
+        if (digest.endsWith("-biginteger")) return new java.math.BigInteger(1, d).toString(16);
         StringBuilder sb = new StringBuilder();
         for (byte b : d) sb.append(String.format("%02x", b & 0xff));
         return sb.toString();

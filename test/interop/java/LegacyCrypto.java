@@ -23,6 +23,7 @@ public class LegacyCrypto {
     final String keyFrom;   // utf8 | hex | base64 | md5 | sha256 | java-sha1prng
     final String encoding;  // base64 | hex | base64url
     final String digest;    // md5 | sha1 | sha256 | hmac-sha256
+    final String signHex;   // padded | biginteger (new BigInteger(1, d).toString(16): drops leading zeros, as many helpers do)
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
@@ -32,6 +33,7 @@ public class LegacyCrypto {
         keyFrom = p.getProperty(prefix + "keyFrom", "utf8");
         encoding = p.getProperty(prefix + "encoding", "base64");
         digest = p.getProperty(prefix + "digest", "md5");
+        signHex = p.getProperty(prefix + "signHex", "padded");
     }
 
     byte[] key(String secret) throws Exception {
@@ -149,7 +151,7 @@ public class LegacyCrypto {
             default:
                 throw new IllegalArgumentException("digest " + digest);
         }
-        return hexEncode(d);
+        return "biginteger".equals(signHex) ? new java.math.BigInteger(1, d).toString(16) : hexEncode(d);
     }
 
     String encode(byte[] b) {
