@@ -84,8 +84,56 @@ export async function importSessionKeys(z: Uint8Array, salt: Uint8Array, appId: 
   }
 }
 
-function tampered(what: string): RpcError {
-  return new RpcError('RESPONSE_TAMPERED', `the response ${what}; it was discarded`);
+/**
+ * RESPONSE_TAMPERED's hint names the gateway-side causes too: a gateway written from the doc in
+ * another language lands here when its layout, key or AAD is off, and "changed in transit"
+ * alone sends its developers looking at the network.
+ */
+const TAMPERED_HINT =
+  'The response failed authentication and was discarded. Either something between the app and the gateway changed it, or the gateway seals otherwise than docs/modern-protocol.md §6.1: HTTP 200, text b64u(iv 12 bytes ‖ ciphertext ‖ tag 16 bytes) under resKey (not reqKey), AAD = this request\'s x-nonce text.';
+
+function tampered(what: string, hint = TAMPERED_HINT): RpcError {
+  return new RpcError('RESPONSE_TAMPERED', `the response ${what}; it was discarded`, { hint });
+}
+
+/** Why a text is not strict base64url, in terms of the usual encoder mistakes (no value is quoted). */
+function b64uProblem(s: string): string {
+  if (/^\s*"/.test(s)) return 'is a JSON string (in quotes), not the bare base64url text: send the text itself (text/plain), not JSON-encoded';
+  if (s.includes('=')) return "has '=' padding: base64url here is without padding (Java: Base64.getUrlEncoder().withoutPadding())";
+  if (/[+/]/.test(s)) return "uses the standard base64 alphabet ('+', '/'): base64url uses '-' and '_' (Java: Base64.getUrlEncoder().withoutPadding())";
+  if (/\s/.test(s)) return 'has whitespace or line breaks inside (a MIME encoder): base64url on one line';
+  if (/[^A-Za-z0-9_-]/.test(s)) return 'has characters outside the base64url alphabet';
+  return 'is not canonical base64url (its length, or non-zero unused bits in the last character)';
+}
+
+/** The issuance field that is malformed, and what the doc (§3.3) wants instead. */
+function issuanceFieldProblem(f: Record<string, unknown>): { field: string; hint: string } | undefined {
+  const want: [string, number, string][] = [
+    ['serverKey', 65, "the gateway's ephemeral point, 0x04 ‖ X ‖ Y with each coordinate exactly 32 bytes (Java: BigInteger.toByteArray() adds a sign byte or drops leading zeros: left-pad or trim to 32)"],
+    ['salt', 32, 'the 32 raw salt bytes'],
+    ['sig', 64, 'the IEEE P1363 signature r ‖ s, 64 bytes, not DER (Java: Signature.getInstance("SHA256withECDSAinP1363Format"))'],
+    ['appId', 16, '16 random bytes'],
+  ];
+  for (const [field, len, what] of want) {
+    const v = f?.[field];
+    if (typeof v !== 'string') return { field, hint: `The issuance answer's ${field} must be a JSON string: b64u of ${what}.` };
+    let raw: Uint8Array;
+    try {
+      raw = fromBase64UrlStrict(v);
+    } catch {
+      return { field, hint: `The issuance answer's ${field} ${b64uProblem(v)}.` };
+    }
+    if (raw.length !== len) {
+      const der = field === 'sig' && raw.length >= 8 && raw.length <= 72 && raw[0] === 0x30 && raw[1] === raw.length - 2;
+      return { field, hint: `The issuance answer's ${field} is ${raw.length} bytes${der ? ' of DER' : ''}; it must be ${len}: ${what}.` };
+    }
+  }
+  for (const field of ['expiresAt', 'serverTime']) {
+    const v = f?.[field];
+    if (typeof v !== 'string' || !DIGITS.test(v))
+      return { field, hint: `The issuance answer's ${field} must be a JSON string of 1–16 decimal digits (epoch ms, e.g. "1700000000000")${typeof v === 'number' ? ', not a JSON number (Jackson writes a long as a number: send it as a String)' : ''}.` };
+  }
+  return undefined;
 }
 
 /** The plain (unauthenticated) error answers of steps 1–3, 429 and 503; never a clock source. */
@@ -97,6 +145,13 @@ const PLAIN_ERRORS: Record<number, { error: string; code: RpcError['code'] }> = 
   503: { error: 'GATEWAY_BUSY', code: 'GATEWAY_BUSY' },
 };
 
+/** The protocol codes a gateway may only send sealed (§6.1). */
+const SEALED_ONLY: ReadonlySet<string> = new Set(['CLOCK_SKEW', 'REPLAYED_REQUEST', 'REQUEST_ID_REUSED']);
+
+/** A call's 403: the gateway could not open the request (the issuance itself verified). */
+const CALL_403_HINT =
+  'The gateway could not authenticate the request. If the request was not changed on the way, the gateway derives or uses the keys otherwise than docs/modern-protocol.md: HKDF-SHA256 with salt = the 32 raw salt bytes (not their b64u text), info "sealed-rpc/v1 req " + appId; reqKey opens requests; AAD = x-app-id \\n x-op \\n x-ts \\n x-nonce as sent.';
+
 function plainError(res: WireResponse): RpcError {
   let error: unknown;
   try {
@@ -107,7 +162,15 @@ function plainError(res: WireResponse): RpcError {
   const known = PLAIN_ERRORS[res.status];
   if (res.status === 404 && error === 'NOT_FOUND')
     return new RpcError('HTTP_STATUS', 'the gateway has no such operation (HTTP 404)', { status: 404, gatewayCode: error, hint: 'Check operationType against the names the gateway registered.' });
-  if (known && error === known.error) return new RpcError(known.code, `the gateway answered ${res.status} ${known.error}`, { status: res.status, gatewayCode: known.error });
+  if (known && error === known.error)
+    return new RpcError(known.code, `the gateway answered ${res.status} ${known.error}`, { status: res.status, gatewayCode: known.error, ...(res.status === 403 ? { hint: CALL_403_HINT } : {}) });
+  // A sealed-only signal sent plain is not trusted (anyone can write it); say so rather than "check the URL".
+  if (typeof error === 'string' && SEALED_ONLY.has(error))
+    return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status} ${error} as a plain (unauthenticated) answer`, {
+      status: res.status,
+      gatewayCode: error,
+      hint: `${error} counts only sealed, in an HTTP 200 envelope {"ok":false,"error":{"code":"${error}",…}} (docs/modern-protocol.md §5, §6.1); a plain one is unauthenticated and ignored, so the clock is not corrected and nothing is resent. Fix the gateway.`,
+    });
   return new RpcError('HTTP_STATUS', `the gateway answered HTTP ${res.status}`, { status: res.status, ...(typeof error === 'string' ? { gatewayCode: error } : {}) });
 }
 
@@ -158,19 +221,18 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     const sig = str('sig');
     const key = keys.get(kid);
     if (!key) throw new RpcError('SIGNATURE_INVALID', 'the issuance is signed with an unknown key id', { hint: 'Add the gateway key id to serverKeys (key rotation), or check the gateway.' });
-    let serverKeyRaw: Uint8Array, saltRaw: Uint8Array, sigRaw: Uint8Array, appIdRaw: Uint8Array;
-    try {
-      serverKeyRaw = fromBase64UrlStrict(serverKey);
-      saltRaw = fromBase64UrlStrict(salt);
-      sigRaw = fromBase64UrlStrict(sig);
-      appIdRaw = fromBase64UrlStrict(appId);
-    } catch {
-      throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed');
-    }
-    if (serverKeyRaw.length !== 65 || saltRaw.length !== 32 || sigRaw.length !== 64 || appIdRaw.length !== 16 || !DIGITS.test(expiresAt) || !DIGITS.test(serverTime))
-      throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed');
+    // Malformed: name the field and the usual encoder mistake (DER, a sign byte, a JSON number...).
+    const problem = issuanceFieldProblem(f);
+    if (problem) throw new RpcError('SIGNATURE_INVALID', 'the issuance answer is malformed', { hint: problem.hint, details: { field: problem.field } });
+    const serverKeyRaw = fromBase64UrlStrict(serverKey);
+    const saltRaw = fromBase64UrlStrict(salt);
+    const sigRaw = fromBase64UrlStrict(sig);
     const message = issuanceMessage({ kid, appId, expiresAt, serverTime, clientKey, serverKey, salt });
-    if (!(await ecdsaVerify(key, te(message), sigRaw))) throw new RpcError('SIGNATURE_INVALID', 'the issuance signature does not verify; nothing was stored', { hint: `serverKeys.${kid} is not the gateway's signing key: pin its current public key.` });
+    // A wrong key and a wrong message look the same here: name both.
+    if (!(await ecdsaVerify(key, te(message), sigRaw)))
+      throw new RpcError('SIGNATURE_INVALID', 'the issuance signature does not verify; nothing was stored', {
+        hint: `Either serverKeys.${kid} is not the gateway's signing key (pin its current public key), or the gateway signs other bytes than docs/modern-protocol.md §3.2 step 7: exactly the eight lines "sealed-rpc/v1 issue", kid, appId, expiresAt, serverTime, clientKey (as the client sent it), serverKey, salt (as answered), joined by "\\n", UTF-8, no trailing newline.`,
+      });
     let z: Uint8Array;
     try {
       z = await ecdhDerive(pair, serverKeyRaw);
@@ -220,7 +282,7 @@ export function modern(options: ModernOptions): Profile<ModernCredential, Modern
     try {
       bytes = fromBase64UrlStrict(res.body.trim());
     } catch {
-      throw tampered('is not base64url');
+      throw tampered('is not base64url', `The gateway's answer ${b64uProblem(res.body.trim())} (docs/modern-protocol.md §1, §6.1). If the gateway writes it right, something on the way changed it.`);
     }
     let text: string;
     try {
