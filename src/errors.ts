@@ -71,6 +71,7 @@ const RETRYABLE: ReadonlySet<RpcErrorCode> = new Set(['NETWORK', 'TIMEOUT', 'RAT
 /** HTTP_STATUS's remedy depends on the status: a too-large body or a failing server is not a wrong path. */
 function httpStatusHint(status: number | undefined): string {
   if (status === 413) return 'The request body is larger than the gateway accepts (its maxBodyBytes); send less per call.';
+  if (status === 415) return 'The gateway reads request bodies as sent: something on the way (a custom fetch, a proxy) compressed this one (Content-Encoding); send it uncompressed.';
   if (status === 414 || status === 431) return "The URL is too long for the server: send large params in a body (sortedSign: method 'POST').";
   if (status !== undefined && status >= 500) return 'The server failed to answer this call; try again later, or check the gateway and anything in front of it.';
   return HINTS.HTTP_STATUS;

@@ -421,6 +421,15 @@ export function bodyAlreadyRead(cause: string): GatewayReject {
   return new GatewayReject(500, 'INTERNAL', false, new Error(cause));
 }
 
+/**
+ * @internal A request body under a content coding (`Content-Encoding: gzip` from a proxy or an
+ * HTTP library): the gateway reads bodies as sent, and the compressed bytes were refused as a bad
+ * signature or bad params, pointing at the wrong cause. So a 415 (RFC 9110 §15.5.16) instead.
+ */
+export function encoded(contentEncoding: string | null | undefined): boolean {
+  return contentEncoding != null && !/^[\s,]*(?:identity[\s,]*)*$/i.test(contentEncoding);
+}
+
 /** Distinct rejection codes counted by name in stats; the rest count as OTHER. */
 const MAX_REJECTION_KINDS = 256;
 
@@ -519,6 +528,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const declared = request.headers.get('content-length');
       if (declared !== null && !/^\s*[0-9]+\s*$/.test(declared)) throw new GatewayReject(400, 'BAD_REQUEST');
       if (declared !== null && Number(declared) > maxBodyBytes) throw new GatewayReject(413, 'BODY_TOO_LARGE');
+      if (request.body && encoded(request.headers.get('content-encoding'))) throw new GatewayReject(415, 'UNSUPPORTED_CONTENT_ENCODING');
       if (request.bodyUsed) throw bodyAlreadyRead('the Request body was already read before gateway.handle (by a body parser or a logger?); hand the gateway an unread Request');
       if (!request.body) return '';
       let reader: ReadableStreamDefaultReader<Uint8Array>;

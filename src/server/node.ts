@@ -9,9 +9,10 @@
  * `maxInFlight`) and the answer written as is. Same answers as `gateway.handle(Request)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { utf8Decode } from '../codec/utf8.js';
-import { bodyAlreadyRead, GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
+import { bodyAlreadyRead, encoded, GatewayReject, plainAnswer, requestPeers, wireEntry, type Gateway, type GatewayAnswer, type GatewayRequest, type WireEntry } from './gateway.js';
 
 /** Set from the socket by this adapter (any incoming copy is dropped). */
 export const PEER_HEADER = 'x-sealed-rpc-peer';
@@ -21,7 +22,12 @@ export interface NodeHandlerOptions {
   basePath?: string;
 }
 
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+/**
+ * A `(req, res, next?)` handler for node:http and node:https, connect-style middleware, and
+ * node:http2's compatibility API (`http2.createServer(handler)`, `createSecureServer`), whose
+ * request and response types are not node:http's (typed as node:http's only, an h2 server needed a cast).
+ */
+export type NodeHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, next?: (err?: unknown) => void) => void;
 
 /** Methods `Request` cannot carry; answered 405 here rather than thrown. */
 const UNSUPPORTED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
@@ -93,6 +99,11 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   if (!response.headers.has('date')) res.setHeader('date', new Date().toUTCString());
+  // HTTP/2: a body not read to its end (the web stream reads from the start, so any) ends its stream.
+  if (isHttp2(req)) {
+    res.end(body, req.complete ? undefined : stopStream(req));
+    return;
+  }
   // A body read in part and then left (too large, too slow): the connection ends after this
   // answer, as on the wire-level path, once the rest of the body has been dropped.
   if (partRead(req)) {
@@ -100,6 +111,23 @@ async function write(res: ServerResponse, response: Response, req: IncomingMessa
     lingerBeforeClose(req);
   }
   res.end(body);
+}
+
+/** node:http2's compatibility API (`http2.createServer(handler)`, `createSecureServer`): one stream per request. */
+const isHttp2 = (req: IncomingMessage): boolean => req.httpVersionMajor >= 2;
+
+/**
+ * HTTP/2's answer to a body left unread (413, 408, an early refusal): not `connection: close`
+ * (refused there with a process warning; the socket is the whole session's, other requests go
+ * on over it) nor lingering on it, but ending this one stream with NO_ERROR once the answer is
+ * written, which asks the client to stop sending (RFC 9113 §8.1). Node does it only for a body
+ * nothing read: otherwise the stream stayed open, read and dropped, for as long as the client sent.
+ */
+function stopStream(req: IncomingMessage): () => void {
+  const stream = (req as IncomingMessage & { stream?: { destroyed: boolean; close(code: number): void } }).stream;
+  return () => {
+    if (stream && !stream.destroyed) stream.close(0); // NGHTTP2_NO_ERROR
+  };
 }
 
 /** How long a refused body is still read, and dropped, after the answer. */
@@ -157,7 +185,8 @@ function writeAnswer(res: ServerResponse, answer: GatewayAnswer, close: boolean)
     const headers = answer.headers;
     // Every answer carries a Date: node:http adds its own (cached per second) unless sendDate was turned off.
     if (headers.date === undefined && !res.sendDate) headers.date = new Date().toUTCString();
-    if (close) {
+    const http2 = isHttp2(res.req);
+    if (close && !http2) {
       headers.connection = 'close';
       lingerBeforeClose(res.req);
     }
@@ -165,7 +194,7 @@ function writeAnswer(res: ServerResponse, answer: GatewayAnswer, close: boolean)
     // body exactly as before (Content-Length from the body; none for HEAD).
     res.statusCode = answer.status;
     for (const name in headers) res.setHeader(name, headers[name]);
-    res.end(answer.body);
+    res.end(answer.body, close && http2 ? stopStream(res.req) : undefined);
   } catch {
     // A header node refuses (never one of the profiles' or a plain answer's): the 500 the Request path gives.
     if (res.headersSent || answer.status === 500) return cut(res);
@@ -186,6 +215,15 @@ function targetPath(rawUrl: string): string | undefined {
     }
   }
   return undefined; // `*` (OPTIONS) or garbage
+}
+
+/**
+ * The Host header, or on HTTP/2 (which sends none) the `:authority` pseudo-header that stands
+ * for it (RFC 9113 §8.3.1): without it every h2 request was `http://localhost` with no host.
+ */
+function hostOf(req: IncomingMessage): string | undefined {
+  const authority = req.headers[':authority'];
+  return req.headers.host ?? (typeof authority === 'string' ? authority : undefined);
 }
 
 /** An origin for the Request URL: the Host header when it parses, else a fixed one (routing uses the path only). */
@@ -268,6 +306,7 @@ class NodeRequest implements GatewayRequest {
 
   header(name: string): string | null {
     if (name === PEER_HEADER) return this.req.socket?.remoteAddress ?? 'unknown';
+    if (name === 'host') return hostOf(this.req) ?? null;
     const v = this.req.headers[name];
     if (v === undefined) return null;
     return typeof v === 'string' ? v : v.join(', ');
@@ -281,7 +320,7 @@ class NodeRequest implements GatewayRequest {
   get request(): Request {
     if (!this.webRequest) {
       try {
-        this.webRequest = new Request(originFor(this.req.headers.host) + this.target, { method: this.method, headers: this.headers });
+        this.webRequest = new Request(originFor(hostOf(this.req)) + this.target, { method: this.method, headers: this.headers });
       } catch {
         throw new GatewayReject(400, 'BAD_REQUEST');
       }
@@ -306,6 +345,7 @@ class NodeRequest implements GatewayRequest {
     this.read = true;
     const req = this.req;
     if (req.destroyed || req.readableAborted) return Promise.reject(new GatewayReject(400, 'BAD_REQUEST'));
+    if (encoded(req.headers['content-encoding'])) return Promise.reject(new GatewayReject(415, 'UNSUPPORTED_CONTENT_ENCODING'));
     if (req.readableEnded) {
       // Read to its end before the gateway got it: a body parser mounted in front (express.json()
       // takes modern's issuance and mgs, express.text() modern's calls, urlencoded() app-secret).
@@ -381,6 +421,15 @@ function webHeaders(req: IncomingMessage): Headers {
       // a header the Fetch API refuses (node:http is more lenient): dropped
     }
   }
+  // HTTP/2's pseudo-headers are refused above; its `:authority` is the Host header.
+  const host = hostOf(req);
+  if (!headers.has('host') && host !== undefined) {
+    try {
+      headers.set('host', host);
+    } catch {
+      // not a valid header value: left out, as above
+    }
+  }
   // The peer address from the socket, for per-client rate limits; a client cannot set it.
   headers.set(PEER_HEADER, req.socket?.remoteAddress ?? 'unknown');
   return headers;
@@ -400,7 +449,10 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
   if (options.basePath !== undefined && (typeof options.basePath !== 'string' || (options.basePath !== '' && !options.basePath.startsWith('/'))))
     throw new TypeError('toNodeHandler: basePath must be a path starting with /, e.g. "/api"');
   const base = (options.basePath ?? '').replace(/\/+$/, '');
-  return (req, res, next) => {
+  return (anyReq, anyRes, next) => {
+    // node:http2's compatibility objects have the members used here (url, headers, socket, complete, stream; setHeader, end).
+    const req = anyReq as IncomingMessage;
+    const res = anyRes as ServerResponse;
     // A request parsed from a connection that is only draining a refused body is not served.
     if (lingering.has(req.socket)) {
       req.socket.destroy();
@@ -433,7 +485,7 @@ export function toNodeHandler(gateway: Gateway | ((request: Request) => Promise<
       if (entry) return serveFast(entry, req, res, method, path);
       const headers = webHeaders(req);
       const hasBody = method !== 'GET' && method !== 'HEAD';
-      request = new Request(originFor(req.headers.host) + path, {
+      request = new Request(originFor(hostOf(req)) + path, {
         method,
         headers,
         body: hasBody ? requestBody(req) : undefined,
