@@ -412,13 +412,16 @@ async function captured(d: Dialect, gateway: Gateway, params: Record<string, str
   return sent[sent.length - 1];
 }
 
-const curlOk = (() => {
+/** curl with HTTP/2 (.ci/run installs it): without it these tests fail, they never skip. */
+function requireCurl(): void {
+  let version = '';
   try {
-    return /HTTP2/.test(execFileSync('curl', ['--version'], { timeout: 5000 }).toString());
+    version = execFileSync('curl', ['--version'], { timeout: 5000 }).toString();
   } catch {
-    return false;
+    throw new Error('curl was not found: these tests need curl with HTTP/2 on PATH (CI installs it). They fail rather than skip.');
   }
-})();
+  if (!/HTTP2/.test(version)) throw new Error('this curl has no HTTP/2 support: these tests need one that has');
+}
 
 /** curl as a client (asynchronous: the server under test runs in this process). Gives the status lines and the last body. */
 function curl(args: string[]): Promise<{ statuses: string[]; body: string }> {
@@ -430,7 +433,8 @@ function curl(args: string[]): Promise<{ statuses: string[]; body: string }> {
   );
 }
 
-describe.skipIf(!curlOk)('curl as the client', () => {
+describe('curl as the client', () => {
+  beforeAll(requireCurl);
   it.each(PATHS)('mgs over HTTP/1.1 with Expect: 100-continue, h2c with prior knowledge, and h2 over TLS (ALPN): the call is answered; a lower-case method is refused by node:http itself (400) and read as POST over HTTP/2 (%s path)', async (path) => {
     const d = DIALECTS[3]; // mgs keeps nothing: one captured request can be sent again
     const gateway = d.gateway();
